@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// Exit codes.
+const (
+	exitOK        = 0
+	exitFailed    = 1 // the export failed; nothing was published
+	exitUsage     = 2 // bad flags or arguments; nothing was run
+	exitInterrupt = 128 // plus the signal number: 130 for SIGINT, 143 for SIGTERM
+)
+
+// interrupted is the cancellation cause when a signal stops the run.
+type interrupted struct{ sig syscall.Signal }
+
+func (i *interrupted) Error() string { return fmt.Sprintf("interrupted by %s", i.sig) }
+
+// usageError marks errors in how pg2s3 was called (exit status 2).
+type usageError struct{ err error }
+
+func (u *usageError) Error() string { return u.err.Error() }
+func (u *usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
+
+// version is set with -ldflags "-X main.version=..."; otherwise the module version is used.
+var version = ""
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "pg2s3: error: %s\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr, "Run 'pg2s3 --help' or 'pg2s3 export --help' for usage.")
+		return exitUsage
+	}
+	var in *interrupted
+	if errors.As(err, &in) || errors.As(context.Cause(ctx), &in) {
+		return exitInterrupt + int(in.sig)
+	}
+	return exitFailed
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	v := version
+	if v == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			v = bi.Main.Version
+		}
+	}
+	onUsage := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
+	return &cli.App{
+		Name:      "pg2s3",
+		Usage:     "export PostgreSQL queries and tables to S3 with COPY, streaming",
+		Version:   v,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Description: "pg2s3 sends COPY (query) TO STDOUT over PostgreSQL's wire protocol and streams the CSV the server\n" +
+			"generates into an S3 multipart upload. No row is decoded; memory stays bounded.\n\n" +
+			"Exit status: 0 the object is in place; 1 the export failed (nothing was published);\n" +
+			"2 usage error; 130/143 interrupted by SIGINT/SIGTERM (the upload was aborted).",
+		HideHelpCommand: true,
+		OnUsageError:    onUsage,
+		ExitErrHandler:  func(*cli.Context, error) {}, // run() maps errors to exit codes; nothing exits early
+		CommandNotFound: func(c *cli.Context, name string) {},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usagef("unknown command %q", c.Args().First())
+			}
+			cli.ShowAppHelp(c)
+			return usagef("no command given")
+		},
+		Commands: []*cli.Command{exportCommand(stdout, stderr, onUsage)},
+	}
+}
+
+func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "export a query or a table to S3, a file, or stdout",
+		UsageText: "pg2s3 export (--query SQL | --table [schema.]name) --to (s3://bucket/key | - | FILE) [flags]",
+		Description: "The connection comes from --dsn, else DATABASE_URL, else the libpq variables (PGHOST, PGPORT,\n" +
+			"PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, ...) and ~/.pgpass, as in psql.\n" +
+			"S3 credentials and region come from the AWS SDK's default chain (AWS_* variables, ~/.aws\n" +
+			"profiles, SSO, web identity, instance roles), as in the aws CLI.\n\n" +
+			"Memory: about (concurrency + 1) x part size; the part size doubles every 900 parts so a stream\n" +
+			"of unknown length can reach S3's 5 TiB object limit.",
+		OnUsageError: onUsage,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection `URL` or key=value string (default: PG* variables)", EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
+			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", EnvVars: []string{"PG2S3_QUERY"}},
+			&cli.StringFlag{Name: "table", Aliases: []string{"t"}, Usage: "export the table or view `[schema.]name` (SQL syntax; an exact name also works)", EnvVars: []string{"PG2S3_TABLE"}},
+			&cli.StringFlag{Name: "to", Aliases: []string{"o"}, Usage: "destination: s3://bucket/key, - for stdout, or a file `PATH`", EnvVars: []string{"PG2S3_TO"}},
+			&cli.BoolFlag{Name: "header", Usage: "start with a header line naming the columns (COPY's HEADER)", EnvVars: []string{"PG2S3_HEADER"}},
+			&cli.StringFlag{Name: "endpoint-url", Usage: "S3-compatible endpoint `URL` (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)", EnvVars: []string{"PG2S3_ENDPOINT_URL"}},
+			&cli.StringFlag{Name: "region", Usage: "S3 `REGION` (default: AWS_REGION, the profile's, or us-east-1)", EnvVars: []string{"PG2S3_REGION"}},
+			&cli.BoolFlag{Name: "path-style", Usage: "address buckets as endpoint/bucket (default: on for IP-address and localhost endpoints)", EnvVars: []string{"PG2S3_PATH_STYLE"}},
+			&cli.StringFlag{Name: "part-size", Value: "16MiB", Usage: "`SIZE` of the first multipart parts, 5MiB to 5GiB (e.g. 8MiB, 64MB, 16777216)", EnvVars: []string{"PG2S3_PART_SIZE"}},
+			&cli.StringFlag{Name: "concurrency", Value: "4", Usage: "`N` parts uploaded at once", EnvVars: []string{"PG2S3_CONCURRENCY"}},
+			&cli.StringFlag{Name: "checksum", Value: "crc32c", Usage: "checksum on every part and the object: crc32c, crc64nvme or none", EnvVars: []string{"PG2S3_CHECKSUM"}},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "give up connecting to PostgreSQL after `DURATION` (connect_timeout in the DSN wins)", EnvVars: []string{"PG2S3_CONNECT_TIMEOUT"}},
+			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object on stdout (on stderr with --to -)", EnvVars: []string{"PG2S3_JSON"}},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"Q"}, Usage: "no progress line and no summary line", EnvVars: []string{"PG2S3_QUIET"}},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what happens, on stderr", EnvVars: []string{"PG2S3_VERBOSE"}},
+		},
+		Action: func(c *cli.Context) error {
+			cfg, opts, err := exportConfig(c, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			// A soft memory limit near the documented bound makes the GC keep the heap there.
+			debug.SetMemoryLimit(int64(cfg.Concurrency+1)*cfg.PartSize + 64<<20)
+			sum, err := export.Run(c.Context, cfg)
+			if err != nil {
+				return err
+			}
+			return printSummary(sum, opts, stdout, stderr)
+		},
+	}
+}
+
+type outputOptions struct {
+	json, quiet, toStdout bool
+}
+
+// exportConfig turns the flags into one validated config. Every error it returns is a usage error.
+func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outputOptions, error) {
+	if c.Args().Present() {
+		return export.Config{}, outputOptions{}, usagef("unexpected argument %q (flags come as --name value)", c.Args().First())
+	}
+	partSize, err := parseSize(c.String("part-size"))
+	if err != nil {
+		return export.Config{}, outputOptions{}, usagef("--part-size: %v", err)
+	}
+	concurrency, err := parseCount(c.String("concurrency"))
+	if err != nil {
+		return export.Config{}, outputOptions{}, usagef("--concurrency: %v", err)
+	}
+	checksum, err := upload.ParseChecksum(c.String("checksum"))
+	if err != nil {
+		return export.Config{}, outputOptions{}, usagef("--checksum: %v", err)
+	}
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelDebug
+	}
+	opts := outputOptions{json: c.Bool("json"), quiet: c.Bool("quiet"), toStdout: c.String("to") == "-"}
+	cfg := export.Config{
+		DSN:            c.String("dsn"),
+		Query:          c.String("query"),
+		Table:          c.String("table"),
+		Header:         c.Bool("header"),
+		To:             c.String("to"),
+		S3:             upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region")},
+		PartSize:       partSize,
+		Concurrency:    concurrency,
+		Checksum:       checksum,
+		ConnectTimeout: c.Duration("connect-timeout"),
+		Progress:       !opts.quiet && isTerminal(stderr),
+		Stdout:         stdout,
+		Stderr:         stderr,
+		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if c.IsSet("path-style") {
+		ps := c.Bool("path-style")
+		cfg.S3.PathStyle = &ps
+	}
+	if err := cfg.Validate(); err != nil {
+		return export.Config{}, outputOptions{}, &usageError{err}
+	}
+	return cfg, opts, nil
+}
+
+func printSummary(sum export.Summary, opts outputOptions, stdout, stderr io.Writer) error {
+	if opts.json {
+		w := stdout
+		if opts.toStdout {
+			w = stderr
+		}
+		b, err := json.Marshal(sum)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	if !opts.quiet {
+		fmt.Fprintln(stderr, sum)
+	}
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// parseSize reads a byte size: plain bytes (16777216), decimal units (64MB, 1.5GB: powers of 1000) or
+// binary units (8MiB, 1GiB: powers of 1024; single letters K, M, G, T are binary too).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && (t[i] >= '0' && t[i] <= '9' || t[i] == '.' || t[i] == '_') {
+		i++
+	}
+	num, unit := strings.ReplaceAll(t[:i], "_", ""), strings.ToLower(strings.TrimSpace(t[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("%q is not a size (e.g. 16MiB, 64MB, 16777216)", s)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (e.g. 16MiB, 64MB, 16777216)", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
+		"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
+		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
+	}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q has an unknown unit %q (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)", s, t[i:])
+	}
+	v := f * mult
+	if v > 1<<62 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return int64(v), nil
+}
+
+// parseCount reads a positive count: 4, 16, 1_000.
+func parseCount(s string) (int, error) {
+	n, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(s), "_", ""))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("must be at least 1 (got %d)", n)
+	}
+	return n, nil
+}

@@ -1,0 +1,108 @@
+package copyout
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ParseConfig parses a connection string the way libpq does, through pgconn.ParseConfig: a URL or
+// key=value string; an empty string means the PG* environment variables (PGHOST, PGPORT, PGUSER,
+// PGPASSWORD, PGDATABASE, PGSSLMODE, ...) and ~/.pgpass, as in psql. The session is made read-only by
+// default and is named pg2s3 unless the string names it.
+func ParseConfig(dsn string) (*pgconn.Config, error) {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid connection string %s: %s", RedactDSN(dsn), redactErr(err, dsn))
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
+		cfg.RuntimeParams["application_name"] = "pg2s3"
+	}
+	return cfg, nil
+}
+
+// Connect opens a connection with cfg. Its errors name the host and port that failed.
+func Connect(ctx context.Context, cfg *pgconn.Config) (*pgconn.PgConn, error) {
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, &ConnectError{Host: cfg.Host, Port: cfg.Port, User: cfg.User, Database: cfg.Database, Err: err, password: cfg.Password}
+	}
+	return conn, nil
+}
+
+// ConnectError is a failed connection attempt.
+type ConnectError struct {
+	Host     string
+	Port     uint16
+	User     string
+	Database string
+	Err      error
+	password string
+}
+
+func (e *ConnectError) Error() string {
+	where := fmt.Sprintf("%s:%d", e.Host, e.Port)
+	if strings.HasPrefix(e.Host, "/") {
+		where = fmt.Sprintf("socket %s/.s.PGSQL.%d", e.Host, e.Port)
+	}
+	msg := e.Err.Error()
+	var pgErr *pgconn.PgError
+	if ce := (*pgconn.ConnectError)(nil); asConnectError(e.Err, &ce) {
+		msg = ce.Unwrap().Error()
+		if asPgError(ce.Unwrap(), &pgErr) {
+			msg = describePgError(pgErr)
+		}
+	}
+	if e.password != "" {
+		msg = strings.ReplaceAll(msg, e.password, "xxxxx")
+	}
+	return fmt.Sprintf("connecting to PostgreSQL at %s (user %q, database %q): %s", where, e.User, e.Database, msg)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+var (
+	urlPassword = regexp.MustCompile(`^(postgres(?:ql)?://[^:@/]*:)([^@/]*)@`)
+	kvPassword  = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
+)
+
+// RedactDSN hides the password of a connection string, URL or key=value form.
+func RedactDSN(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		if u, err := url.Parse(dsn); err == nil {
+			if _, ok := u.User.Password(); ok {
+				u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			}
+			q := u.Query()
+			if q.Has("password") {
+				q.Set("password", "xxxxx")
+				u.RawQuery = q.Encode()
+			}
+			return u.String()
+		}
+		return urlPassword.ReplaceAllString(dsn, "${1}xxxxx@")
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// redactErr renders err with any password of dsn removed.
+func redactErr(err error, dsn string) string {
+	msg := err.Error()
+	if cfg, perr := pgconn.ParseConfig(dsn); perr == nil && cfg.Password != "" {
+		msg = strings.ReplaceAll(msg, cfg.Password, "xxxxx")
+	}
+	if u, perr := url.Parse(dsn); perr == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "xxxxx")
+		}
+	}
+	return msg
+}

@@ -1,0 +1,75 @@
+package copyout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Table is a relation resolved on the server.
+type Table struct {
+	Schema  string
+	Name    string
+	Kind    string // pg_class.relkind: r table, p partitioned table, v view, m materialized view, f foreign table
+	EstRows int64  // pg_class.reltuples (summed over partitions); -1 when never analyzed
+}
+
+// String is the table's quoted, fully qualified name.
+func (t Table) String() string { return QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name) }
+
+var kindNames = map[string]string{
+	"i": "an index", "I": "a partitioned index", "S": "a sequence", "t": "a TOAST table", "c": "a composite type",
+}
+
+const resolveSQL = `SELECT n.nspname, c.relname, c.relkind::text,
+  CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), -1)::bigint
+    FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid)
+  ELSE c.reltuples::bigint END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass($1)`
+
+// ResolveTable finds the relation named by name, as PostgreSQL would read it in SQL
+// ([schema.]name, unquoted parts folded to lower case, "quoted" parts kept, the search_path
+// consulted), and failing that, the relation whose name is exactly name (so --table 'My Table'
+// works without inner quotes). The name only ever travels as a query parameter.
+func ResolveTable(ctx context.Context, conn *pgconn.PgConn, name string) (Table, error) {
+	if name == "" {
+		return Table{}, errors.New("--table is empty")
+	}
+	t, found, err := resolve(ctx, conn, name)
+	if err != nil || !found {
+		var literalErr error
+		t, found, literalErr = resolve(ctx, conn, QuoteIdent(name))
+		if literalErr != nil {
+			return Table{}, fmt.Errorf("looking up table %q: %w", name, literalErr)
+		}
+	}
+	if !found {
+		path := "?"
+		if res := conn.ExecParams(ctx, "SELECT current_setting('search_path')", nil, nil, nil, nil).Read(); res.Err == nil && len(res.Rows) == 1 {
+			path = string(res.Rows[0][0])
+		}
+		return Table{}, fmt.Errorf("table %q does not exist (search_path is %s); name it as schema.table, with \"double quotes\" around mixed-case parts", name, path)
+	}
+	switch t.Kind {
+	case "r", "p", "v", "m", "f":
+		return t, nil
+	}
+	return Table{}, fmt.Errorf("%s is %s, not a table or view", t, kindNames[t.Kind])
+}
+
+func resolve(ctx context.Context, conn *pgconn.PgConn, name string) (Table, bool, error) {
+	res := conn.ExecParams(ctx, resolveSQL, [][]byte{[]byte(name)}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return Table{}, false, res.Err
+	}
+	if len(res.Rows) == 0 {
+		return Table{}, false, nil
+	}
+	row := res.Rows[0]
+	est, _ := strconv.ParseInt(string(row[3]), 10, 64)
+	return Table{Schema: string(row[0]), Name: string(row[1]), Kind: string(row[2]), EstRows: est}, true, nil
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# stack.sh: a throwaway PostgreSQL cluster and MinIO server on loopback, for the demo and the tests.
+#
+#   scripts/stack.sh run -- CMD...   start both, run CMD with the stack's environment, stop both
+#                                    (CMD's exit status is returned; the stack is stopped even on failure)
+#   scripts/stack.sh up              start both in the background and print the environment (eval-able)
+#   scripts/stack.sh env             print the environment of a running stack
+#   scripts/stack.sh down            stop both and delete their data
+#
+# Installs what is missing: PostgreSQL from Debian's packages, MinIO with a pinned `go install` (the
+# binary is cached in $(go env GOPATH)/bin, so only the first run pays the ~6 minute build).
+# State lives in $PG2S3_STACK_DIR (default: a new temporary folder for `run`, /tmp/pg2s3-stack for `up`).
+set -euo pipefail
+
+MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+MINIO_USER="pg2s3minio"
+MINIO_PASSWORD="pg2s3-minio-secret"
+PG_PASSWORD="pg2s3-pg-secret"
+BUCKET="pg2s3-test"
+
+log() { echo "stack: $*" >&2; }
+die() { echo "stack: error: $*" >&2; exit 1; }
+
+free_port() {
+	python3 - <<'EOF' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+}
+
+pg_bindir() {
+	local d
+	if command -v pg_config >/dev/null 2>&1; then
+		d="$(pg_config --bindir)"
+		if [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
+	fi
+	for d in /usr/lib/postgresql/*/bin; do
+		if [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
+	done
+	return 1
+}
+
+ensure_postgres() {
+	if ! pg_bindir >/dev/null || ! command -v psql >/dev/null 2>&1; then
+		log "PostgreSQL not found; installing it from Debian's packages"
+		apt-get update -qq >&2
+		apt-get install -y -qq postgresql postgresql-client >&2
+	fi
+	pg_bindir >/dev/null || die "PostgreSQL server binaries (initdb) not found after install"
+}
+
+ensure_minio() {
+	local gobin
+	gobin="$(go env GOPATH)/bin"
+	if [ -x "$gobin/minio" ]; then MINIO_BIN="$gobin/minio"; return; fi
+	if command -v minio >/dev/null 2>&1; then MINIO_BIN="$(command -v minio)"; return; fi
+	log "MinIO not found; building github.com/minio/minio@$MINIO_VERSION (about six minutes, cached afterwards)"
+	(cd / && GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION") >&2
+	MINIO_BIN="$gobin/minio"
+}
+
+# as_postgres runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+start() {
+	local dir="$1"
+	ensure_postgres
+	ensure_minio
+	mkdir -p "$dir"
+	local bindir pgport minioport consoleport
+	bindir="$(pg_bindir)"
+	pgport="$(free_port)"
+	minioport="$(free_port)"
+	consoleport="$(free_port)"
+
+	# PostgreSQL: trust on the Unix socket (for psql in scripts), scram over TCP so that passwords are real.
+	mkdir -p "$dir/pg"
+	printf '%s\n' "$PG_PASSWORD" >"$dir/pgpass.txt"
+	if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir/pg" "$dir/pgpass.txt"; chmod 755 "$dir"; fi
+	as_postgres "$bindir/initdb" -D "$dir/pg/data" -U postgres --pwfile="$dir/pgpass.txt" \
+		--auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+		{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
+	as_postgres "$bindir/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 start \
+		-o "-p $pgport -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >&2 ||
+		{ cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
+	as_postgres "$bindir/psql" -h "$dir/pg" -p "$pgport" -U postgres -d postgres -qc "CREATE DATABASE pg2s3" >&2
+
+	# MinIO on loopback.
+	mkdir -p "$dir/minio/data"
+	MINIO_ROOT_USER="$MINIO_USER" MINIO_ROOT_PASSWORD="$MINIO_PASSWORD" MINIO_BROWSER=off \
+		nohup "$MINIO_BIN" server --quiet --address "127.0.0.1:$minioport" \
+		--console-address "127.0.0.1:$consoleport" "$dir/minio/data" >"$dir/minio/server.log" 2>&1 &
+	echo $! >"$dir/minio/pid"
+	local i
+	for i in $(seq 1 120); do
+		if curl -fsS "http://127.0.0.1:$minioport/minio/health/live" >/dev/null 2>&1; then break; fi
+		kill -0 "$(cat "$dir/minio/pid")" 2>/dev/null || { cat "$dir/minio/server.log" >&2; die "MinIO exited"; }
+		sleep 0.5
+	done
+	curl -fsS "http://127.0.0.1:$minioport/minio/health/live" >/dev/null || die "MinIO did not become ready"
+	curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_USER:$MINIO_PASSWORD" \
+		-X PUT "http://127.0.0.1:$minioport/$BUCKET" >/dev/null || die "could not create bucket $BUCKET"
+
+	cat >"$dir/env" <<EOF
+export PG2S3_STACK_DIR='$dir'
+export PG2S3_PG_BINDIR='$bindir'
+export PGHOST='127.0.0.1'
+export PGPORT='$pgport'
+export PGUSER='postgres'
+export PGPASSWORD='$PG_PASSWORD'
+export PGDATABASE='pg2s3'
+export PGSSLMODE='disable'
+export PG2S3_TEST_DSN='postgres://postgres:$PG_PASSWORD@127.0.0.1:$pgport/pg2s3?sslmode=disable'
+export PG2S3_TEST_PGSOCKET='$dir/pg'
+export AWS_ACCESS_KEY_ID='$MINIO_USER'
+export AWS_SECRET_ACCESS_KEY='$MINIO_PASSWORD'
+export AWS_REGION='us-east-1'
+export AWS_ENDPOINT_URL='http://127.0.0.1:$minioport'
+export PG2S3_TEST_S3_ENDPOINT='http://127.0.0.1:$minioport'
+export PG2S3_TEST_BUCKET='$BUCKET'
+EOF
+	log "PostgreSQL on 127.0.0.1:$pgport, MinIO on 127.0.0.1:$minioport, bucket $BUCKET (state in $dir)"
+}
+
+stop() {
+	local dir="$1"
+	[ -d "$dir" ] || return 0
+	if [ -f "$dir/minio/pid" ]; then
+		kill "$(cat "$dir/minio/pid")" 2>/dev/null || true
+	fi
+	if [ -f "$dir/pg/data/postmaster.pid" ]; then
+		as_postgres "$(pg_bindir)/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+	fi
+	rm -rf "$dir"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+run)
+	[ "${1:-}" = "--" ] && shift
+	[ $# -gt 0 ] || die "usage: stack.sh run -- CMD..."
+	dir="${PG2S3_STACK_DIR:-$(mktemp -d /tmp/pg2s3-stack.XXXXXX)}"
+	trap 'stop "$dir"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	start "$dir"
+	# shellcheck disable=SC1091
+	set +e
+	(. "$dir/env" && "$@")
+	rc=$?
+	exit $rc
+	;;
+up)
+	dir="${PG2S3_STACK_DIR:-/tmp/pg2s3-stack}"
+	if [ -f "$dir/env" ]; then
+		log "already running (state in $dir)"
+	else
+		start "$dir"
+	fi
+	cat "$dir/env"
+	;;
+env)
+	dir="${PG2S3_STACK_DIR:-/tmp/pg2s3-stack}"
+	[ -f "$dir/env" ] || die "no stack running in $dir (run: scripts/stack.sh up)"
+	cat "$dir/env"
+	;;
+down)
+	stop "${PG2S3_STACK_DIR:-/tmp/pg2s3-stack}"
+	;;
+*)
+	sed -n '2,12p' "$0" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,104 @@
+package upload
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// ClientConfig holds the settings that do not come from the SDK's default chain.
+type ClientConfig struct {
+	Endpoint  string // --endpoint-url; empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself
+	Region    string // --region; empty: the SDK's chain (AWS_REGION, profile), else us-east-1
+	PathStyle *bool  // nil: automatic (on for IP-address and localhost endpoints)
+}
+
+// NewClient builds an S3 client from the SDK's default chain (environment, shared config and
+// credentials files, SSO, web identity, ECS/EC2 roles) plus cfg.
+func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
+	}
+	endpoint := cfg.Endpoint
+	if endpoint != "" {
+		if err := checkEndpoint(endpoint); err != nil {
+			return nil, err
+		}
+	}
+	effective := endpoint
+	if effective == "" {
+		effective = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if effective == "" {
+		effective = aws.ToString(awsCfg.BaseEndpoint)
+	}
+	pathStyle := AutoPathStyle(effective)
+	if cfg.PathStyle != nil {
+		pathStyle = *cfg.PathStyle
+	}
+	return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+		o.UsePathStyle = pathStyle
+		// pg2s3 computes and sends its own checksums; the SDK adds none of its own.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
+}
+
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("endpoint URL %q must look like https://host[:port]", endpoint)
+	}
+	return nil
+}
+
+// AutoPathStyle says whether an endpoint needs path-style addressing (http://host/bucket/key):
+// IP addresses and localhost cannot carry the bucket as a subdomain.
+func AutoPathStyle(endpoint string) bool {
+	if endpoint == "" {
+		return false
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
+}
+
+// ParseURL splits s3://bucket/key into bucket and key. The key must name an object: not empty, not
+// ending in "/".
+func ParseURL(s string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3:// URL", s)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	switch {
+	case bucket == "":
+		return "", "", fmt.Errorf("%q has no bucket name (want s3://bucket/key)", s)
+	case key == "":
+		return "", "", fmt.Errorf("%q has no object key (want s3://bucket/key)", s)
+	case strings.HasSuffix(key, "/"):
+		return "", "", fmt.Errorf("%q ends in \"/\": give the object's full key, e.g. %sexport.csv", s, s)
+	}
+	return bucket, key, nil
+}

@@ -1,0 +1,103 @@
+package upload
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+)
+
+// Error is an S3 request that failed, with what it was doing and on which object.
+type Error struct {
+	Op       string // "upload part 3", "create multipart upload", ...
+	Bucket   string
+	Key      string
+	UploadID string
+	Err      error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s of s3://%s/%s: %s", e.Op, e.Bucket, e.Key, describe(e.Err))
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// AbortError means an upload failed (Cause) and aborting its multipart upload failed too (AbortErr):
+// its parts stay stored, and billed, until someone aborts UploadID.
+type AbortError struct {
+	Bucket, Key, UploadID string
+	AbortErr              error
+	Cause                 error
+}
+
+func (e *AbortError) Error() string {
+	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored until it is aborted, e.g. "+
+		"aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s",
+		e.Cause, e.UploadID, describe(e.AbortErr), shellQuote(e.Bucket), shellQuote(e.Key), shellQuote(e.UploadID))
+}
+
+func (e *AbortError) Unwrap() error { return e.Cause }
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:+@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// describe renders an SDK error for a person: S3's error code and message, and the HTTP status,
+// without the SDK's operation-error boilerplate.
+func describe(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		msg := apiErr.ErrorCode()
+		if m := apiErr.ErrorMessage(); m != "" {
+			msg += ": " + m
+		}
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+			msg += fmt.Sprintf(" (HTTP %d)", re.HTTPStatusCode())
+		}
+		return "S3 error " + msg
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+		return fmt.Sprintf("HTTP %d %s: %v", re.HTTPStatusCode(), http.StatusText(re.HTTPStatusCode()), re.Err)
+	}
+	var oe *smithy.OperationError
+	if errors.As(err, &oe) {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Code returns the S3 error code carried by err ("NoSuchBucket", "AccessDenied", ...), or "".
+func Code(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+func isNoSuchUpload(err error) bool { return Code(err) == "NoSuchUpload" }
+
+// rejectsChecksum says whether err looks like a store that does not implement the checksum headers
+// (some S3-compatible stores answer NotImplemented or InvalidArgument/InvalidRequest naming them).
+func rejectsChecksum(err error) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode() {
+	case "NotImplemented", "InvalidArgument", "InvalidRequest", "XAmzContentChecksumMismatch", "BadDigest":
+		m := strings.ToLower(apiErr.ErrorMessage())
+		return apiErr.ErrorCode() == "NotImplemented" || strings.Contains(m, "checksum") || strings.Contains(m, "crc")
+	}
+	return false
+}

@@ -1,0 +1,435 @@
+package upload
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// API is the part of *s3.Client an Uploader uses.
+type API interface {
+	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
+	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
+	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
+	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
+// Checksum names the checksum every part and the whole object carry.
+type Checksum string
+
+const (
+	CRC32C    Checksum = "crc32c"
+	CRC64NVME Checksum = "crc64nvme"
+	NoChecksum Checksum = "none"
+)
+
+// ParseChecksum accepts crc32c, crc64nvme or none (any case).
+func ParseChecksum(s string) (Checksum, error) {
+	switch c := Checksum(lower(s)); c {
+	case CRC32C, CRC64NVME, NoChecksum:
+		return c, nil
+	}
+	return "", fmt.Errorf("unknown checksum %q (want crc32c, crc64nvme or none)", s)
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+var crc64nvme = crc64.MakeTable(0x9a6c9329ac4bc9b5) // CRC-64/NVME, reflected polynomial
+
+func (c Checksum) new() hash.Hash {
+	switch c {
+	case CRC32C:
+		return crc32.New(crc32.MakeTable(crc32.Castagnoli))
+	case CRC64NVME:
+		return crc64.New(crc64nvme)
+	}
+	return nil
+}
+
+func (c Checksum) algorithm() types.ChecksumAlgorithm {
+	switch c {
+	case CRC32C:
+		return types.ChecksumAlgorithmCrc32c
+	case CRC64NVME:
+		return types.ChecksumAlgorithmCrc64nvme
+	}
+	return ""
+}
+
+// sum returns the base64 checksum of b, as S3 headers carry it.
+func (c Checksum) sum(b []byte) string {
+	h := c.new()
+	if h == nil {
+		return ""
+	}
+	h.Write(b)
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// Uploader streams one object. The zero value is not usable: set Client, Bucket and Key.
+type Uploader struct {
+	Client API
+	Bucket string
+	Key    string
+
+	PartSize     int64         // size of the first parts; grows on the PartSize schedule (default 16 MiB)
+	Concurrency  int           // parts uploaded at once (default 4)
+	Checksum     Checksum      // default CRC32C
+	ContentType  string        // default text/csv
+	AbortTimeout time.Duration // how long clean-up may take after a failure (default 2 minutes)
+	Logger       *slog.Logger  // warnings (checksum fallback); default: discard
+
+	// OnPart, when set, is called after each part is uploaded (from the uploading goroutine).
+	OnPart func(partNumber int, size int64)
+}
+
+// Result describes a completed object.
+type Result struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	Bytes     int64  `json:"bytes"`
+	Parts     int    `json:"parts"` // 1 for a single PutObject
+	UploadID  string `json:"upload_id,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+	Checksum  string `json:"checksum,omitempty"` // algorithm:base64 of the whole object, when used
+	Multipart bool   `json:"multipart"`
+}
+
+func (u *Uploader) defaults() (partSize int64, concurrency int, checksum Checksum, abortTimeout time.Duration, logger *slog.Logger) {
+	partSize, concurrency, checksum, abortTimeout, logger = u.PartSize, u.Concurrency, u.Checksum, u.AbortTimeout, u.Logger
+	if partSize == 0 {
+		partSize = DefaultPart
+	}
+	if concurrency < 1 {
+		concurrency = 4
+	}
+	if checksum == "" {
+		checksum = CRC32C
+	}
+	if abortTimeout <= 0 {
+		abortTimeout = 2 * time.Minute
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return
+}
+
+func (u *Uploader) contentType() *string {
+	if u.ContentType == "" {
+		return aws.String("text/csv")
+	}
+	return aws.String(u.ContentType)
+}
+
+// Upload reads r until io.EOF and stores what it read as the object. Any other error from r (for
+// example the producer's CloseWithError on an io.Pipe) aborts the upload and is returned wrapped.
+// Upload returns only after every request it started has finished and, on failure, after the abort.
+func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
+	partSize, concurrency, checksum, _, _ := u.defaults()
+	if err := CheckPartSize(partSize); err != nil {
+		return Result{}, err
+	}
+	if u.Bucket == "" || u.Key == "" {
+		return Result{}, errors.New("upload: bucket and key are required")
+	}
+	pool := newPool(concurrency + 1)
+
+	// Read the first part; if the stream ends inside it, one PutObject does.
+	first, err := pool.get(ctx, PartSize(1, partSize))
+	if err != nil {
+		return Result{}, err
+	}
+	n, err := io.ReadFull(r, first)
+	first = first[:n]
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return u.put(ctx, first, checksum)
+	}
+	if err != nil {
+		return Result{}, u.readError(err, 1)
+	}
+	// The first part is full: peek at the next one, so that output of exactly one part size is still
+	// a single PutObject and a multipart upload never ends with an empty part.
+	second, err := pool.get(ctx, PartSize(2, partSize))
+	if err != nil {
+		return Result{}, err
+	}
+	n, err = io.ReadFull(r, second)
+	second = second[:n]
+	if n == 0 && err == io.EOF {
+		return u.put(ctx, first, checksum)
+	}
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return Result{}, u.readError(err, 2)
+	}
+	last := err == io.ErrUnexpectedEOF
+	return u.multipart(ctx, r, pool, first, second, last, checksum)
+}
+
+func (u *Uploader) readError(err error, part int) error {
+	return fmt.Errorf("reading part %d for s3://%s/%s: %w", part, u.Bucket, u.Key, err)
+}
+
+// put stores body with a single PutObject and verifies the result.
+func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Result, error) {
+	_, _, _, _, logger := u.defaults()
+	in := func(c Checksum) *s3.PutObjectInput {
+		in := &s3.PutObjectInput{
+			Bucket:        &u.Bucket,
+			Key:           &u.Key,
+			Body:          bytes.NewReader(body),
+			ContentLength: aws.Int64(int64(len(body))),
+			ContentType:   u.contentType(),
+		}
+		setChecksum(c, c.sum(body), &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+		return in
+	}
+	out, err := u.Client.PutObject(ctx, in(checksum))
+	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
+		logger.Warn("the S3 store rejected the checksum header; uploading without a checksum",
+			"bucket", u.Bucket, "key", u.Key, "checksum", string(checksum), "error", describe(err))
+		checksum = NoChecksum
+		out, err = u.Client.PutObject(ctx, in(checksum))
+	}
+	if err != nil {
+		return Result{}, &Error{Op: "put object", Bucket: u.Bucket, Key: u.Key, Err: err}
+	}
+	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1, ETag: aws.ToString(out.ETag)}
+	if checksum != NoChecksum {
+		res.Checksum = string(checksum) + ":" + checksum.sum(body)
+	}
+	return res, u.verify(ctx, res, checksum, false)
+}
+
+// setChecksum fills the checksum fields of a request for algorithm c with the base64 value sum.
+func setChecksum(c Checksum, sum string, alg *types.ChecksumAlgorithm, crc32c, crc64 **string) {
+	switch c {
+	case CRC32C:
+		*alg, *crc32c = types.ChecksumAlgorithmCrc32c, aws.String(sum)
+	case CRC64NVME:
+		*alg, *crc64 = types.ChecksumAlgorithmCrc64nvme, aws.String(sum)
+	}
+}
+
+func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first, second []byte, last bool, checksum Checksum) (res Result, err error) {
+	partSize, _, _, _, logger := u.defaults()
+	create := func(c Checksum) (*s3.CreateMultipartUploadOutput, error) {
+		in := &s3.CreateMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, ContentType: u.contentType()}
+		if c != NoChecksum {
+			in.ChecksumAlgorithm = c.algorithm()
+			in.ChecksumType = types.ChecksumTypeFullObject
+		}
+		return u.Client.CreateMultipartUpload(ctx, in)
+	}
+	out, err := create(checksum)
+	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
+		logger.Warn("the S3 store rejected the checksum header; uploading without checksums",
+			"bucket", u.Bucket, "key", u.Key, "checksum", string(checksum), "error", describe(err))
+		checksum = NoChecksum
+		out, err = create(checksum)
+	}
+	if err != nil {
+		return Result{}, &Error{Op: "create multipart upload", Bucket: u.Bucket, Key: u.Key, Err: err}
+	}
+	uploadID := aws.ToString(out.UploadId)
+	res = Result{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Multipart: true}
+	defer func() {
+		if err != nil {
+			err = u.abort(ctx, uploadID, err)
+		}
+	}()
+
+	full := checksum.new() // the full-object checksum, computed in stream order
+	var (
+		mu    sync.Mutex
+		parts []types.CompletedPart
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	send := func(n int, body []byte) {
+		if full != nil {
+			full.Write(body)
+		}
+		res.Bytes += int64(len(body))
+		res.Parts = n
+		g.Go(func() error {
+			defer pool.put(body)
+			p, err := u.uploadPart(gctx, uploadID, n, body, checksum)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			parts = append(parts, p)
+			mu.Unlock()
+			if u.OnPart != nil {
+				u.OnPart(n, int64(len(body)))
+			}
+			return nil
+		})
+	}
+
+	send(1, first)
+	send(2, second)
+	var readErr error
+	for n := 3; !last; n++ {
+		if n > MaxParts {
+			readErr = fmt.Errorf("the stream needs more than %d parts (%d bytes so far): S3's multipart limit", MaxParts, res.Bytes)
+			break
+		}
+		buf, err := pool.get(gctx, PartSize(n, partSize))
+		if err != nil {
+			break // an upload failed; g.Wait reports why
+		}
+		m, err := io.ReadFull(r, buf)
+		buf = buf[:m]
+		if err == io.EOF { // the previous part was the last one, and full
+			pool.put(buf)
+			break
+		}
+		if err != nil && err != io.ErrUnexpectedEOF {
+			pool.put(buf)
+			readErr = u.readError(err, n)
+			break
+		}
+		if res.Bytes+int64(m) > MaxObjectSize {
+			pool.put(buf)
+			readErr = fmt.Errorf("the stream is larger than S3's 5 TiB object limit")
+			break
+		}
+		last = err == io.ErrUnexpectedEOF
+		send(n, buf)
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	if readErr != nil {
+		return res, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
+	in := &s3.CompleteMultipartUploadInput{
+		Bucket:          &u.Bucket,
+		Key:             &u.Key,
+		UploadId:        &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		MpuObjectSize:   aws.Int64(res.Bytes),
+	}
+	if full != nil {
+		sum := base64.StdEncoding.EncodeToString(full.Sum(nil))
+		var alg types.ChecksumAlgorithm
+		setChecksum(checksum, sum, &alg, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+		in.ChecksumType = types.ChecksumTypeFullObject
+		res.Checksum = string(checksum) + ":" + sum
+	}
+	cout, err := u.Client.CompleteMultipartUpload(ctx, in)
+	if err != nil {
+		return res, &Error{Op: "complete multipart upload", Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
+	}
+	res.ETag = aws.ToString(cout.ETag)
+	if err := u.verify(ctx, res, checksum, true); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body []byte, checksum Checksum) (types.CompletedPart, error) {
+	in := &s3.UploadPartInput{
+		Bucket:        &u.Bucket,
+		Key:           &u.Key,
+		UploadId:      &uploadID,
+		PartNumber:    aws.Int32(int32(n)),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+	}
+	sum := checksum.sum(body)
+	setChecksum(checksum, sum, &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+	out, err := u.Client.UploadPart(ctx, in)
+	if err != nil {
+		return types.CompletedPart{}, &Error{Op: fmt.Sprintf("upload part %d", n), Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
+	}
+	p := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(n))}
+	switch checksum {
+	case CRC32C:
+		p.ChecksumCRC32C = aws.String(sum)
+	case CRC64NVME:
+		p.ChecksumCRC64NVME = aws.String(sum)
+	}
+	return p, nil
+}
+
+// verify compares the stored object with what was streamed; on a mismatch the object is deleted.
+func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, multipart bool) error {
+	head, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil {
+		return &Error{Op: "verify (head object)", Bucket: u.Bucket, Key: u.Key, Err: err}
+	}
+	var problem string
+	if size := aws.ToInt64(head.ContentLength); size != res.Bytes {
+		problem = fmt.Sprintf("the stored object has %d bytes, %d were streamed", size, res.Bytes)
+	} else if stored := storedChecksum(head, checksum); stored != "" && res.Checksum != "" &&
+		(!multipart || head.ChecksumType == types.ChecksumTypeFullObject) && string(checksum)+":"+stored != res.Checksum {
+		problem = fmt.Sprintf("the stored object's %s is %s, the streamed bytes' is %s", checksum, stored, res.Checksum)
+	}
+	if problem == "" {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err != nil {
+		problem += fmt.Sprintf("; deleting it failed too (%s): delete s3://%s/%s by hand", describe(err), u.Bucket, u.Key)
+	} else {
+		problem += "; the object was deleted"
+	}
+	return &Error{Op: "verify", Bucket: u.Bucket, Key: u.Key, Err: errors.New(problem)}
+}
+
+func storedChecksum(head *s3.HeadObjectOutput, c Checksum) string {
+	switch c {
+	case CRC32C:
+		return aws.ToString(head.ChecksumCRC32C)
+	case CRC64NVME:
+		return aws.ToString(head.ChecksumCRC64NVME)
+	}
+	return ""
+}
+
+// abort aborts the multipart upload after cause, on a context that the caller's cancellation does
+// not reach, and returns cause (or an *AbortError carrying both when the abort fails).
+func (u *Uploader) abort(ctx context.Context, uploadID string, cause error) error {
+	_, _, _, timeout, _ := u.defaults()
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID})
+	if err != nil && !isNoSuchUpload(err) {
+		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, AbortErr: err, Cause: cause}
+	}
+	return cause
+}
