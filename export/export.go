@@ -53,6 +53,8 @@ type Config struct {
 
 	// S3Client, when set, is used instead of one built from S3 (tests and bench use it).
 	S3Client upload.API
+
+	onPart func(part int, size int64) // tests: called after each uploaded part
 }
 
 // Validate checks the config without touching the network. Its errors are usage errors.
@@ -137,6 +139,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		s3d.up = &upload.Uploader{
 			Client: client, Bucket: s3d.bucket, Key: s3d.key,
 			PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, Checksum: cfg.Checksum, Logger: cfg.Logger,
+			OnPart: cfg.onPart,
 		}
 	}
 	if fd, ok := dest.(*fileDestination); ok {

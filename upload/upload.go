@@ -105,7 +105,7 @@ type Uploader struct {
 	AbortTimeout time.Duration // how long clean-up may take after a failure (default 2 minutes)
 	Logger       *slog.Logger  // warnings (checksum fallback); default: discard
 
-	// OnPart, when set, is called after each part is uploaded (from the uploading goroutine).
+	// OnPart, when set, is called after each part is uploaded, one call at a time.
 	OnPart func(partNumber int, size int64)
 }
 
@@ -284,8 +284,8 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 				return err
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			parts = append(parts, p)
-			mu.Unlock()
 			if u.OnPart != nil {
 				u.OnPart(n, int64(len(body)))
 			}
