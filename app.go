@@ -24,8 +24,8 @@ import (
 // Exit codes.
 const (
 	exitOK        = 0
-	exitFailed    = 1 // the export failed; nothing was published
-	exitUsage     = 2 // bad flags or arguments; nothing was run
+	exitFailed    = 1   // the export failed; nothing was published
+	exitUsage     = 2   // bad flags or arguments; nothing was run
 	exitInterrupt = 128 // plus the signal number: 130 for SIGINT, 143 for SIGTERM
 )
 
@@ -168,8 +168,12 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 		level = slog.LevelDebug
 	}
 	opts := outputOptions{json: c.Bool("json"), quiet: c.Bool("quiet"), toStdout: c.String("to") == "-"}
+	dsn := c.String("dsn")
+	if dsn == "" { // an empty PG2S3_DSN must not hide DATABASE_URL
+		dsn = os.Getenv("DATABASE_URL")
+	}
 	cfg := export.Config{
-		DSN:            c.String("dsn"),
+		DSN:            dsn,
 		Query:          c.String("query"),
 		Table:          c.String("table"),
 		Header:         c.Bool("header"),

@@ -76,4 +76,4 @@ func pointAt(query string, pos int) string {
 }
 
 func asConnectError(err error, target **pgconn.ConnectError) bool { return errors.As(err, target) }
-func asPgError(err error, target **pgconn.PgError) bool            { return errors.As(err, target) }
+func asPgError(err error, target **pgconn.PgError) bool           { return errors.As(err, target) }

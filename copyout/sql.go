@@ -141,7 +141,9 @@ func scanQuery(q string) (int, error) {
 	return len(q), nil
 }
 
-func isSpaceOrSemi(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == ';' }
+func isSpaceOrSemi(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == ';'
+}
 
 // isEscapeString says whether the quote at i opens an E'...' string (backslash escapes).
 func isEscapeString(q string, i int) bool {

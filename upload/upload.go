@@ -36,8 +36,8 @@ type API interface {
 type Checksum string
 
 const (
-	CRC32C    Checksum = "crc32c"
-	CRC64NVME Checksum = "crc64nvme"
+	CRC32C     Checksum = "crc32c"
+	CRC64NVME  Checksum = "crc64nvme"
 	NoChecksum Checksum = "none"
 )
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// These tests run the built binary, as a shell script would, against the servers of scripts/stack.sh.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pg2s3-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "pg2s3")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needStack(t *testing.T) (bucket string, client *s3.Client) {
+	t.Helper()
+	for _, v := range []string{"PG2S3_TEST_DSN", "PG2S3_TEST_BUCKET", "PG2S3_TEST_S3_ENDPOINT"} {
+		if os.Getenv(v) == "" {
+			t.Skipf("%s is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)", v)
+		}
+	}
+	c, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.Getenv("PG2S3_TEST_BUCKET"), c
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	maxRSS         int64 // bytes
+	elapsed        time.Duration
+}
+
+// pg2s3 runs the binary with args and extra environment, and waits for it.
+func pg2s3(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatalf("running pg2s3: %v", err)
+		}
+	}
+	r.code = cmd.ProcessState.ExitCode()
+	r.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	return r
+}
+
+func key(t *testing.T) string {
+	return fmt.Sprintf("test/%s/%d.csv", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
+}
+
+func assertNoObjectNoUpload(t *testing.T, c *s3.Client, bucket, key string) {
+	t.Helper()
+	if _, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
+		t.Errorf("s3://%s/%s exists after a failed export", bucket, key)
+	}
+	out, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) == key {
+			t.Errorf("multipart upload %s left open for %s", aws.ToString(u.UploadId), key)
+		}
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"export", "--bogus"}, "flag provided but not defined: -bogus"},
+		{"unknown command", []string{"exprt"}, `unknown command "exprt"`},
+		{"no command", nil, "no command given"},
+		{"no source", []string{"export", "--to", "-"}, "give --query or --table"},
+		{"both sources", []string{"export", "-q", "SELECT 1", "-t", "t", "--to", "-"}, "not both"},
+		{"no destination", []string{"export", "-q", "SELECT 1"}, "--to is required"},
+		{"empty query", []string{"export", "-q", " ; ", "--to", "-"}, "--query is empty"},
+		{"two statements", []string{"export", "-q", "SELECT 1; DELETE FROM t", "--to", "-"}, "more than one statement"},
+		{"part size too small", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "4MiB"}, "outside S3's limits"},
+		{"part size too large", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "6GiB"}, "outside S3's limits"},
+		{"part size not a size", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
+		{"concurrency 0", []string{"export", "-q", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
+		{"bad checksum", []string{"export", "-q", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
+		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, `ends in "/"`},
+		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "no object key"},
+		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://b/k"}, "want s3://bucket/key"},
+		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := pg2s3(t, nil, tt.args...)
+			if r.code != 2 {
+				t.Errorf("exit status %d, want 2\nstderr: %s", r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr does not mention %q:\n%s", tt.want, r.stderr)
+			}
+			if tt.name != "no command" && r.stdout != "" {
+				t.Errorf("stdout is not empty: %q", r.stdout)
+			}
+		})
+	}
+}
+
+func TestEnvironmentVariablesSetFlags(t *testing.T) {
+	needStack(t)
+	r := pg2s3(t, []string{"PG2S3_QUERY=SELECT 41 + 1", "PG2S3_TO=-", "PG2S3_HEADER=true", "PG2S3_QUIET=1"}, "export")
+	if r.code != 0 || r.stdout != "?column?\n42\n" {
+		t.Errorf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	// DATABASE_URL is used when --dsn and PG2S3_DSN are absent; a broken one must be what fails.
+	r = pg2s3(t, []string{"DATABASE_URL=postgres://nobody:pw@127.0.0.1:1/x?connect_timeout=5", "PG2S3_DSN="}, "export", "-q", "SELECT 1", "--to", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:1") {
+		t.Errorf("exit %d, stderr %s; want a connection error naming 127.0.0.1:1", r.code, r.stderr)
+	}
+}
+
+func TestJSONSummary(t *testing.T) {
+	bucket, client := needStack(t)
+	k := key(t)
+	defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
+	r := pg2s3(t, nil, "export", "-q", "SELECT g FROM generate_series(1, 1000) g", "--to", "s3://"+bucket+"/"+k, "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, r.stdout)
+	}
+	for field, want := range map[string]any{"rows": 1000.0, "bytes": 3893.0, "parts": 1.0, "destination": "s3://" + bucket + "/" + k} {
+		if sum[field] != want {
+			t.Errorf("%s = %v, want %v", field, sum[field], want)
+		}
+	}
+	for _, field := range []string{"seconds", "mb_per_s", "checksum"} {
+		if _, ok := sum[field]; !ok {
+			t.Errorf("JSON has no %q: %s", field, r.stdout)
+		}
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr is not empty with --json and no terminal: %q", r.stderr)
+	}
+}
+
+func TestPasswordNeverShown(t *testing.T) {
+	needStack(t)
+	const pw = "Sup3r-s3cret-pw"
+	cases := map[string][]string{
+		"URL":        {"--dsn", "postgres://postgres:" + pw + "@127.0.0.1:" + os.Getenv("PGPORT") + "/pg2s3?sslmode=disable"},
+		"key=value":  {"--dsn", "host=127.0.0.1 port=" + os.Getenv("PGPORT") + " user=postgres password=" + pw + " dbname=pg2s3 sslmode=disable"},
+		"PGPASSWORD": nil,
+		"bad URL":    {"--dsn", "postgres://postgres:" + pw + "@127.0.0.1:notaport/pg2s3"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			env := []string{"PGPASSWORD=" + pw}
+			r := pg2s3(t, env, append([]string{"export", "-q", "SELECT 1", "--to", "-", "-v"}, args...)...)
+			if r.code == 0 {
+				t.Fatalf("a wrong password was accepted")
+			}
+			if strings.Contains(r.stderr+r.stdout, pw) {
+				t.Errorf("the password appears in the output:\n%s", r.stderr)
+			}
+			if name != "bad URL" && !strings.Contains(r.stderr, "password authentication failed") {
+				t.Errorf("stderr does not say the password was wrong:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestConnectionErrorNamesHostAndPort(t *testing.T) {
+	r := pg2s3(t, nil, "export", "--dsn", "postgres://u@127.0.0.1:1/db?connect_timeout=5", "-q", "SELECT 1", "--to", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:1") || !strings.Contains(r.stderr, "connection refused") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// A signal mid-stream: exit 128+signal within seconds, no object, no open upload.
+func TestSignalMidStream(t *testing.T) {
+	bucket, client := needStack(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			k := key(t)
+			cmd := exec.Command(binary, "export", "--to", "s3://"+bucket+"/"+k, "--part-size", "5MiB", "-v",
+				"-q", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Wait until the multipart upload exists, so that the signal lands mid-stream.
+			deadline := time.Now().Add(60 * time.Second)
+			for time.Now().Before(deadline) {
+				out, err := client.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &k})
+				if err == nil && len(out.Uploads) > 0 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(300 * time.Millisecond)
+			start := time.Now()
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			elapsed := time.Since(start)
+			if err == nil {
+				t.Fatalf("exit status 0 after %s", sig)
+			}
+			if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
+				t.Errorf("exit status %d, want %d\n%s", got, want, stderr.String())
+			}
+			if elapsed > 30*time.Second {
+				t.Errorf("took %s to exit after %s", elapsed, sig)
+			}
+			if !strings.Contains(stderr.String(), "interrupted by "+sig.String()) {
+				t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
+			}
+			assertNoObjectNoUpload(t, client, bucket, k)
+		})
+	}
+}
+
+// Peak RSS of the binary stays within (concurrency+1) x part size plus a fixed overhead, and does
+// not grow with the size of the table.
+func TestMemoryBounded(t *testing.T) {
+	bucket, client := needStack(t)
+	psql := func(sql string) {
+		t.Helper()
+		if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
+			t.Fatalf("psql: %v\n%s", err, out)
+		}
+	}
+	// About 110 and 440 MB of CSV.
+	psql(`DROP TABLE IF EXISTS mem_small, mem_large;
+		CREATE TABLE mem_small AS SELECT g AS id, md5(g::text) || md5((g+1)::text) AS a, now() AS ts, g * 0.5 AS n FROM generate_series(1, 1000000) g;
+		CREATE TABLE mem_large AS SELECT * FROM mem_small, generate_series(1, 4);`)
+	const partSize, concurrency = 8 << 20, 4
+	const overhead = 64 << 20 // Go runtime, SDK, HTTP and pgconn buffers
+	bound := int64(concurrency+1)*partSize + overhead
+	rss := map[string]int64{}
+	for _, table := range []string{"mem_small", "mem_large"} {
+		k := key(t)
+		defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
+		r := pg2s3(t, nil, "export", "-t", table, "--to", "s3://"+bucket+"/"+k, "--part-size", "8MiB", "--concurrency", "4", "--json")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var sum struct{ Bytes int64 }
+		json.Unmarshal([]byte(r.stdout), &sum)
+		t.Logf("%s: %d MB of CSV, peak RSS %.1f MiB (bound %.0f MiB)", table, sum.Bytes/1e6, float64(r.maxRSS)/(1<<20), float64(bound)/(1<<20))
+		if r.maxRSS > bound {
+			t.Errorf("%s: peak RSS %d bytes exceeds the documented bound %d", table, r.maxRSS, bound)
+		}
+		rss[table] = r.maxRSS
+	}
+	if rss["mem_large"] > rss["mem_small"]+16<<20 {
+		t.Errorf("peak RSS grew with the table: %d bytes for 4x the data vs %d", rss["mem_large"], rss["mem_small"])
+	}
+}
