@@ -22,9 +22,10 @@ if command -v script >/dev/null 2>&1 && [ -t 2 ]; then
 else
 	./pg2s3 export --table demo_orders --to "s3://$PG2S3_TEST_BUCKET/demo/orders.csv" --header
 fi
-echo "== the object in MinIO"
-curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-	"$AWS_ENDPOINT_URL/$PG2S3_TEST_BUCKET?list-type=2&prefix=demo/" | sed -e 's/<Contents>/\n  /g' -e 's/<[^>]*>/ /g' | tail -n +2
+echo "== the object in MinIO (HEAD s3://$PG2S3_TEST_BUCKET/demo/orders.csv)"
+curl -fsS -I --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+	-H "x-amz-checksum-mode: ENABLED" "$AWS_ENDPOINT_URL/$PG2S3_TEST_BUCKET/demo/orders.csv" |
+	grep -iE '^(HTTP|content-length|content-type|etag|last-modified|x-amz-checksum)' | tr -d '\r'
 echo
 echo "== first lines, through --to - (stdout)"
 ./pg2s3 export --query "SELECT * FROM demo_orders ORDER BY id LIMIT 3" --header --to - --quiet
