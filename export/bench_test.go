@@ -3,9 +3,8 @@ package export
 import (
 	"context"
 	"io"
-	"os"
-	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pg2s3/pg2s3/upload"
 )
@@ -16,25 +15,47 @@ import (
 //	make bench   (or, with a stack running: go test -run '^$' -bench Export -benchtime 3x ./export/)
 func BenchmarkExport(b *testing.B) {
 	bucket := testBucket(b)
-	psql(b, `CREATE TABLE IF NOT EXISTS bench_mixed AS
-		SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b, g * 0.25 AS n,
-		       now() - g * interval '1 minute' AS ts, (g % 3 = 0) AS flag
-		FROM generate_series(1, 2000000) g`)
+	createBenchTable(b)
 	client := testS3(b)
 	key := "bench/bench_mixed.csv"
 	removeObject(b, client, bucket, key)
 	for _, dest := range []struct{ name, to string }{{"discard", "-"}, {"s3", "s3://" + bucket + "/" + key}} {
 		b.Run(dest.name, func(b *testing.B) {
-			cfg := baseConfig(b, "", dest.to)
-			cfg.Table, cfg.Query = "bench_mixed", ""
-			cfg.PartSize, cfg.Concurrency = upload.DefaultPart, 4
-			cfg.Stdout = io.Discard
-			if ps := os.Getenv("PG2S3_BENCH_PART_SIZE"); ps != "" {
-				cfg.PartSize = int64(mustAtoi(b, ps))
-			}
-			benchmarkExport(b, cfg)
+			benchmarkExport(b, benchConfig(b, dest.to))
 		})
 	}
+}
+
+// BenchmarkExportRatio alternates the two destinations inside each iteration, so that both see the
+// same machine load, and reports each one's MB/s and their ratio (goal: s3/discard >= 0.95).
+func BenchmarkExportRatio(b *testing.B) {
+	bucket := testBucket(b)
+	createBenchTable(b)
+	key := "bench/bench_mixed_ratio.csv"
+	removeObject(b, testS3(b), bucket, key)
+	discard := benchConfig(b, "-")
+	toS3 := benchConfig(b, "s3://"+bucket+"/"+key)
+	var bytes int64
+	var tDiscard, tS3 time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range []struct {
+			cfg Config
+			d   *time.Duration
+		}{{discard, &tDiscard}, {toS3, &tS3}} {
+			start := time.Now()
+			sum, err := Run(context.Background(), c.cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			*c.d += time.Since(start)
+			bytes = sum.Bytes
+		}
+	}
+	n := float64(b.N) * float64(bytes) / 1e6
+	b.ReportMetric(n/tDiscard.Seconds(), "discard-MB/s")
+	b.ReportMetric(n/tS3.Seconds(), "s3-MB/s")
+	b.ReportMetric(tDiscard.Seconds()/tS3.Seconds(), "s3/discard")
 }
 
 func benchmarkExport(b *testing.B, cfg Config) {
@@ -50,10 +71,19 @@ func benchmarkExport(b *testing.B, cfg Config) {
 	b.SetBytes(bytes)
 }
 
-func mustAtoi(b *testing.B, s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return n
+// createBenchTable makes a 2,000,000-row table of mixed types: about 230 MB of CSV.
+func createBenchTable(b *testing.B) {
+	psql(b, `CREATE TABLE IF NOT EXISTS bench_mixed AS
+		SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b, g * 0.25 AS n,
+		       now() - g * interval '1 minute' AS ts, (g % 3 = 0) AS flag
+		FROM generate_series(1, 2000000) g`)
+}
+
+// benchConfig exports bench_mixed to to with the default part size and concurrency.
+func benchConfig(b *testing.B, to string) Config {
+	cfg := baseConfig(b, "", to)
+	cfg.Table = "bench_mixed"
+	cfg.PartSize, cfg.Concurrency = upload.DefaultPart, 4
+	cfg.Stdout = io.Discard
+	return cfg
 }

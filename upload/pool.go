@@ -5,8 +5,9 @@ import "context"
 // pool hands out at most max part buffers at once and reuses returned ones. Buffers too small for
 // the current part size (after the schedule grew it) are dropped, so at most max buffers are alive.
 type pool struct {
-	tokens chan struct{}
-	free   chan []byte
+	tokens    chan struct{}
+	free      chan []byte
+	allocated int // buffers made (only the filling goroutine calls get)
 }
 
 func newPool(max int) *pool {
@@ -27,6 +28,7 @@ func (p *pool) get(ctx context.Context, size int64) ([]byte, error) {
 		}
 	default:
 	}
+	p.allocated++
 	return make([]byte, size), nil
 }
 

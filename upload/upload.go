@@ -149,6 +149,8 @@ func (u *Uploader) contentType() *string {
 	return aws.String(u.ContentType)
 }
 
+var testPoolHook func(*pool) // tests inspect the pool
+
 // Upload reads r until io.EOF and stores what it read as the object. Any other error from r (for
 // example the producer's CloseWithError on an io.Pipe) aborts the upload and is returned wrapped.
 // Upload returns only after every request it started has finished and, on failure, after the abort.
@@ -161,6 +163,9 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 		return Result{}, errors.New("upload: bucket and key are required")
 	}
 	pool := newPool(concurrency + 1)
+	if testPoolHook != nil {
+		testPoolHook(pool)
+	}
 
 	// Read the first part; if the stream ends inside it, one PutObject does.
 	first, err := pool.get(ctx, PartSize(1, partSize))
@@ -239,7 +244,7 @@ func setChecksum(c Checksum, sum string, alg *types.ChecksumAlgorithm, crc32c, c
 }
 
 func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first, second []byte, last bool, checksum Checksum) (res Result, err error) {
-	partSize, _, _, _, logger := u.defaults()
+	partSize, concurrency, _, _, logger := u.defaults()
 	create := func(c Checksum) (*s3.CreateMultipartUploadOutput, error) {
 		in := &s3.CreateMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, ContentType: u.contentType()}
 		if c != NoChecksum {
@@ -272,6 +277,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		parts []types.CompletedPart
 	)
 	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency) // with the buffer being filled: concurrency+1 buffers
 	send := func(n int, body []byte) {
 		if full != nil {
 			full.Write(body)
