@@ -191,6 +191,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 
+	cfg.Logger.Debug("running COPY", "host", pgcfg.Host, "port", pgcfg.Port, "database", pgcfg.Database,
+		"user", pgcfg.User, "sql", stmt.SQL, "destination", dest.String())
 	var prog copyout.Progress
 	if cfg.Progress {
 		est := int64(-1)

@@ -264,6 +264,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		return Result{}, &Error{Op: "create multipart upload", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
 	uploadID := aws.ToString(out.UploadId)
+	logger.Debug("created multipart upload", "bucket", u.Bucket, "key", u.Key, "upload_id", uploadID, "checksum", string(checksum))
 	res = Result{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Multipart: true}
 	defer func() {
 		if err != nil {
@@ -293,6 +294,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			mu.Lock()
 			defer mu.Unlock()
 			parts = append(parts, p)
+			logger.Debug("uploaded part", "part", n, "bytes", len(body))
 			if u.OnPart != nil {
 				u.OnPart(n, int64(len(body)))
 			}
@@ -442,10 +444,11 @@ func storedChecksum(head *s3.HeadObjectOutput, c Checksum) string {
 // abort aborts the multipart upload after cause, on a context that the caller's cancellation does
 // not reach, and returns cause (or an *AbortError carrying both when the abort fails).
 func (u *Uploader) abort(ctx context.Context, uploadID string, cause error) error {
-	_, _, _, timeout, _ := u.defaults()
+	_, _, _, timeout, logger := u.defaults()
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID})
+	logger.Debug("aborted multipart upload", "upload_id", uploadID, "cause", cause, "abort_error", err)
 	if err != nil && !isNoSuchUpload(err) {
 		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, AbortErr: err, Cause: cause}
 	}
