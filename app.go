@@ -47,7 +47,7 @@ var version = ""
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, flagsFirst(app, args))
 	if err == nil {
 		return exitOK
 	}
@@ -93,7 +93,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			cli.ShowAppHelp(c)
 			return usagef("no command given")
 		},
-		Commands: []*cli.Command{exportCommand(stdout, stderr, onUsage)},
+		Commands: []*cli.Command{exportCommand(stdout, stderr, onUsage), cleanupCommand(stdout, stderr, onUsage)},
 	}
 }
 
@@ -109,23 +109,27 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			"Memory: about (concurrency + 1) x part size; the part size doubles every 900 parts so a stream\n" +
 			"of unknown length can reach S3's 5 TiB object limit.",
 		OnUsageError: onUsage,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection `URL` or key=value string (default: PG* variables)", EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", EnvVars: []string{"PG2S3_QUERY"}},
 			&cli.StringFlag{Name: "table", Aliases: []string{"t"}, Usage: "export the table or view `[schema.]name` (SQL syntax; an exact name also works)", EnvVars: []string{"PG2S3_TABLE"}},
 			&cli.StringFlag{Name: "to", Aliases: []string{"o"}, Usage: "destination: s3://bucket/key, - for stdout, or a file `PATH`", EnvVars: []string{"PG2S3_TO"}},
 			&cli.BoolFlag{Name: "header", Usage: "start with a header line naming the columns (COPY's HEADER)", EnvVars: []string{"PG2S3_HEADER"}},
-			&cli.StringFlag{Name: "endpoint-url", Usage: "S3-compatible endpoint `URL` (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)", EnvVars: []string{"PG2S3_ENDPOINT_URL"}},
-			&cli.StringFlag{Name: "region", Usage: "S3 `REGION` (default: AWS_REGION, the profile's, or us-east-1)", EnvVars: []string{"PG2S3_REGION"}},
-			&cli.BoolFlag{Name: "path-style", Usage: "address buckets as endpoint/bucket (default: on for IP-address and localhost endpoints)", EnvVars: []string{"PG2S3_PATH_STYLE"}},
 			&cli.StringFlag{Name: "part-size", Value: "16MiB", Usage: "`SIZE` of the first multipart parts, 5MiB to 5GiB (e.g. 8MiB, 64MB, 16777216)", EnvVars: []string{"PG2S3_PART_SIZE"}},
 			&cli.StringFlag{Name: "concurrency", Value: "4", Usage: "`N` parts uploaded at once", EnvVars: []string{"PG2S3_CONCURRENCY"}},
 			&cli.StringFlag{Name: "checksum", Value: "crc32c", Usage: "checksum on every part and the object: crc32c, crc64nvme or none", EnvVars: []string{"PG2S3_CHECKSUM"}},
+			&cli.DurationFlag{Name: "part-timeout", Value: 5 * time.Minute, Usage: "time limit of each attempt of an S3 request; a stalled part is cut and retried", EnvVars: []string{"PG2S3_PART_TIMEOUT"}},
+			&cli.StringFlag{Name: "content-type", Value: "text/csv", Usage: "the object's Content-Type", EnvVars: []string{"PG2S3_CONTENT_TYPE"}},
+			&cli.StringFlag{Name: "sse", Usage: "server-side encryption: AES256, aws:kms or aws:kms:dsse", EnvVars: []string{"PG2S3_SSE"}},
+			&cli.StringFlag{Name: "sse-kms-key-id", Usage: "KMS key `ID` or ARN for --sse aws:kms", EnvVars: []string{"PG2S3_SSE_KMS_KEY_ID"}},
+			&cli.StringFlag{Name: "storage-class", Usage: "S3 storage `CLASS` (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", EnvVars: []string{"PG2S3_STORAGE_CLASS"}},
+			&cli.StringSliceFlag{Name: "metadata", Usage: "user metadata `KEY=VALUE` (x-amz-meta-KEY); repeatable, or comma-separated in the variable", EnvVars: []string{"PG2S3_METADATA"}},
+			&cli.StringSliceFlag{Name: "tag", Usage: "object tag `KEY=VALUE`; repeatable, or comma-separated in the variable", EnvVars: []string{"PG2S3_TAG"}},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 30 * time.Second, Usage: "give up connecting to PostgreSQL after `DURATION` (connect_timeout in the DSN wins)", EnvVars: []string{"PG2S3_CONNECT_TIMEOUT"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as one JSON object on stdout (on stderr with --to -)", EnvVars: []string{"PG2S3_JSON"}},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"Q"}, Usage: "no progress line and no summary line", EnvVars: []string{"PG2S3_QUIET"}},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log what happens, on stderr", EnvVars: []string{"PG2S3_VERBOSE"}},
-		},
+		}, s3Flags()...),
 		Action: func(c *cli.Context) error {
 			cfg, opts, err := exportConfig(c, stdout, stderr)
 			if err != nil {
@@ -140,6 +144,80 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			return printSummary(sum, opts, stdout, stderr)
 		},
 	}
+}
+
+// flagsFirst moves a command's positional arguments after its flags, so that
+// `pg2s3 cleanup s3://b/p --dry-run` works: urfave/cli v2 stops parsing flags at the first
+// positional argument.
+func flagsFirst(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range app.Commands {
+		if c.Name == args[1] {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	isBool := map[string]bool{"help": true, "h": true}
+	for _, f := range cmd.Flags {
+		if _, ok := f.(*cli.BoolFlag); ok {
+			for _, n := range f.Names() {
+				isBool[n] = true
+			}
+		}
+	}
+	flags, positional := []string{}, []string{}
+	rest := args[2:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		switch {
+		case a == "--":
+			positional = append(positional, rest[i+1:]...)
+			i = len(rest)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && !isBool[name] && i+1 < len(rest) {
+				flags = append(flags, rest[i+1])
+				i++
+			}
+		default:
+			positional = append(positional, a)
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	if len(positional) > 0 {
+		out = append(append(out, "--"), positional...)
+	}
+	return out
+}
+
+// s3Flags are the S3 connection flags every command that talks to S3 takes.
+func s3Flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "endpoint-url", Usage: "S3-compatible endpoint `URL` (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)", EnvVars: []string{"PG2S3_ENDPOINT_URL"}},
+		&cli.StringFlag{Name: "region", Usage: "S3 `REGION` (default: AWS_REGION, the profile's, or us-east-1)", EnvVars: []string{"PG2S3_REGION"}},
+		&cli.BoolFlag{Name: "path-style", Usage: "address buckets as endpoint/bucket (default: on for IP-address and localhost endpoints)", EnvVars: []string{"PG2S3_PATH_STYLE"}},
+		&cli.StringFlag{Name: "retries", Value: "6", Usage: "`N` attempts per S3 request before a transient error (5xx, SlowDown, reset, timeout) is final", EnvVars: []string{"PG2S3_RETRIES"}},
+	}
+}
+
+// clientConfig reads the flags of s3Flags.
+func clientConfig(c *cli.Context) (upload.ClientConfig, error) {
+	attempts, err := parseCount(c.String("retries"))
+	if err != nil {
+		return upload.ClientConfig{}, usagef("--retries: %v", err)
+	}
+	cc := upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region"), MaxAttempts: attempts}
+	if c.IsSet("path-style") {
+		ps := c.Bool("path-style")
+		cc.PathStyle = &ps
+	}
+	return cc, nil
 }
 
 type outputOptions struct {
@@ -163,6 +241,21 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 	if err != nil {
 		return export.Config{}, outputOptions{}, usagef("--checksum: %v", err)
 	}
+	s3cfg, err := clientConfig(c)
+	if err != nil {
+		return export.Config{}, outputOptions{}, err
+	}
+	metadata, err := parsePairs("--metadata", c.StringSlice("metadata"))
+	if err != nil {
+		return export.Config{}, outputOptions{}, &usageError{err}
+	}
+	tags, err := parsePairs("--tag", c.StringSlice("tag"))
+	if err != nil {
+		return export.Config{}, outputOptions{}, &usageError{err}
+	}
+	if c.Duration("part-timeout") <= 0 {
+		return export.Config{}, outputOptions{}, usagef("--part-timeout must be positive")
+	}
 	level := slog.LevelWarn
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
@@ -173,12 +266,17 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 		dsn = os.Getenv("DATABASE_URL")
 	}
 	cfg := export.Config{
-		DSN:            dsn,
-		Query:          c.String("query"),
-		Table:          c.String("table"),
-		Header:         c.Bool("header"),
-		To:             c.String("to"),
-		S3:             upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region")},
+		DSN:    dsn,
+		Query:  c.String("query"),
+		Table:  c.String("table"),
+		Header: c.Bool("header"),
+		To:     c.String("to"),
+		S3:     s3cfg,
+		Object: upload.ObjectOptions{
+			ContentType: c.String("content-type"), SSE: c.String("sse"), SSEKMSKeyID: c.String("sse-kms-key-id"),
+			StorageClass: c.String("storage-class"), Metadata: metadata, Tags: tags,
+		},
+		PartTimeout:    c.Duration("part-timeout"),
 		PartSize:       partSize,
 		Concurrency:    concurrency,
 		Checksum:       checksum,
@@ -187,10 +285,6 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 		Stdout:         stdout,
 		Stderr:         stderr,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-	}
-	if c.IsSet("path-style") {
-		ps := c.Bool("path-style")
-		cfg.S3.PathStyle = &ps
 	}
 	if err := cfg.Validate(); err != nil {
 		return export.Config{}, outputOptions{}, &usageError{err}
@@ -253,6 +347,25 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is too large", s)
 	}
 	return int64(v), nil
+}
+
+// parsePairs reads KEY=VALUE arguments of a repeatable flag.
+func parsePairs(flag string, args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, a)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%s: %q given twice", flag, k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // parseCount reads a positive count: 4, 16, 1_000.

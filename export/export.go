@@ -40,6 +40,8 @@ type Config struct {
 	To     string // s3://bucket/key, "-" for stdout, or a local path
 
 	S3          upload.ClientConfig
+	Object      upload.ObjectOptions
+	PartTimeout time.Duration
 	PartSize    int64
 	Concurrency int
 	Checksum    upload.Checksum
@@ -77,6 +79,9 @@ func (c *Config) Validate() error {
 	}
 	if err := upload.CheckPartSize(c.PartSize); err != nil {
 		return fmt.Errorf("--part-size: %w", err)
+	}
+	if err := c.Object.Validate(); err != nil {
+		return err
 	}
 	_, err := parseDestination(c.To)
 	return err
@@ -139,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		s3d.up = &upload.Uploader{
 			Client: client, Bucket: s3d.bucket, Key: s3d.key,
 			PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, Checksum: cfg.Checksum, Logger: cfg.Logger,
-			OnPart: cfg.onPart,
+			Object: cfg.Object, PartTimeout: cfg.PartTimeout, OnPart: cfg.onPart,
 		}
 	}
 	if fd, ok := dest.(*fileDestination); ok {

@@ -96,7 +96,9 @@ start() {
 
 	# MinIO on loopback.
 	mkdir -p "$dir/minio/data"
+	# A static KMS key, so that --sse AES256 and --sse aws:kms --sse-kms-key-id pg2s3-key can be tested.
 	MINIO_ROOT_USER="$MINIO_USER" MINIO_ROOT_PASSWORD="$MINIO_PASSWORD" MINIO_BROWSER=off \
+		MINIO_KMS_SECRET_KEY="pg2s3-key:$(printf 'pg2s3-test-kms-key-32-bytes-long' | base64)" \
 		nohup "$MINIO_BIN" server --quiet --address "127.0.0.1:$minioport" \
 		--console-address "127.0.0.1:$consoleport" "$dir/minio/data" >"$dir/minio/server.log" 2>&1 &
 	echo $! >"$dir/minio/pid"
@@ -127,6 +129,7 @@ export AWS_REGION='us-east-1'
 export AWS_ENDPOINT_URL='http://127.0.0.1:$minioport'
 export PG2S3_TEST_S3_ENDPOINT='http://127.0.0.1:$minioport'
 export PG2S3_TEST_BUCKET='$BUCKET'
+export PG2S3_TEST_KMS_KEY='pg2s3-key'
 EOF
 	log "PostgreSQL on 127.0.0.1:$pgport, MinIO on 127.0.0.1:$minioport, bucket $BUCKET (state in $dir)"
 }

@@ -7,8 +7,11 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -18,6 +21,12 @@ type ClientConfig struct {
 	Endpoint  string // --endpoint-url; empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself
 	Region    string // --region; empty: the SDK's chain (AWS_REGION, profile), else us-east-1
 	PathStyle *bool  // nil: automatic (on for IP-address and localhost endpoints)
+
+	// MaxAttempts is how many times a request is tried before its error is final (default 6).
+	// Transient errors (5xx, SlowDown and other throttling, connection resets, timeouts) are retried
+	// with exponential backoff and full jitter, up to 20 s between attempts; permanent ones
+	// (AccessDenied, NoSuchBucket, InvalidAccessKeyId, EntityTooLarge, ...) fail at once.
+	MaxAttempts int
 }
 
 // NewClient builds an S3 client from the SDK's default chain (environment, shared config and
@@ -33,6 +42,19 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
+	}
+	attempts := cfg.MaxAttempts
+	if attempts <= 0 {
+		attempts = 6
+	}
+	awsCfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = 20 * time.Second
+			// The SDK's retry quota would turn a burst of errors on parallel parts into
+			// "retry quota exceeded" failures; each part has its own attempt budget instead.
+			o.RateLimiter = ratelimit.None
+		})
 	}
 	endpoint := cfg.Endpoint
 	if endpoint != "" {

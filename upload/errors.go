@@ -34,9 +34,9 @@ type AbortError struct {
 }
 
 func (e *AbortError) Error() string {
-	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored until it is aborted, e.g. "+
-		"aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s",
-		e.Cause, e.UploadID, describe(e.AbortErr), shellQuote(e.Bucket), shellQuote(e.Key), shellQuote(e.UploadID))
+	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored, and billed, until it is aborted: "+
+		"run `%s` (or aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s)",
+		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key), shellQuote(e.Bucket), shellQuote(e.Key), shellQuote(e.UploadID))
 }
 
 func (e *AbortError) Unwrap() error { return e.Cause }
@@ -95,9 +95,9 @@ func rejectsChecksum(err error) bool {
 		return false
 	}
 	switch apiErr.ErrorCode() {
-	case "NotImplemented", "InvalidArgument", "InvalidRequest", "XAmzContentChecksumMismatch", "BadDigest":
+	case "NotImplemented", "InvalidArgument", "InvalidRequest", "XAmzContentChecksumMismatch":
 		m := strings.ToLower(apiErr.ErrorMessage())
-		return apiErr.ErrorCode() == "NotImplemented" || strings.Contains(m, "checksum") || strings.Contains(m, "crc")
+		return strings.Contains(m, "checksum") || strings.Contains(m, "crc")
 	}
 	return false
 }

@@ -102,7 +102,8 @@ type Uploader struct {
 	PartSize     int64         // size of the first parts; grows on the PartSize schedule (default 16 MiB)
 	Concurrency  int           // parts uploaded at once (default 4)
 	Checksum     Checksum      // default CRC32C
-	ContentType  string        // default text/csv
+	Object       ObjectOptions // content type, encryption, storage class, metadata, tags
+	PartTimeout  time.Duration // time limit of each attempt of each S3 request (default 5 minutes; Complete gets at least 15)
 	AbortTimeout time.Duration // how long clean-up may take after a failure (default 2 minutes)
 	Logger       *slog.Logger  // warnings (checksum fallback); default: discard
 
@@ -142,11 +143,14 @@ func (u *Uploader) defaults() (partSize int64, concurrency int, checksum Checksu
 	return
 }
 
-func (u *Uploader) contentType() *string {
-	if u.ContentType == "" {
-		return aws.String("text/csv")
+// opts are the per-call options of a request: a time limit for each attempt and, for bodies that
+// carry a checksum, no SHA-256 of the payload.
+func (u *Uploader) opts(c Checksum, minTimeout time.Duration) []func(*s3.Options) {
+	d := u.PartTimeout
+	if d == 0 {
+		d = 5 * time.Minute
 	}
-	return aws.String(u.ContentType)
+	return []func(*s3.Options){withAttemptTimeout(max(d, minTimeout)), unsignedPayload(c)}
 }
 
 var testPoolHook func(*pool) // tests inspect the pool
@@ -211,17 +215,17 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 			Key:           &u.Key,
 			Body:          bytes.NewReader(body),
 			ContentLength: aws.Int64(int64(len(body))),
-			ContentType:   u.contentType(),
 		}
+		u.Object.applyPut(in)
 		setChecksum(c, c.sum(body), &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 		return in
 	}
-	out, err := u.Client.PutObject(ctx, in(checksum), unsignedPayload(checksum))
+	out, err := u.Client.PutObject(ctx, in(checksum), u.opts(checksum, 0)...)
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
 		logger.Warn("the S3 store rejected the checksum header; uploading without a checksum",
 			"bucket", u.Bucket, "key", u.Key, "checksum", string(checksum), "error", describe(err))
 		checksum = NoChecksum
-		out, err = u.Client.PutObject(ctx, in(checksum), unsignedPayload(checksum))
+		out, err = u.Client.PutObject(ctx, in(checksum), u.opts(checksum, 0)...)
 	}
 	if err != nil {
 		return Result{}, &Error{Op: "put object", Bucket: u.Bucket, Key: u.Key, Err: err}
@@ -246,12 +250,13 @@ func setChecksum(c Checksum, sum string, alg *types.ChecksumAlgorithm, crc32c, c
 func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first, second []byte, last bool, checksum Checksum) (res Result, err error) {
 	partSize, concurrency, _, _, logger := u.defaults()
 	create := func(c Checksum) (*s3.CreateMultipartUploadOutput, error) {
-		in := &s3.CreateMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, ContentType: u.contentType()}
+		in := &s3.CreateMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key}
+		u.Object.applyCreate(in)
 		if c != NoChecksum {
 			in.ChecksumAlgorithm = c.algorithm()
 			in.ChecksumType = types.ChecksumTypeFullObject
 		}
-		return u.Client.CreateMultipartUpload(ctx, in)
+		return u.Client.CreateMultipartUpload(ctx, in, u.opts(NoChecksum, 0)...)
 	}
 	out, err := create(checksum)
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
@@ -358,7 +363,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		in.ChecksumType = types.ChecksumTypeFullObject
 		res.Checksum = string(checksum) + ":" + sum
 	}
-	cout, err := u.Client.CompleteMultipartUpload(ctx, in)
+	cout, err := u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
 	if err != nil {
 		return res, &Error{Op: "complete multipart upload", Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
 	}
@@ -380,7 +385,7 @@ func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body 
 	}
 	sum := checksum.sum(body)
 	setChecksum(checksum, sum, &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
-	out, err := u.Client.UploadPart(ctx, in, unsignedPayload(checksum))
+	out, err := u.Client.UploadPart(ctx, in, u.opts(checksum, 0)...)
 	if err != nil {
 		return types.CompletedPart{}, &Error{Op: fmt.Sprintf("upload part %d", n), Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
 	}
@@ -407,7 +412,7 @@ func unsignedPayload(c Checksum) func(*s3.Options) {
 
 // verify compares the stored object with what was streamed; on a mismatch the object is deleted.
 func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, multipart bool) error {
-	head, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled})
+	head, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(NoChecksum, 0)...)
 	if err != nil {
 		return &Error{Op: "verify (head object)", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
@@ -423,7 +428,7 @@ func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, mu
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err != nil {
+	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(NoChecksum, 0)...); err != nil {
 		problem += fmt.Sprintf("; deleting it failed too (%s): delete s3://%s/%s by hand", describe(err), u.Bucket, u.Key)
 	} else {
 		problem += "; the object was deleted"
@@ -447,7 +452,7 @@ func (u *Uploader) abort(ctx context.Context, uploadID string, cause error) erro
 	_, _, _, timeout, logger := u.defaults()
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID})
+	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID}, u.opts(NoChecksum, 0)...)
 	logger.Debug("aborted multipart upload", "upload_id", uploadID, "cause", cause, "abort_error", err)
 	if err != nil && !isNoSuchUpload(err) {
 		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, AbortErr: err, Cause: cause}

@@ -60,7 +60,7 @@ func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code,
 func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
 	f.record("put")
 	if f.noChecksum && in.ChecksumAlgorithm != "" {
-		return nil, apiErr("NotImplemented", "checksums are not implemented")
+		return nil, apiErr("NotImplemented", "x-amz-checksum-algorithm header is not implemented")
 	}
 	b, _ := io.ReadAll(in.Body)
 	if in.ChecksumCRC32C != nil && *in.ChecksumCRC32C != CRC32C.sum(b) {
@@ -75,7 +75,7 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 func (f *fakeS3) CreateMultipartUpload(_ context.Context, in *s3.CreateMultipartUploadInput, _ ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
 	f.record("create")
 	if f.noChecksum && in.ChecksumAlgorithm != "" {
-		return nil, apiErr("NotImplemented", "checksums are not implemented")
+		return nil, apiErr("NotImplemented", "x-amz-checksum-algorithm header is not implemented")
 	}
 	return &s3.CreateMultipartUploadOutput{UploadId: aws.String("upload-1")}, nil
 }

@@ -1,0 +1,93 @@
+package upload
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// ListAPI is the part of *s3.Client that finding and aborting incomplete uploads needs.
+type ListAPI interface {
+	ListMultipartUploads(context.Context, *s3.ListMultipartUploadsInput, ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	ListParts(context.Context, *s3.ListPartsInput, ...func(*s3.Options)) (*s3.ListPartsOutput, error)
+	AbortMultipartUpload(context.Context, *s3.AbortMultipartUploadInput, ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error)
+}
+
+// Incomplete is a multipart upload that was started and neither completed nor aborted: its parts
+// are stored, and billed, until it is aborted.
+type Incomplete struct {
+	Bucket    string    `json:"bucket"`
+	Key       string    `json:"key"`
+	UploadID  string    `json:"upload_id"`
+	Initiated time.Time `json:"initiated"`
+	Parts     int       `json:"parts"`
+	Bytes     int64     `json:"bytes"`
+}
+
+// ListIncomplete lists the incomplete multipart uploads of bucket whose keys start with prefix.
+// The whole bucket is listed and filtered here, because some stores (MinIO) list uploads only
+// without a prefix or for a whole key.
+func ListIncomplete(ctx context.Context, c ListAPI, bucket, prefix string) ([]Incomplete, error) {
+	var out []Incomplete
+	in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
+	for {
+		page, err := c.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return nil, &Error{Op: "list multipart uploads", Bucket: bucket, Key: prefix, Err: err}
+		}
+		for _, u := range page.Uploads {
+			key := aws.ToString(u.Key)
+			if !strings.HasPrefix(key, prefix) {
+				continue
+			}
+			inc := Incomplete{Bucket: bucket, Key: key, UploadID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)}
+			if err := countParts(ctx, c, &inc); err != nil {
+				return nil, err
+			}
+			out = append(out, inc)
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return out, nil
+		}
+		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
+	}
+}
+
+func countParts(ctx context.Context, c ListAPI, inc *Incomplete) error {
+	in := &s3.ListPartsInput{Bucket: &inc.Bucket, Key: &inc.Key, UploadId: &inc.UploadID}
+	for {
+		page, err := c.ListParts(ctx, in)
+		if err != nil {
+			if isNoSuchUpload(err) { // completed or aborted meanwhile
+				return nil
+			}
+			return &Error{Op: "list parts of upload " + inc.UploadID, Bucket: inc.Bucket, Key: inc.Key, Err: err}
+		}
+		for _, p := range page.Parts {
+			inc.Parts++
+			inc.Bytes += aws.ToInt64(p.Size)
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			return nil
+		}
+		in.PartNumberMarker = page.NextPartNumberMarker
+	}
+}
+
+// Abort aborts one incomplete upload. An upload that is already gone is not an error.
+func Abort(ctx context.Context, c ListAPI, inc Incomplete) error {
+	_, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &inc.Bucket, Key: &inc.Key, UploadId: &inc.UploadID})
+	if err != nil && !isNoSuchUpload(err) {
+		return &Error{Op: "abort multipart upload " + inc.UploadID, Bucket: inc.Bucket, Key: inc.Key, Err: err}
+	}
+	return nil
+}
+
+// CleanupCommand is the command that removes the parts of an upload that could not be aborted.
+func CleanupCommand(bucket, key string) string {
+	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s", shellQuote("s3://"+bucket+"/"+key))
+}

@@ -1,0 +1,150 @@
+package upload
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// ObjectOptions are the object's settings, passed on PutObject or CreateMultipartUpload.
+type ObjectOptions struct {
+	ContentType  string            // default text/csv
+	SSE          string            // "", AES256, aws:kms or aws:kms:dsse
+	SSEKMSKeyID  string            // with aws:kms
+	StorageClass string            // STANDARD, STANDARD_IA, GLACIER_IR, ... ("" leaves the bucket's default)
+	Metadata     map[string]string // x-amz-meta-*
+	Tags         map[string]string // object tags
+}
+
+// Validate checks the options against what S3 accepts.
+func (o ObjectOptions) Validate() error {
+	switch o.SSE {
+	case "", string(types.ServerSideEncryptionAes256), string(types.ServerSideEncryptionAwsKms), string(types.ServerSideEncryptionAwsKmsDsse):
+	default:
+		return fmt.Errorf("--sse %q: want AES256, aws:kms or aws:kms:dsse", o.SSE)
+	}
+	if o.SSEKMSKeyID != "" && !strings.HasPrefix(o.SSE, "aws:kms") {
+		return fmt.Errorf("--sse-kms-key-id needs --sse aws:kms")
+	}
+	if o.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(o.StorageClass)) {
+		var names []string
+		for _, v := range types.StorageClass("").Values() {
+			names = append(names, string(v))
+		}
+		return fmt.Errorf("--storage-class %q: want one of %s", o.StorageClass, strings.Join(names, ", "))
+	}
+	for k := range o.Metadata {
+		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
+			return fmt.Errorf("--metadata key %q: keys are non-empty and hold no blanks or colons", k)
+		}
+	}
+	if len(o.Tags) > 10 {
+		return fmt.Errorf("--tag: S3 allows at most 10 tags per object, got %d", len(o.Tags))
+	}
+	for k, v := range o.Tags {
+		if k == "" || len(k) > 128 || len(v) > 256 {
+			return fmt.Errorf("--tag %q: keys are 1-128 characters, values at most 256", k)
+		}
+	}
+	return nil
+}
+
+func (o ObjectOptions) contentType() *string {
+	if o.ContentType == "" {
+		return aws.String("text/csv")
+	}
+	return aws.String(o.ContentType)
+}
+
+func (o ObjectOptions) tagging() *string {
+	if len(o.Tags) == 0 {
+		return nil
+	}
+	v := url.Values{}
+	keys := make([]string, 0, len(o.Tags))
+	for k := range o.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v.Set(k, o.Tags[k])
+	}
+	return aws.String(v.Encode())
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+func (o ObjectOptions) applyPut(in *s3.PutObjectInput) {
+	in.ContentType = o.contentType()
+	in.ServerSideEncryption = types.ServerSideEncryption(o.SSE)
+	in.SSEKMSKeyId = optional(o.SSEKMSKeyID)
+	in.StorageClass = types.StorageClass(o.StorageClass)
+	in.Metadata = o.Metadata
+	in.Tagging = o.tagging()
+}
+
+func (o ObjectOptions) applyCreate(in *s3.CreateMultipartUploadInput) {
+	in.ContentType = o.contentType()
+	in.ServerSideEncryption = types.ServerSideEncryption(o.SSE)
+	in.SSEKMSKeyId = optional(o.SSEKMSKeyID)
+	in.StorageClass = types.StorageClass(o.StorageClass)
+	in.Metadata = o.Metadata
+	in.Tagging = o.tagging()
+}
+
+// TimeoutError is one attempt of an S3 request that took longer than its time limit. The SDK's
+// retryer retries it (it is a stall, not the caller's cancellation).
+type TimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("no answer within %s (%v)", e.After, e.Err)
+}
+
+// RetryableError tells the SDK's retryer to try again. There is deliberately no Unwrap: the
+// wrapped error is a context cancellation, which the retryer would refuse to retry.
+func (e *TimeoutError) RetryableError() bool { return true }
+
+// attemptTimeout limits each attempt of a request (it sits inside the SDK's retry loop), so a
+// stalled connection is cut and retried instead of hanging the export.
+type attemptTimeout time.Duration
+
+func (attemptTimeout) ID() string { return "pg2s3AttemptTimeout" }
+
+func (a attemptTimeout) HandleFinalize(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	actx, cancel := context.WithTimeout(ctx, time.Duration(a))
+	defer cancel()
+	out, md, err := next.HandleFinalize(actx, in)
+	if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
+		err = &TimeoutError{After: time.Duration(a), Err: err}
+	}
+	return out, md, err
+}
+
+// withAttemptTimeout adds a per-attempt time limit to one call.
+func withAttemptTimeout(d time.Duration) func(*s3.Options) {
+	return func(o *s3.Options) {
+		if d <= 0 {
+			return
+		}
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Insert(attemptTimeout(d), "Retry", middleware.After)
+		})
+	}
+}
