@@ -33,7 +33,7 @@ func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, 
 	bw := bufio.NewWriterSize(cw, BufferSize)
 	tag, err := conn.CopyTo(ctx, &messageWriter{w: bw, p: p}, stmt.SQL)
 	if err != nil {
-		return 0, wrapQueryError(err, stmt, cw.err)
+		return 0, wrapQueryError(ctx, err, stmt, cw.err, p.Bytes.Load())
 	}
 	if err := bw.Flush(); err != nil {
 		return 0, err
@@ -46,7 +46,7 @@ func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, 
 
 // wrapQueryError turns a server error into a *QueryError; a failed destination write is returned as
 // the destination's own error, which is the cause.
-func wrapQueryError(err error, stmt Statement, writeErr error) error {
+func wrapQueryError(ctx context.Context, err error, stmt Statement, writeErr error, written int64) error {
 	if writeErr != nil {
 		return writeErr
 	}
@@ -54,7 +54,11 @@ func wrapQueryError(err error, stmt Statement, writeErr error) error {
 	if errors.As(err, &pgErr) {
 		return &QueryError{PgErr: pgErr, Stmt: stmt}
 	}
-	return fmt.Errorf("COPY: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("COPY: %w", err)
+	}
+	return fmt.Errorf("lost the connection to PostgreSQL during COPY, after %d bytes (%w); "+
+		"a COPY stream cannot be resumed: run the export again", written, err)
 }
 
 func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {

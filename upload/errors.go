@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 )
@@ -53,6 +54,15 @@ func shellQuote(s string) string {
 // describe renders an SDK error for a person: S3's error code and message, and the HTTP status,
 // without the SDK's operation-error boilerplate.
 func describe(err error) string {
+	msg := describeOnce(err)
+	var mae *retry.MaxAttemptsError
+	if errors.As(err, &mae) {
+		msg += fmt.Sprintf(", gave up after %d attempts", mae.Attempt)
+	}
+	return msg
+}
+
+func describeOnce(err error) string {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		msg := apiErr.ErrorCode()
