@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench
+.PHONY: build demo test test-unit bench lint faults
 
 build:
 	go build -o pg2s3 .
@@ -8,9 +8,17 @@ build:
 demo:
 	scripts/stack.sh run -- scripts/demo.sh
 
-# The whole suite, services included. .ci/run calls exactly this.
-test:
-	scripts/stack.sh run -- go test -count=1 -race -timeout 30m ./...
+# The whole suite, services included. .ci/run calls exactly this. Packages run one at a time (-p 1)
+# because the fault suite restarts the PostgreSQL server.
+test: lint
+	scripts/stack.sh run -- go test -count=1 -race -p 1 -timeout 30m ./...
+
+lint:
+	scripts/lint.sh
+
+# The fault-injection suite, PG2S3_FAULT_RUNS times each, tallied into docs/reliability.md.
+faults:
+	scripts/faults.sh
 
 # Without services: the tests that need them skip and say which variable is missing.
 test-unit:

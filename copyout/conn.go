@@ -61,6 +61,9 @@ func (e *ConnectError) Error() string {
 			msg = describePgError(pgErr)
 		}
 	}
+	if strings.Contains(msg, "server refused TLS connection") {
+		msg += " (the server does not offer TLS; sslmode=prefer or disable connects without it)"
+	}
 	if e.password != "" {
 		msg = strings.ReplaceAll(msg, e.password, "xxxxx")
 	}

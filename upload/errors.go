@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -63,6 +64,14 @@ func describe(err error) string {
 }
 
 func describeOnce(err error) string {
+	if strings.Contains(err.Error(), "get credentials") {
+		msg := err.Error()
+		if i := strings.Index(msg, "get credentials: "); i >= 0 {
+			msg = msg[i+len("get credentials: "):]
+		}
+		return "no usable AWS credentials (looked in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the ~/.aws files, " +
+			"SSO, web identity, and container and instance roles): " + msg
+	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
 		msg := apiErr.ErrorCode()
@@ -78,6 +87,10 @@ func describeOnce(err error) string {
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
 		return fmt.Sprintf("HTTP %d %s: %v", re.HTTPStatusCode(), http.StatusText(re.HTTPStatusCode()), re.Err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return "the S3 endpoint did not answer: " + ue.Error()
 	}
 	var oe *smithy.OperationError
 	if errors.As(err, &oe) {
