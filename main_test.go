@@ -121,6 +121,12 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, `ends in "/"`},
 		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "no object key"},
 		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://b/k"}, "want s3://bucket/key"},
+		{"tag S3 would refuse", []string{"export", "-q", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
+		{"metadata without =", []string{"export", "-q", "SELECT 1", "--to", "-", "--metadata", "novalue"}, "want KEY=VALUE"},
+		{"sse unknown", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse", "rot13"}, "want AES256, aws:kms"},
+		{"kms key without kms", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse-kms-key-id", "k"}, "needs --sse aws:kms"},
+		{"cleanup without URL", []string{"cleanup"}, "give one s3://bucket"},
+		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not s3://bucket"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

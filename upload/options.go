@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -53,6 +54,11 @@ func (o ObjectOptions) Validate() error {
 	for k, v := range o.Tags {
 		if k == "" || len(k) > 128 || len(v) > 256 {
 			return fmt.Errorf("--tag %q: keys are 1-128 characters, values at most 256", k)
+		}
+		if bad := strings.IndexFunc(k+v, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("_.:/=+-@", r)
+		}); bad >= 0 {
+			return fmt.Errorf("--tag %s=%s: S3 allows only letters, digits, spaces and _ . : / = + - @ in tags", k, v)
 		}
 	}
 	return nil
