@@ -299,3 +299,35 @@ func TestMemoryBounded(t *testing.T) {
 		t.Errorf("peak RSS grew with the table: %d bytes for 4x the data vs %d", rss["mem_large"], rss["mem_small"])
 	}
 }
+
+func TestCleanup(t *testing.T) {
+	bucket, client := needStack(t)
+	prefix := key(t) + "/"
+	var ids []string
+	for _, k := range []string{prefix + "a.csv", prefix + "sub/b.csv"} {
+		out, err := client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.UploadId))
+	}
+	// Younger than --older-than: listed, kept.
+	r := pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix, "--older-than", "1h")
+	if r.code != 0 || strings.Count(r.stdout, "kept") != 2 || !strings.Contains(r.stderr, "2 incomplete uploads") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// --dry-run: listed, not aborted.
+	r = pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix+"sub/", "--older-than", "0s", "--dry-run", "--json")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0]["action"] != "would abort" || rows[0]["upload_id"] != ids[1] {
+		t.Errorf("dry run: %v\n%s%s", err, r.stdout, r.stderr)
+	}
+	// Then for real: both aborted, nothing left.
+	r = pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix, "--older-than", "0s")
+	if r.code != 0 || strings.Count(r.stdout, "aborted") != 2 {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, k := range []string{prefix + "a.csv", prefix + "sub/b.csv"} {
+		assertNoObjectNoUpload(t, client, bucket, k)
+	}
+}

@@ -35,6 +35,7 @@ func TestExportMatchesPsql(t *testing.T) {
 		INSERT INTO "Weird ""Name""; DROP TABLE x; --" VALUES (1, 'a'), (2, NULL), (3, '');
 		DROP SCHEMA IF EXISTS "Mixed Case" CASCADE; CREATE SCHEMA "Mixed Case";
 		CREATE TABLE "Mixed Case"."Tbl" AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1000) g;
+		DROP TABLE IF EXISTS "Tëst 表 🎉"; CREATE TABLE "Tëst 表 🎉" AS SELECT 'ünï' AS "cöl 🎉", 1 AS n;
 		CREATE OR REPLACE VIEW "Mixed Case".vw AS SELECT id, upper(v) FROM "Mixed Case"."Tbl" WHERE id % 7 = 0;`)
 
 	const part = upload.MinPartSize
@@ -61,6 +62,7 @@ func TestExportMatchesPsql(t *testing.T) {
 			truth: `COPY "Weird ""Name""; DROP TABLE x; --" TO STDOUT WITH (FORMAT csv)`},
 		{name: "mixed-case schema and table", table: `"Mixed Case"."Tbl"`, header: true,
 			truth: `COPY "Mixed Case"."Tbl" TO STDOUT WITH (FORMAT csv, HEADER)`},
+		{name: "unicode table name", table: "Tëst 表 🎉", header: true, truth: `COPY "Tëst 表 🎉" TO STDOUT WITH (FORMAT csv, HEADER)`},
 		{name: "view", table: `"Mixed Case".vw`, truth: `COPY (SELECT * FROM "Mixed Case".vw) TO STDOUT WITH (FORMAT csv)`},
 	}
 	client := testS3(t)

@@ -89,8 +89,14 @@ start() {
 	as_postgres "$bindir/initdb" -D "$dir/pg/data" -U postgres --pwfile="$dir/pgpass.txt" \
 		--auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; die "initdb failed"; }
+	# A self-signed certificate, so that sslmode=require/verify-ca/verify-full can be tested.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=localhost" \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout "$dir/pg/server.key" -out "$dir/pg/server.crt" >/dev/null 2>&1 || die "openssl could not make a certificate"
+	chmod 600 "$dir/pg/server.key"
+	if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pg/server.key" "$dir/pg/server.crt"; fi
 	as_postgres "$bindir/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 start \
-		-o "-p $pgport -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >&2 ||
+		-o "-p $pgport -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$dir/pg/server.crt -c ssl_key_file=$dir/pg/server.key" >&2 ||
 		{ cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
 	as_postgres "$bindir/psql" -h "$dir/pg" -p "$pgport" -U postgres -d postgres -qc "CREATE DATABASE pg2s3" >&2
 
@@ -123,6 +129,7 @@ export PGDATABASE='pg2s3'
 export PGSSLMODE='disable'
 export PG2S3_TEST_DSN='postgres://postgres:$PG_PASSWORD@127.0.0.1:$pgport/pg2s3?sslmode=disable'
 export PG2S3_TEST_PGSOCKET='$dir/pg'
+export PG2S3_TEST_PG_CA='$dir/pg/server.crt'
 export AWS_ACCESS_KEY_ID='$MINIO_USER'
 export AWS_SECRET_ACCESS_KEY='$MINIO_PASSWORD'
 export AWS_REGION='us-east-1'
