@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench lint faults
+.PHONY: build demo test test-unit bench bench-approaches lint faults
 
 build:
 	go build -o pg2s3 .
@@ -25,4 +25,8 @@ test-unit:
 	go test -count=1 ./...
 
 bench:
-	scripts/stack.sh run -- go test -run '^$$' -bench . -benchtime 3x -timeout 30m ./export/
+	scripts/stack.sh run -- go test -run '^$$' -bench . -benchtime 3x -timeout 30m ./export/ ./bench/
+
+# pg2s3 bench on the README's two tables: COPY against the cursor and in-memory approaches.
+bench-approaches:
+	scripts/stack.sh run -- scripts/bench.sh

@@ -93,7 +93,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			cli.ShowAppHelp(c)
 			return usagef("no command given")
 		},
-		Commands: []*cli.Command{exportCommand(stdout, stderr, onUsage), cleanupCommand(stdout, stderr, onUsage)},
+		Commands: []*cli.Command{
+			exportCommand(stdout, stderr, onUsage),
+			cleanupCommand(stdout, stderr, onUsage),
+			benchCommand(stdout, stderr, onUsage),
+			benchWorkerCommand(stdout),
+		},
 	}
 }
 

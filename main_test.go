@@ -127,6 +127,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"kms key without kms", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse-kms-key-id", "k"}, "needs --sse aws:kms"},
 		{"cleanup without URL", []string{"cleanup"}, "give one s3://bucket"},
 		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not s3://bucket"},
+		{"bench unknown approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
+		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://b/prefix"}, "ending in /"},
+		{"bench no source", []string{"bench"}, "give --query or --table"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

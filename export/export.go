@@ -56,6 +56,9 @@ type Config struct {
 	// S3Client, when set, is used instead of one built from S3 (tests and bench use it).
 	S3Client upload.API
 
+	// Tee, when set, also receives every byte of the COPY (bench hashes the output with it).
+	Tee io.Writer
+
 	onPart func(part int, size int64) // tests: called after each uploaded part
 }
 
@@ -213,7 +216,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	pr, pw := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		n, err := copyout.Run(gctx, conn, stmt, pw, &prog)
+		var w io.Writer = pw
+		if cfg.Tee != nil {
+			w = io.MultiWriter(pw, cfg.Tee)
+		}
+		n, err := copyout.Run(gctx, conn, stmt, w, &prog)
 		pw.CloseWithError(err) // nil: the reader sees io.EOF, the only signal to publish
 		rows = n
 		return err

@@ -15,16 +15,26 @@ import (
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-const hardValues = `SELECT * FROM (VALUES
- (1, NULL::text, ''::text, 'say "hi", ok', E'line1\nline2\r\nline3\rend', E'tab\there', E'back\\slash \\N', E'\\.', '  spaces  ',
-  'unicode: é 中文 🎉 𝄞', '\x00ff10'::bytea, ARRAY[1,NULL,3], ARRAY['a,b', NULL, '', 'q"t'], '{"a": [1, "x", null], "b": "\"q\""}'::jsonb,
-  '2024-02-29 23:59:59.123456+05:30'::timestamptz, '2024-02-29 12:00'::timestamp, 'NaN'::float8, 'Infinity'::float8, '-Infinity'::float8,
-  1.7976931348623157e308::float8, '4713-01-01 BC'::date, '1 year 2 mons 3 days 04:05:06.789'::interval,
-  1.23456789012345678901234567890::numeric, true),
- (2, '', NULL, ',', E'\n', E'\t', E'\\', '"', ' ', '', ''::bytea, '{}'::int[], '{NULL}'::text[], 'null'::jsonb,
-  'infinity'::timestamptz, '-infinity'::timestamp, '-0'::float8, 5e-324::float8, 0::float8, -1.5::float8,
-  'infinity'::date, '-1 days'::interval, 'NaN'::numeric, NULL)
-) v`
+// hardValues is a query over values that CSV exporters get wrong (testdata/hard_values.sql).
+var hardValues = readSQL("../testdata/hard_values.sql")
+
+func readSQL(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(stripLineComments(string(b)))
+}
+
+func stripLineComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
 
 // allBytes is one bytea holding every byte value.
 const allBytes = `SELECT decode(string_agg(lpad(to_hex(g), 2, '0'), '' ORDER BY g), 'hex') FROM generate_series(0, 255) g`
