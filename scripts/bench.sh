@@ -10,7 +10,7 @@ psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE TABLE IF NOT EXISTS bench_narrow AS SELECT g AS id FROM generate_series(1, 3000000) g;
 -- A wide table of mixed types, about 400 MB of CSV.
 CREATE TABLE IF NOT EXISTS bench_wide AS
-SELECT g AS id, (g * 7919) % 1000003 AS account, round((random() * 100000)::numeric, 2) AS amount,
+SELECT g AS id, (g::bigint * 7919) % 1000003 AS account, round((random() * 100000)::numeric, 2) AS amount,
        random() * 1e6 AS score, md5(g::text) AS ref, 'customer ' || (g % 50000) || ', "vip"' AS name,
        CASE WHEN g % 4 = 0 THEN NULL ELSE repeat(md5((g + 1)::text), 2) END AS note,
        now() - g * interval '37 seconds' AS created_at, DATE '2000-01-01' + (g % 9000) AS day, g % 3 = 0 AS active,
