@@ -17,7 +17,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/preset"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -120,6 +122,21 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			&cli.StringFlag{Name: "table", Aliases: []string{"t"}, Usage: "export the table or view `[schema.]name` (SQL syntax; an exact name also works)", EnvVars: []string{"PG2S3_TABLE"}},
 			&cli.StringFlag{Name: "to", Aliases: []string{"o"}, Usage: "destination: s3://bucket/key, - for stdout, or a file `PATH`", EnvVars: []string{"PG2S3_TO"}},
 			&cli.BoolFlag{Name: "header", Usage: "start with a header line naming the columns (COPY's HEADER)", EnvVars: []string{"PG2S3_HEADER"}},
+			&cli.StringFlag{Name: "preset", Usage: "settings for a loader, and print its load statement: " + strings.Join(preset.Names(), ", "), EnvVars: []string{"PG2S3_PRESET"}},
+			&cli.BoolFlag{Name: "print-load-sql", Usage: "print the statement that loads the export (for --preset) and exit without exporting", EnvVars: []string{"PG2S3_PRINT_LOAD_SQL"}},
+			&cli.StringFlag{Name: "load-table", Usage: "the `TABLE` the printed load statement loads into (default: --table, else my_table)", EnvVars: []string{"PG2S3_LOAD_TABLE"}},
+			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the output, streaming, on every core: none, gzip or zstd (adds .gz/.zst to the key)", EnvVars: []string{"PG2S3_COMPRESS"}},
+			&cli.IntFlag{Name: "compress-level", Usage: "gzip 1-9 (default 6), zstd 1-22 (default 3)", EnvVars: []string{"PG2S3_COMPRESS_LEVEL"}},
+			&cli.StringFlag{Name: "format", Value: "csv", Usage: "COPY format: csv or text", EnvVars: []string{"PG2S3_FORMAT"}},
+			&cli.StringFlag{Name: "delimiter", Usage: "field delimiter, one character (\\t for a tab; default , for csv, tab for text)", EnvVars: []string{"PG2S3_DELIMITER"}},
+			&cli.StringFlag{Name: "null", Usage: "the `STRING` that marks NULL (default: an unquoted empty field for csv, \\N for text)", EnvVars: []string{"PG2S3_NULL"}},
+			&cli.StringFlag{Name: "quote", Usage: "quote character for csv (default \")", EnvVars: []string{"PG2S3_QUOTE"}},
+			&cli.StringFlag{Name: "escape", Usage: "escape character for csv (default: the quote)", EnvVars: []string{"PG2S3_ESCAPE"}},
+			&cli.StringSliceFlag{Name: "force-quote", Usage: "quote every non-NULL value of these `COLUMNS` (comma-separated, or *)", EnvVars: []string{"PG2S3_FORCE_QUOTE"}},
+			&cli.StringSliceFlag{Name: "force-not-null", Usage: "`COLUMNS` whose empty fields load as '' rather than NULL: goes into the postgres load statement (COPY FROM only)", EnvVars: []string{"PG2S3_FORCE_NOT_NULL"}},
+			&cli.StringFlag{Name: "encoding", Usage: "character set of the output (COPY's ENCODING, e.g. LATIN1; default UTF8)", EnvVars: []string{"PG2S3_ENCODING"}},
+			&cli.StringFlag{Name: "timezone", Value: "UTC", Usage: "TimeZone of the export session, for timestamptz values", EnvVars: []string{"PG2S3_TIMEZONE"}},
+			&cli.BoolFlag{Name: "server-settings", Usage: "keep the server's and the role's DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output", EnvVars: []string{"PG2S3_SERVER_SETTINGS"}},
 			&cli.StringFlag{Name: "part-size", Value: "16MiB", Usage: "`SIZE` of the first multipart parts, 5MiB to 5GiB (e.g. 8MiB, 64MB, 16777216)", EnvVars: []string{"PG2S3_PART_SIZE"}},
 			&cli.StringFlag{Name: "concurrency", Value: "4", Usage: "`N` parts uploaded at once", EnvVars: []string{"PG2S3_CONCURRENCY"}},
 			&cli.StringFlag{Name: "checksum", Value: "crc32c", Usage: "checksum on every part and the object: crc32c, crc64nvme or none", EnvVars: []string{"PG2S3_CHECKSUM"}},
@@ -140,11 +157,21 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			if err != nil {
 				return err
 			}
+			if c.Bool("print-load-sql") {
+				if opts.loader == "" {
+					return usagef("--print-load-sql needs --preset")
+				}
+				_, err := fmt.Fprintln(stdout, loadStatement(c, cfg, opts.loader, export.WithExtension(cfg.To, cfg.Compress)))
+				return err
+			}
 			// A soft memory limit near the documented bound makes the GC keep the heap there.
 			debug.SetMemoryLimit(int64(cfg.Concurrency+1)*cfg.PartSize + 64<<20)
 			sum, err := export.Run(c.Context, cfg)
 			if err != nil {
 				return err
+			}
+			if opts.loader != "" {
+				sum.LoadSQL = loadStatement(c, cfg, opts.loader, sum.Destination)
 			}
 			return printSummary(sum, opts, stdout, stderr)
 		},
@@ -227,6 +254,30 @@ func clientConfig(c *cli.Context) (upload.ClientConfig, error) {
 
 type outputOptions struct {
 	json, quiet, toStdout bool
+	loader                string // --preset
+}
+
+// loadStatement is the statement that loads what the export wrote (to dest) with the preset's loader.
+func loadStatement(c *cli.Context, cfg export.Config, loader, dest string) string {
+	table := c.String("load-table")
+	if table == "" {
+		table = cfg.Table
+	}
+	if table == "" {
+		table = "my_table"
+	}
+	endpoint := cfg.S3.Endpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	return preset.Statement(preset.Load{
+		Loader: loader, URL: dest, Endpoint: endpoint, Region: cfg.S3.Region, Table: table,
+		Header: cfg.CSV.Header, Null: cfg.CSV.Null, Delimiter: cfg.CSV.Delimiter,
+		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm,
+	})
 }
 
 // exportConfig turns the flags into one validated config. Every error it returns is a usage error.
@@ -265,18 +316,49 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
 	}
-	opts := outputOptions{json: c.Bool("json"), quiet: c.Bool("quiet"), toStdout: c.String("to") == "-"}
+	opts := outputOptions{json: c.Bool("json"), quiet: c.Bool("quiet"), toStdout: c.String("to") == "-", loader: c.String("preset")}
+	csv := copyout.Options{
+		Format: c.String("format"), Header: c.Bool("header"), Delimiter: c.String("delimiter"),
+		Quote: c.String("quote"), Escape: c.String("escape"), Encoding: c.String("encoding"),
+		ForceQuote: c.StringSlice("force-quote"),
+	}
+	if csv.Delimiter == `\t` {
+		csv.Delimiter = "\t"
+	}
+	if c.IsSet("null") {
+		null := c.String("null")
+		csv.Null = &null
+	}
+	compress := export.Compression{Algorithm: c.String("compress"), Level: c.Int("compress-level")}
+	if opts.loader != "" {
+		p, err := preset.Get(opts.loader)
+		if err != nil {
+			return export.Config{}, outputOptions{}, &usageError{err}
+		}
+		// The preset sets defaults; flags given explicitly win.
+		if !c.IsSet("header") {
+			csv.Header = p.Header
+		}
+		if !c.IsSet("null") && p.Null != nil {
+			csv.Null = p.Null
+		}
+		if !c.IsSet("compress") {
+			compress.Algorithm = p.Compress
+		}
+	}
 	dsn := c.String("dsn")
 	if dsn == "" { // an empty PG2S3_DSN must not hide DATABASE_URL
 		dsn = os.Getenv("DATABASE_URL")
 	}
 	cfg := export.Config{
-		DSN:    dsn,
-		Query:  c.String("query"),
-		Table:  c.String("table"),
-		Header: c.Bool("header"),
-		To:     c.String("to"),
-		S3:     s3cfg,
+		DSN:      dsn,
+		Query:    c.String("query"),
+		Table:    c.String("table"),
+		CSV:      csv,
+		Compress: compress,
+		Session:  copyout.Session{TimeZone: c.String("timezone"), KeepServer: c.Bool("server-settings")},
+		To:       c.String("to"),
+		S3:       s3cfg,
 		Object: upload.ObjectOptions{
 			ContentType: c.String("content-type"), SSE: c.String("sse"), SSEKMSKeyID: c.String("sse-kms-key-id"),
 			StorageClass: c.String("storage-class"), Metadata: metadata, Tags: tags,
@@ -312,6 +394,9 @@ func printSummary(sum export.Summary, opts outputOptions, stdout, stderr io.Writ
 	}
 	if !opts.quiet {
 		fmt.Fprintln(stderr, sum)
+		if sum.LoadSQL != "" {
+			fmt.Fprintf(stderr, "pg2s3: load it with:\n%s\n", sum.LoadSQL)
+		}
 	}
 	return nil
 }

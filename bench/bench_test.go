@@ -27,7 +27,7 @@ func testDSN(t testing.TB) string {
 
 func connect(t testing.TB) *pgconn.PgConn {
 	t.Helper()
-	cfg, err := copyout.ParseConfig(testDSN(t))
+	cfg, err := copyout.ParseConfig(testDSN(t), copyout.Session{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +42,7 @@ func connect(t testing.TB) *pgconn.PgConn {
 func psqlCopy(t testing.TB, query string) []byte {
 	t.Helper()
 	cmd := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", testDSN(t), "-c", "COPY ("+query+") TO STDOUT WITH (FORMAT csv)")
+	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

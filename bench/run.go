@@ -140,7 +140,7 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 		return sum.Rows, out.n, err
 	}
 
-	pgcfg, err := copyout.ParseConfig(spec.DSN)
+	pgcfg, err := copyout.ParseConfig(spec.DSN, copyout.Session{})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -266,7 +266,7 @@ func explainMismatch(ctx context.Context, spec Spec, rep *Report) string {
 	if other == "" || rep.copySHA() == "" {
 		return "the outputs differ"
 	}
-	pgcfg, err := copyout.ParseConfig(spec.DSN)
+	pgcfg, err := copyout.ParseConfig(spec.DSN, copyout.Session{})
 	if err != nil {
 		return "the outputs differ (" + err.Error() + ")"
 	}

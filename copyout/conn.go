@@ -5,16 +5,54 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// Session holds the settings that make COPY's output independent of the server's and the role's
+// defaults: the same table gives the same bytes whoever exports it, wherever.
+type Session struct {
+	TimeZone   string // TimeZone (default UTC)
+	KeepServer bool   // keep the server's and the role's settings instead (what psql shows by default)
+}
+
+// Settings returns the settings a session starts with:
+//
+//	DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3 (every float
+//	round-trips), bytea_output=hex, client_encoding=UTF8
+//
+// They travel in the startup packet, so they take precedence over ALTER ROLE/DATABASE ... SET.
+func (s Session) Settings() map[string]string {
+	if s.KeepServer {
+		return map[string]string{"client_encoding": "UTF8"}
+	}
+	tz := s.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	return map[string]string{
+		"DateStyle": "ISO", "IntervalStyle": "iso_8601", "TimeZone": tz,
+		"extra_float_digits": "3", "bytea_output": "hex", "client_encoding": "UTF8",
+	}
+}
+
+// PGOptions renders the settings as a PGOPTIONS value, so that psql can run with the same ones.
+func (s Session) PGOptions() string {
+	var opts []string
+	for k, v := range s.Settings() {
+		opts = append(opts, "-c "+k+"="+v)
+	}
+	sort.Strings(opts)
+	return strings.Join(opts, " ")
+}
+
 // ParseConfig parses a connection string the way libpq does, through pgconn.ParseConfig: a URL or
 // key=value string; an empty string means the PG* environment variables (PGHOST, PGPORT, PGUSER,
 // PGPASSWORD, PGDATABASE, PGSSLMODE, ...) and ~/.pgpass, as in psql. The session is made read-only by
-// default and is named pg2s3 unless the string names it.
-func ParseConfig(dsn string) (*pgconn.Config, error) {
+// default, gets the settings of s, and is named pg2s3 unless the string names it.
+func ParseConfig(dsn string, s Session) (*pgconn.Config, error) {
 	cfg, err := pgconn.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("invalid connection string %s: %s", RedactDSN(dsn), redactErr(err, dsn))
@@ -23,6 +61,9 @@ func ParseConfig(dsn string) (*pgconn.Config, error) {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	for k, v := range s.Settings() {
+		cfg.RuntimeParams[k] = v
+	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "pg2s3"
 	}

@@ -6,17 +6,86 @@ import (
 	"strings"
 )
 
-// Options are the COPY options pg2s3 passes through.
+// Options are the COPY options pg2s3 passes through. Zero values mean COPY's defaults; every value
+// reaches SQL as a quoted literal or identifier.
 type Options struct {
-	Header bool // COPY's HEADER option: the first line names the columns
+	Format     string   // csv (default) or text
+	Header     bool     // HEADER: the first line names the columns
+	Delimiter  string   // DELIMITER (one character)
+	Null       *string  // NULL: the string that marks a NULL (nil: the format's default)
+	Quote      string   // QUOTE (csv)
+	Escape     string   // ESCAPE (csv)
+	ForceQuote []string // FORCE_QUOTE: column names, or just "*" (csv)
+	Encoding   string   // ENCODING: the output's character set (default: UTF8)
+}
+
+// Validate checks what can be checked without the server; PostgreSQL checks the rest (an invalid
+// combination, such as QUOTE equal to DELIMITER, comes back as its own error message).
+func (o Options) Validate() error {
+	switch o.Format {
+	case "", "csv", "text":
+	default:
+		return fmt.Errorf("--format %q: want csv or text", o.Format)
+	}
+	for _, c := range []struct{ flag, v string }{{"--delimiter", o.Delimiter}, {"--quote", o.Quote}, {"--escape", o.Escape}} {
+		if c.v != "" && len(c.v) != 1 {
+			return fmt.Errorf("%s %q: must be a single one-byte character", c.flag, c.v)
+		}
+	}
+	for _, col := range o.ForceQuote {
+		if col == "" {
+			return errors.New("--force-quote: empty column name")
+		}
+	}
+	return nil
+}
+
+// FormatName is the COPY format: csv or text.
+func (o Options) FormatName() string {
+	if o.Format == "" {
+		return "csv"
+	}
+	return o.Format
 }
 
 func (o Options) with() string {
-	s := " TO STDOUT WITH (FORMAT csv"
+	parts := []string{"FORMAT " + o.FormatName()}
 	if o.Header {
-		s += ", HEADER"
+		parts = append(parts, "HEADER")
 	}
-	return s + ")"
+	if o.Delimiter != "" {
+		parts = append(parts, "DELIMITER "+QuoteLiteral(o.Delimiter))
+	}
+	if o.Null != nil {
+		parts = append(parts, "NULL "+QuoteLiteral(*o.Null))
+	}
+	if o.Quote != "" {
+		parts = append(parts, "QUOTE "+QuoteLiteral(o.Quote))
+	}
+	if o.Escape != "" {
+		parts = append(parts, "ESCAPE "+QuoteLiteral(o.Escape))
+	}
+	if len(o.ForceQuote) == 1 && o.ForceQuote[0] == "*" {
+		parts = append(parts, "FORCE_QUOTE *")
+	} else if len(o.ForceQuote) > 0 {
+		cols := make([]string, len(o.ForceQuote))
+		for i, c := range o.ForceQuote {
+			cols[i] = QuoteIdent(c)
+		}
+		parts = append(parts, "FORCE_QUOTE ("+strings.Join(cols, ", ")+")")
+	}
+	if o.Encoding != "" {
+		parts = append(parts, "ENCODING "+QuoteLiteral(o.Encoding))
+	}
+	return " TO STDOUT WITH (" + strings.Join(parts, ", ") + ")"
+}
+
+// QuoteLiteral quotes a string as an escape-string literal (E'...'), which means the same whatever
+// standard_conforming_strings says. A NUL byte, which PostgreSQL cannot store, is dropped.
+func QuoteLiteral(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "")
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	return "E'" + strings.ReplaceAll(s, "'", `\'`) + "'"
 }
 
 // Statement is a COPY statement and, for --query, where the user's query starts inside it (so that the

@@ -112,7 +112,7 @@ func TestParseConfigErrorHidesPassword(t *testing.T) {
 		"postgres://bob:s3cret@db:notaport/app",
 		"host=db password=s3cret port=notaport",
 	} {
-		_, err := ParseConfig(dsn)
+		_, err := ParseConfig(dsn, Session{})
 		if err == nil {
 			t.Fatalf("ParseConfig(%q) succeeded", dsn)
 		}

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -33,11 +34,13 @@ import (
 
 // Config is one export, validated by Validate.
 type Config struct {
-	DSN    string // connection string; empty: PG* environment variables
-	Query  string // --query
-	Table  string // --table
-	Header bool
-	To     string // s3://bucket/key, "-" for stdout, or a local path
+	DSN      string // connection string; empty: PG* environment variables
+	Query    string // --query
+	Table    string // --table
+	CSV      copyout.Options
+	Session  copyout.Session
+	Compress Compression
+	To       string // s3://bucket/key, "-" for stdout, or a local path (the compression's extension is added when missing)
 
 	S3          upload.ClientConfig
 	Object      upload.ObjectOptions
@@ -77,6 +80,12 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.CSV.Validate(); err != nil {
+		return err
+	}
+	if err := c.Compress.Validate(); err != nil {
+		return err
+	}
 	if c.Concurrency < 1 {
 		return fmt.Errorf("--concurrency must be at least 1 (got %d)", c.Concurrency)
 	}
@@ -94,12 +103,16 @@ func (c *Config) Validate() error {
 type Summary struct {
 	Destination string  `json:"destination"`
 	Rows        int64   `json:"rows"`
-	Bytes       int64   `json:"bytes"`
+	Bytes       int64   `json:"bytes"`     // stored (compressed when --compress)
+	CSVBytes    int64   `json:"csv_bytes"` // produced by COPY
+	Compression string  `json:"compression,omitempty"`
+	Ratio       float64 `json:"compression_ratio,omitempty"` // csv_bytes / bytes
 	Parts       int     `json:"parts"`
 	Seconds     float64 `json:"seconds"`
 	MBPerSec    float64 `json:"mb_per_s"`
 	Checksum    string  `json:"checksum,omitempty"`
 	ETag        string  `json:"etag,omitempty"`
+	LoadSQL     string  `json:"load_sql,omitempty"` // with --preset: the statement that loads the export
 }
 
 // String is the one summary line printed at the end of an export.
@@ -108,8 +121,12 @@ func (s Summary) String() string {
 	if s.Parts > 0 {
 		parts = fmt.Sprintf(", %d part%s", s.Parts, plural(s.Parts))
 	}
-	return fmt.Sprintf("pg2s3: exported %d row%s, %s (%d bytes)%s, %.2fs, %.1f MB/s -> %s",
-		s.Rows, plural(int(s.Rows)), HumanBytes(s.Bytes), s.Bytes, parts, s.Seconds, s.MBPerSec, s.Destination)
+	size := fmt.Sprintf("%s (%d bytes)", HumanBytes(s.Bytes), s.Bytes)
+	if s.Compression != "" {
+		size = fmt.Sprintf("%s of CSV as %s %s (%d bytes, %.1fx)", HumanBytes(s.CSVBytes), HumanBytes(s.Bytes), s.Compression, s.Bytes, s.Ratio)
+	}
+	return fmt.Sprintf("pg2s3: exported %d row%s, %s%s, %.2fs, %.1f MB/s -> %s",
+		s.Rows, plural(int(s.Rows)), size, parts, s.Seconds, s.MBPerSec, s.Destination)
 }
 
 func plural(n int) string {
@@ -131,9 +148,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	dest, err := parseDestination(cfg.To)
+	dest, err := parseDestination(WithExtension(cfg.To, cfg.Compress))
 	if err != nil {
 		return Summary{}, err
+	}
+	if cfg.Compress.Enabled() && cfg.Object.ContentEncoding == "" {
+		cfg.Object.ContentEncoding = cfg.Compress.ContentEncoding()
 	}
 	if s3d, ok := dest.(*s3Destination); ok {
 		client := cfg.S3Client
@@ -159,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		sd.w = cfg.Stdout
 	}
 
-	pgcfg, err := copyout.ParseConfig(cfg.DSN)
+	pgcfg, err := copyout.ParseConfig(cfg.DSN, cfg.Session)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -185,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 
 	var stmt copyout.Statement
 	var table copyout.Table
-	opts := copyout.Options{Header: cfg.Header}
+	opts := cfg.CSV
 	if cfg.Table != "" {
 		table, err = copyout.ResolveTable(ctx, conn, cfg.Table)
 		if err != nil {
@@ -207,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		if cfg.Table != "" {
 			est = table.EstRows
 		}
-		stop := startProgress(cfg.Stderr, &prog, est, cfg.Header, start)
+		stop := startProgress(cfg.Stderr, &prog, est, cfg.CSV.Header, start)
 		defer stop()
 	}
 
@@ -216,12 +236,23 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	pr, pw := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		var w io.Writer = pw
+		enc, err := cfg.Compress.writer(pw)
+		if err != nil {
+			pw.CloseWithError(err)
+			return err
+		}
+		var w io.Writer = enc
 		if cfg.Tee != nil {
-			w = io.MultiWriter(pw, cfg.Tee)
+			w = io.MultiWriter(enc, cfg.Tee)
 		}
 		n, err := copyout.Run(gctx, conn, stmt, w, &prog)
+		if err == nil {
+			err = enc.Close() // the compressor's last blocks and trailer
+		}
 		pw.CloseWithError(err) // nil: the reader sees io.EOF, the only signal to publish
+		if err != nil {
+			enc.Close() // stops the compressor's goroutines; its writes fail on the closed pipe
+		}
 		rows = n
 		return err
 	})
@@ -238,10 +269,27 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 	secs := time.Since(start).Seconds()
-	return Summary{
-		Destination: dest.String(), Rows: rows, Bytes: res.bytes, Parts: res.parts,
-		Seconds: secs, MBPerSec: float64(res.bytes) / 1e6 / secs, Checksum: res.checksum, ETag: res.etag,
-	}, nil
+	sum := Summary{
+		Destination: dest.String(), Rows: rows, Bytes: res.bytes, Parts: res.parts, CSVBytes: prog.Bytes.Load(),
+		Seconds: secs, Checksum: res.checksum, ETag: res.etag,
+	}
+	sum.MBPerSec = float64(sum.CSVBytes) / 1e6 / secs
+	if cfg.Compress.Enabled() {
+		sum.Compression = cfg.Compress.Algorithm
+		if sum.Bytes > 0 {
+			sum.Ratio = float64(sum.CSVBytes) / float64(sum.Bytes)
+		}
+	}
+	return sum, nil
+}
+
+// WithExtension adds the compression's extension (.gz, .zst) to a key or file name that lacks it.
+func WithExtension(to string, c Compression) string {
+	ext := c.Extension()
+	if ext == "" || to == "-" || strings.HasSuffix(to, ext) {
+		return to
+	}
+	return to + ext
 }
 
 // cancelCause keeps the most useful error of an interrupted run: an abort that failed (which names

@@ -104,7 +104,7 @@ func TestExportMatchesPsql(t *testing.T) {
 						to = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".csv")
 					}
 					cfg := baseConfig(t, tt.query, to)
-					cfg.Table, cfg.Header, cfg.Stdout = tt.table, tt.header, &stdout
+					cfg.Table, cfg.CSV.Header, cfg.Stdout = tt.table, tt.header, &stdout
 					if err := cfg.Validate(); err != nil {
 						t.Fatal(err)
 					}
@@ -153,7 +153,7 @@ func assertNoTempFiles(t testing.TB, dir string) {
 
 func TestExportRowCount(t *testing.T) {
 	cfg := baseConfig(t, "SELECT g FROM generate_series(1, 12345) g", "-")
-	cfg.Header = true
+	cfg.CSV.Header = true
 	cfg.Stdout = &bytes.Buffer{}
 	sum, err := Run(context.Background(), cfg)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -63,6 +64,7 @@ func testKey(t testing.TB) string {
 func psql(t testing.TB, sql string) []byte {
 	t.Helper()
 	cmd := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", testDSN(t), "-c", sql)
+	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

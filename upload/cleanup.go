@@ -89,5 +89,5 @@ func Abort(ctx context.Context, c ListAPI, inc Incomplete) error {
 
 // CleanupCommand is the command that removes the parts of an upload that could not be aborted.
 func CleanupCommand(bucket, key string) string {
-	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s", shellQuote("s3://"+bucket+"/"+key))
+	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s", ShellQuote("s3://"+bucket+"/"+key))
 }

@@ -38,12 +38,13 @@ type AbortError struct {
 func (e *AbortError) Error() string {
 	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored, and billed, until it is aborted: "+
 		"run `%s` (or aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s)",
-		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key), shellQuote(e.Bucket), shellQuote(e.Key), shellQuote(e.UploadID))
+		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key), ShellQuote(e.Bucket), ShellQuote(e.Key), ShellQuote(e.UploadID))
 }
 
 func (e *AbortError) Unwrap() error { return e.Cause }
 
-func shellQuote(s string) string {
+// ShellQuote quotes s for a POSIX shell (left as is when it needs no quoting).
+func ShellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:+@", r))
 	}) < 0 {

@@ -18,12 +18,13 @@ import (
 
 // ObjectOptions are the object's settings, passed on PutObject or CreateMultipartUpload.
 type ObjectOptions struct {
-	ContentType  string            // default text/csv
-	SSE          string            // "", AES256, aws:kms or aws:kms:dsse
-	SSEKMSKeyID  string            // with aws:kms
-	StorageClass string            // STANDARD, STANDARD_IA, GLACIER_IR, ... ("" leaves the bucket's default)
-	Metadata     map[string]string // x-amz-meta-*
-	Tags         map[string]string // object tags
+	ContentType     string            // default text/csv
+	ContentEncoding string            // gzip, zstd: how the stored bytes are encoded
+	SSE             string            // "", AES256, aws:kms or aws:kms:dsse
+	SSEKMSKeyID     string            // with aws:kms
+	StorageClass    string            // STANDARD, STANDARD_IA, GLACIER_IR, ... ("" leaves the bucket's default)
+	Metadata        map[string]string // x-amz-meta-*
+	Tags            map[string]string // object tags
 }
 
 // Validate checks the options against what S3 accepts.
@@ -105,6 +106,7 @@ func (o ObjectOptions) applyPut(in *s3.PutObjectInput) {
 
 func (o ObjectOptions) applyCreate(in *s3.CreateMultipartUploadInput) {
 	in.ContentType = o.contentType()
+	in.ContentEncoding = optional(o.ContentEncoding)
 	in.ServerSideEncryption = types.ServerSideEncryption(o.SSE)
 	in.SSEKMSKeyId = optional(o.SSEKMSKeyID)
 	in.StorageClass = types.StorageClass(o.StorageClass)

@@ -1,0 +1,203 @@
+// Package preset holds the export settings each data-warehouse loader reads best, and the
+// statement that loads what pg2s3 wrote into it. A preset only sets defaults: flags given on the
+// command line win.
+//
+// The choices, and why:
+//
+//   - postgres: csv, no header, no compression. COPY ... FROM reads exactly what COPY ... TO wrote
+//     (NULL is an unquoted empty field, '' is ""), so the round trip is exact; psql's \copy reads
+//     plain files, so the object is not compressed.
+//   - duckdb: csv with a header, zstd. read_csv must be told allow_quoted_nulls=false, or it reads
+//     "" (the empty string) as NULL; the header names the columns.
+//   - redshift: csv, no header, gzip, NULL written as \N. Redshift's COPY cannot tell an unquoted
+//     empty field from "" for CHAR/VARCHAR unless NULL has a marker of its own.
+//   - snowflake: csv with a header, zstd. FIELD_OPTIONALLY_ENCLOSED_BY='"' with
+//     EMPTY_FIELD_AS_NULL=TRUE reads an unquoted empty field as NULL and "" as the empty string,
+//     which is PostgreSQL's own convention; NULL_IF=() stops \N being read as NULL.
+//   - bigquery: csv with a header, gzip (bq load reads gzip but not zstd), NULL written as an
+//     unquoted empty field.
+//   - clickhouse: csv with a header (CSVWithNames), zstd; input_format_csv_empty_as_default=1 reads
+//     an unquoted empty field into a Nullable column as NULL, and "" as the empty string.
+//
+// Only the postgres and duckdb statements are proven by the test suite (real loaders, round trip);
+// the others follow each loader's documentation and are not run here.
+package preset
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// Preset is a loader's export settings.
+type Preset struct {
+	Name     string
+	Header   bool
+	Null     *string // nil: the format's default (an unquoted empty field)
+	Compress string  // none, gzip or zstd
+}
+
+var backslashN = `\N`
+
+var presets = map[string]Preset{
+	"postgres":   {Name: "postgres", Compress: "none"},
+	"duckdb":     {Name: "duckdb", Header: true, Compress: "zstd"},
+	"redshift":   {Name: "redshift", Null: &backslashN, Compress: "gzip"},
+	"snowflake":  {Name: "snowflake", Header: true, Compress: "zstd"},
+	"bigquery":   {Name: "bigquery", Header: true, Compress: "gzip"},
+	"clickhouse": {Name: "clickhouse", Header: true, Compress: "zstd"},
+}
+
+// Names lists the presets.
+func Names() []string {
+	var n []string
+	for k := range presets {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Get returns the named preset.
+func Get(name string) (Preset, error) {
+	p, ok := presets[name]
+	if !ok {
+		return Preset{}, fmt.Errorf("--preset %q: want one of %s", name, strings.Join(Names(), ", "))
+	}
+	return p, nil
+}
+
+// Load describes what was written, for the load statement.
+type Load struct {
+	Loader    string // a preset name
+	URL       string // s3://bucket/key, or a local path
+	Endpoint  string // the S3 endpoint, when not AWS
+	Region    string
+	Table     string // the table to load into, as the loader should name it
+	Header    bool
+	Null      *string
+	Delimiter    string
+	ForceNotNull []string // postgres: FORCE_NOT_NULL columns (an empty field there is '', not NULL)
+	Compress     string   // none, gzip, zstd
+}
+
+func (l Load) delimiter() string {
+	if l.Delimiter == "" {
+		return ","
+	}
+	return l.Delimiter
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// Statement returns the statement (or command) that loads l.URL into l.Table.
+func Statement(l Load) string {
+	header := 0
+	if l.Header {
+		header = 1
+	}
+	switch l.Loader {
+	case "postgres":
+		opts := "FORMAT csv"
+		if l.Header {
+			opts += ", HEADER"
+		}
+		if l.Delimiter != "" {
+			opts += ", DELIMITER " + sqlString(l.Delimiter)
+		}
+		if l.Null != nil {
+			opts += ", NULL " + sqlString(*l.Null)
+		}
+		if len(l.ForceNotNull) > 0 {
+			cols := make([]string, len(l.ForceNotNull))
+			for i, c := range l.ForceNotNull {
+				cols[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
+			}
+			opts += ", FORCE_NOT_NULL (" + strings.Join(cols, ", ") + ")"
+		}
+		src := "cat " + upload.ShellQuote(l.URL)
+		if strings.HasPrefix(l.URL, "s3://") {
+			src = "aws s3 cp " + upload.ShellQuote(l.URL) + " -"
+			if l.Endpoint != "" {
+				src += " --endpoint-url " + upload.ShellQuote(l.Endpoint)
+			}
+		}
+		switch l.Compress {
+		case "gzip":
+			src += " | gzip -dc"
+		case "zstd":
+			src += " | zstd -dc"
+		}
+		return fmt.Sprintf("%s | psql -v ON_ERROR_STOP=1 -c %s", src, upload.ShellQuote(fmt.Sprintf(`\copy %s FROM STDIN WITH (%s)`, l.Table, opts)))
+	case "duckdb":
+		null := ""
+		if l.Null != nil {
+			null = *l.Null
+		}
+		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', "+
+			"nullstr = %s, allow_quoted_nulls = false, compression = %s);",
+			l.Table, sqlString(l.URL), l.Header, sqlString(l.delimiter()), sqlString(null), sqlString(duckCompression(l.Compress)))
+	case "redshift":
+		null := ""
+		if l.Null != nil {
+			null = " NULL AS " + sqlString(*l.Null)
+		}
+		comp := map[string]string{"gzip": " GZIP", "zstd": " ZSTD"}[l.Compress]
+		region := ""
+		if l.Region != "" {
+			region = " REGION " + sqlString(l.Region)
+		}
+		return fmt.Sprintf("COPY %s FROM %s IAM_ROLE 'arn:aws:iam::<account-id>:role/<role>' FORMAT AS CSV DELIMITER %s%s IGNOREHEADER %d%s "+
+			"TIMEFORMAT 'auto' DATEFORMAT 'auto' ACCEPTINVCHARS%s;", l.Table, sqlString(l.URL), sqlString(l.delimiter()), null, header, comp, region)
+	case "snowflake":
+		comp := map[string]string{"gzip": "GZIP", "zstd": "ZSTD"}[l.Compress]
+		if comp == "" {
+			comp = "NONE"
+		}
+		return fmt.Sprintf("COPY INTO %s FROM %s STORAGE_INTEGRATION = <integration> FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = %s "+
+			"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' SKIP_HEADER = %d EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () COMPRESSION = %s "+
+			"TIMESTAMP_FORMAT = AUTO BINARY_FORMAT = HEX);", l.Table, sqlString(l.URL), sqlString(l.delimiter()), header, comp)
+	case "bigquery":
+		null := ""
+		if l.Null != nil {
+			null = *l.Null
+		}
+		url := l.URL
+		if strings.HasPrefix(url, "s3://") {
+			url = "gs://" + strings.TrimPrefix(url, "s3://") // bq load reads Cloud Storage: use GCS interop, or copy the object there
+		}
+		return fmt.Sprintf("bq load --source_format=CSV --skip_leading_rows=%d --field_delimiter=%s --null_marker=%s "+
+			"--allow_quoted_newlines --preserve_ascii_control_characters %s %s", header, upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.Table, upload.ShellQuote(url))
+	case "clickhouse":
+		format := "CSV"
+		if l.Header {
+			format = "CSVWithNames"
+		}
+		url := l.URL
+		if strings.HasPrefix(url, "s3://") {
+			bucket, key, _ := strings.Cut(strings.TrimPrefix(url, "s3://"), "/")
+			if l.Endpoint != "" {
+				url = strings.TrimSuffix(l.Endpoint, "/") + "/" + bucket + "/" + key
+			} else {
+				url = "https://" + bucket + ".s3.amazonaws.com/" + key
+			}
+		}
+		comp := map[string]string{"gzip": "gzip", "zstd": "zstd"}[l.Compress]
+		if comp == "" {
+			comp = "none"
+		}
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS format_csv_delimiter = %s, input_format_csv_empty_as_default = 1;",
+			l.Table, sqlString(url), sqlString(format), sqlString(comp), sqlString(l.delimiter()))
+	}
+	return ""
+}
+
+func duckCompression(c string) string {
+	switch c {
+	case "gzip", "zstd":
+		return c
+	}
+	return "none"
+}
