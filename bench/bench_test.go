@@ -138,7 +138,10 @@ func BenchmarkApproaches(b *testing.B) {
 	const query = "SELECT * FROM bench_approaches"
 	stmt, _ := copyout.QueryStatement(query, copyout.Options{})
 	run := map[string]func(w io.Writer) error{
-		Copy: func(w io.Writer) error { _, err := copyout.Run(context.Background(), connect(b), stmt, w, nil); return err },
+		Copy: func(w io.Writer) error {
+			_, err := copyout.Run(context.Background(), connect(b), stmt, w, nil)
+			return err
+		},
 		Cursor: func(w io.Writer) error {
 			_, err := CursorCSV(context.Background(), connect(b), query, 1000, w)
 			return err
@@ -166,4 +169,3 @@ func benchmarkApproach(b *testing.B, run func(io.Writer) error) {
 	}
 	b.SetBytes(n)
 }
-

@@ -5,7 +5,7 @@
 // The choices, and why:
 //
 //   - postgres: csv, no header, no compression. COPY ... FROM reads exactly what COPY ... TO wrote
-//     (NULL is an unquoted empty field, '' is ""), so the round trip is exact; psql's \copy reads
+//     (NULL is an unquoted empty field, ” is ""), so the round trip is exact; psql's \copy reads
 //     plain files, so the object is not compressed.
 //   - duckdb: csv with a header, zstd. read_csv must be told allow_quoted_nulls=false, or it reads
 //     "" (the empty string) as NULL; the header names the columns.
@@ -71,13 +71,13 @@ func Get(name string) (Preset, error) {
 
 // Load describes what was written, for the load statement.
 type Load struct {
-	Loader    string // a preset name
-	URL       string // s3://bucket/key, or a local path
-	Endpoint  string // the S3 endpoint, when not AWS
-	Region    string
-	Table     string // the table to load into, as the loader should name it
-	Header    bool
-	Null      *string
+	Loader       string // a preset name
+	URL          string // s3://bucket/key, or a local path
+	Endpoint     string // the S3 endpoint, when not AWS
+	Region       string
+	Table        string // the table to load into, as the loader should name it
+	Header       bool
+	Null         *string
 	Delimiter    string
 	ForceNotNull []string // postgres: FORCE_NOT_NULL columns (an empty field there is '', not NULL)
 	Compress     string   // none, gzip, zstd
