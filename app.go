@@ -126,7 +126,7 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			&cli.BoolFlag{Name: "print-load-sql", Usage: "print the statement that loads the export (for --preset) and exit without exporting", EnvVars: []string{"PG2S3_PRINT_LOAD_SQL"}},
 			&cli.StringFlag{Name: "load-table", Usage: "the `TABLE` the printed load statement loads into (default: --table, else my_table)", EnvVars: []string{"PG2S3_LOAD_TABLE"}},
 			&cli.StringFlag{Name: "compress", Value: "none", Usage: "compress the output, streaming, on every core: none, gzip or zstd (adds .gz/.zst to the key)", EnvVars: []string{"PG2S3_COMPRESS"}},
-			&cli.IntFlag{Name: "compress-level", Usage: "gzip 1-9 (default 6), zstd 1-22 (default 3)", EnvVars: []string{"PG2S3_COMPRESS_LEVEL"}},
+			&cli.IntFlag{Name: "compress-level", Usage: "gzip 1-9 (default 6), zstd 1-22 (default 1)", EnvVars: []string{"PG2S3_COMPRESS_LEVEL"}},
 			&cli.StringFlag{Name: "format", Value: "csv", Usage: "COPY format: csv or text", EnvVars: []string{"PG2S3_FORMAT"}},
 			&cli.StringFlag{Name: "delimiter", Usage: "field delimiter, one character (\\t for a tab; default , for csv, tab for text)", EnvVars: []string{"PG2S3_DELIMITER"}},
 			&cli.StringFlag{Name: "null", Usage: "the `STRING` that marks NULL (default: an unquoted empty field for csv, \\N for text)", EnvVars: []string{"PG2S3_NULL"}},

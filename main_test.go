@@ -130,6 +130,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"bench unknown approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
 		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://b/prefix"}, "ending in /"},
 		{"bench no source", []string{"bench"}, "give --query or --table"},
+		{"unknown compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
+		{"gzip level too high", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
+		{"level without compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress-level", "3"}, "needs --compress"},
+		{"unknown format", []string{"export", "-q", "SELECT 1", "--to", "-", "--format", "parquet"}, "want csv or text"},
+		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
+		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
+		{"load sql without preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
@@ -280,23 +287,26 @@ func TestMemoryBounded(t *testing.T) {
 		CREATE TABLE mem_small AS SELECT g AS id, md5(g::text) || md5((g+1)::text) AS a, now() AS ts, g * 0.5 AS n FROM generate_series(1, 1000000) g;
 		CREATE TABLE mem_large AS SELECT * FROM mem_small, generate_series(1, 4);`)
 	const partSize, concurrency = 8 << 20, 4
-	const overhead = 64 << 20 // Go runtime, SDK, HTTP and pgconn buffers
+	const overhead = 64 << 20 // Go runtime, SDK, HTTP and pgconn buffers, and the compressors' blocks
 	bound := int64(concurrency+1)*partSize + overhead
 	rss := map[string]int64{}
-	for _, table := range []string{"mem_small", "mem_large"} {
+	for _, run := range []struct{ table, compress string }{{"mem_small", "none"}, {"mem_large", "none"}, {"mem_large", "gzip"}, {"mem_large", "zstd"}} {
+		table := run.table
 		k := key(t)
-		defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
-		r := pg2s3(t, nil, "export", "-t", table, "--to", "s3://"+bucket+"/"+k, "--part-size", "8MiB", "--concurrency", "4", "--json")
+		defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String(k + map[string]string{"gzip": ".gz", "zstd": ".zst"}[run.compress])})
+		r := pg2s3(t, nil, "export", "-t", table, "--to", "s3://"+bucket+"/"+k, "--part-size", "8MiB", "--concurrency", "4", "--json", "--compress", run.compress)
 		if r.code != 0 {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
 		var sum struct{ Bytes int64 }
 		json.Unmarshal([]byte(r.stdout), &sum)
-		t.Logf("%s: %d MB of CSV, peak RSS %.1f MiB (bound %.0f MiB)", table, sum.Bytes/1e6, float64(r.maxRSS)/(1<<20), float64(bound)/(1<<20))
+		t.Logf("%s, compression %s: %d MB stored, peak RSS %.1f MiB (bound %.0f MiB)", table, run.compress, sum.Bytes/1e6, float64(r.maxRSS)/(1<<20), float64(bound)/(1<<20))
 		if r.maxRSS > bound {
-			t.Errorf("%s: peak RSS %d bytes exceeds the documented bound %d", table, r.maxRSS, bound)
+			t.Errorf("%s, compression %s: peak RSS %d bytes exceeds the documented bound %d", table, run.compress, r.maxRSS, bound)
 		}
-		rss[table] = r.maxRSS
+		if run.compress == "none" {
+			rss[table] = r.maxRSS
+		}
 	}
 	if rss["mem_large"] > rss["mem_small"]+16<<20 {
 		t.Errorf("peak RSS grew with the table: %d bytes for 4x the data vs %d", rss["mem_large"], rss["mem_small"])
@@ -332,5 +342,33 @@ func TestCleanup(t *testing.T) {
 	}
 	for _, k := range []string{prefix + "a.csv", prefix + "sub/b.csv"} {
 		assertNoObjectNoUpload(t, client, bucket, k)
+	}
+}
+
+// --print-load-sql prints the statement without connecting anywhere (the DSN here goes nowhere).
+func TestPrintLoadSQL(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--preset", "redshift", "-t", "public.orders"}, []string{"COPY public.orders FROM 's3://b/exports/orders.csv.gz'", "FORMAT AS CSV", `NULL AS '\N'`, "GZIP", "IGNOREHEADER 0"}},
+		{[]string{"--preset", "snowflake", "-t", "orders", "--load-table", "db.s.orders"}, []string{"COPY INTO db.s.orders FROM 's3://b/exports/orders.csv.zst'", "SKIP_HEADER = 1", "EMPTY_FIELD_AS_NULL = TRUE", "COMPRESSION = ZSTD"}},
+		{[]string{"--preset", "duckdb", "-q", "SELECT 1"}, []string{"CREATE TABLE my_table AS SELECT * FROM read_csv('s3://b/exports/orders.csv.zst'", "allow_quoted_nulls = false", "header = true"}},
+		{[]string{"--preset", "postgres", "-t", "orders", "--force-not-null", "note"}, []string{"aws s3 cp s3://b/exports/orders.csv -", `\copy orders FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("note"))`}},
+		{[]string{"--preset", "bigquery", "-t", "ds.orders", "--compress", "none"}, []string{"bq load --source_format=CSV --skip_leading_rows=1", "ds.orders gs://b/exports/orders.csv"}},
+		{[]string{"--preset", "clickhouse", "-t", "orders", "--header=false", "--endpoint-url", "http://minio:9000"}, []string{"s3('http://minio:9000/b/exports/orders.csv.zst', 'CSV', 'zstd')"}},
+	}
+	for _, tt := range tests {
+		args := append([]string{"export", "--dsn", "postgres://u:secret@127.0.0.1:1/x", "--to", "s3://b/exports/orders.csv", "--print-load-sql"}, tt.args...)
+		r := pg2s3(t, nil, args...)
+		if r.code != 0 {
+			t.Errorf("%v: exit %d: %s", tt.args, r.code, r.stderr)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.stdout, w) {
+				t.Errorf("%v: the statement lacks %q:\n%s", tt.args, w, r.stdout)
+			}
+		}
 	}
 }

@@ -3,6 +3,7 @@ package export
 import (
 	"context"
 	"io"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +57,55 @@ func BenchmarkExportRatio(b *testing.B) {
 	b.ReportMetric(n/tDiscard.Seconds(), "discard-MB/s")
 	b.ReportMetric(n/tS3.Seconds(), "s3-MB/s")
 	b.ReportMetric(tDiscard.Seconds()/tS3.Seconds(), "s3/discard")
+}
+
+// BenchmarkCompression exports the same table to MinIO uncompressed, with gzip and with zstd,
+// alternating inside each iteration, and reports each one's MB/s of CSV, its ratio to the
+// uncompressed export (goal for zstd: 0.85 or more), the compression ratio, and pg2s3's own CPU
+// seconds per GB of CSV (getrusage of this process: the server's and MinIO's CPU are not in it).
+func BenchmarkCompression(b *testing.B) {
+	bucket := testBucket(b)
+	createBenchTable(b)
+	algos := []string{"none", "gzip", "zstd"}
+	secs := map[string]time.Duration{}
+	cpu := map[string]time.Duration{}
+	stored := map[string]int64{}
+	var csvBytes int64
+	for _, a := range algos {
+		removeObject(b, testS3(b), bucket, "bench/compression.csv"+Compression{Algorithm: a}.Extension())
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, a := range algos {
+			cfg := benchConfig(b, "s3://"+bucket+"/bench/compression.csv")
+			cfg.Compress = Compression{Algorithm: a}
+			c0, t0 := cpuTime(), time.Now()
+			sum, err := Run(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			secs[a] += time.Since(t0)
+			cpu[a] += cpuTime() - c0
+			stored[a] = sum.Bytes
+			csvBytes = sum.CSVBytes
+		}
+	}
+	gb := float64(b.N) * float64(csvBytes) / 1e9
+	for _, a := range algos {
+		b.ReportMetric(gb*1e3/secs[a].Seconds(), a+"-MB/s")
+		b.ReportMetric(cpu[a].Seconds()/gb, a+"-cpu-s/GB")
+		if a != "none" {
+			b.ReportMetric(secs["none"].Seconds()/secs[a].Seconds(), a+"/none")
+			b.ReportMetric(float64(csvBytes)/float64(stored[a]), a+"-ratio")
+		}
+	}
+}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchmarkExport(b *testing.B, cfg Config) {
