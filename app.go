@@ -34,7 +34,13 @@ const (
 // interrupted is the cancellation cause when a signal stops the run.
 type interrupted struct{ sig syscall.Signal }
 
-func (i *interrupted) Error() string { return fmt.Sprintf("interrupted by %s", i.sig) }
+func (i *interrupted) Error() string {
+	name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[i.sig]
+	if name == "" {
+		name = i.sig.String()
+	}
+	return "received " + name
+}
 
 // usageError marks errors in how pg2s3 was called (exit status 2).
 type usageError struct{ err error }

@@ -264,7 +264,7 @@ func TestSignalMidStream(t *testing.T) {
 			if elapsed > 30*time.Second {
 				t.Errorf("took %s to exit after %s", elapsed, sig)
 			}
-			if !strings.Contains(stderr.String(), "interrupted by "+sig.String()) {
+			if want := map[syscall.Signal]string{syscall.SIGINT: "interrupted: received SIGINT", syscall.SIGTERM: "interrupted: received SIGTERM"}[sig]; !strings.Contains(stderr.String(), want) {
 				t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
 			}
 			assertNoObjectNoUpload(t, client, bucket, k)
