@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/dump"
 	"github.com/pg2s3/pg2s3/export"
 	"github.com/pg2s3/pg2s3/preset"
 	"github.com/pg2s3/pg2s3/upload"
@@ -125,7 +126,17 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection `URL` or key=value string (default: PG* variables)", EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
 			&cli.StringFlag{Name: "query", Aliases: []string{"q"}, Usage: "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", EnvVars: []string{"PG2S3_QUERY"}},
-			&cli.StringFlag{Name: "table", Aliases: []string{"t"}, Usage: "export the table or view `[schema.]name` (SQL syntax; an exact name also works)", EnvVars: []string{"PG2S3_TABLE"}},
+			&cli.StringSliceFlag{Name: "table", Aliases: []string{"t"}, Usage: "export the table or view `[schema.]name` (SQL syntax; an exact name also works); repeatable", EnvVars: []string{"PG2S3_TABLE"}},
+			&cli.StringSliceFlag{Name: "schema", Usage: "export every table and view of `SCHEMA` (to a prefix); repeatable", EnvVars: []string{"PG2S3_SCHEMA"}},
+			&cli.StringSliceFlag{Name: "exclude-table", Usage: "leave out tables matching `PATTERN` (a glob on schema.table or table); repeatable", EnvVars: []string{"PG2S3_EXCLUDE_TABLE"}},
+			&cli.StringFlag{Name: "jobs", Aliases: []string{"j"}, Value: "4", Usage: "`N` COPY connections for several tables or chunks, under one snapshot", EnvVars: []string{"PG2S3_JOBS"}},
+			&cli.StringFlag{Name: "chunk-size", Value: "256MiB", Usage: "split tables larger than `SIZE` of heap into ctid ranges exported in parallel (0: never)", EnvVars: []string{"PG2S3_CHUNK_SIZE"}},
+			&cli.StringFlag{Name: "max-object-size", Value: "0", Usage: "start a new object after `SIZE` of CSV (before compression), between two rows (0: no limit)", EnvVars: []string{"PG2S3_MAX_OBJECT_SIZE"}},
+			&cli.StringFlag{Name: "max-rows", Value: "0", Usage: "start a new object after `N` rows (0: no limit)", EnvVars: []string{"PG2S3_MAX_ROWS"}},
+			&cli.StringFlag{Name: "memory-limit", Value: "512MiB", Usage: "`SIZE` shared by every part buffer of a multi-table run", EnvVars: []string{"PG2S3_MEMORY_LIMIT"}},
+			&cli.StringFlag{Name: "key-template", Value: dump.DefaultTemplate, Usage: "object keys under the prefix: {schema} {table} {chunk:05} {split:03}", EnvVars: []string{"PG2S3_KEY_TEMPLATE"}},
+			&cli.StringFlag{Name: "manifest", Usage: "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", EnvVars: []string{"PG2S3_MANIFEST"}},
+			&cli.BoolFlag{Name: "keep-partial", Usage: "when a multi-table run fails, keep (and list) the objects it completed instead of deleting them", EnvVars: []string{"PG2S3_KEEP_PARTIAL"}},
 			&cli.StringFlag{Name: "to", Aliases: []string{"o"}, Usage: "destination: s3://bucket/key, - for stdout, or a file `PATH`", EnvVars: []string{"PG2S3_TO"}},
 			&cli.BoolFlag{Name: "header", Usage: "start with a header line naming the columns (COPY's HEADER)", EnvVars: []string{"PG2S3_HEADER"}},
 			&cli.StringFlag{Name: "preset", Usage: "settings for a loader, and print its load statement: " + strings.Join(preset.Names(), ", "), EnvVars: []string{"PG2S3_PRESET"}},
@@ -169,6 +180,9 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 				}
 				_, err := fmt.Fprintln(stdout, loadStatement(c, cfg, opts.loader, export.WithExtension(cfg.To, cfg.Compress)))
 				return err
+			}
+			if isMulti(c) {
+				return runDump(c, cfg, opts, stdout, stderr)
 			}
 			// A soft memory limit near the documented bound makes the GC keep the heap there.
 			debug.SetMemoryLimit(int64(cfg.Concurrency+1)*cfg.PartSize + 64<<20)
@@ -359,7 +373,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 	cfg := export.Config{
 		DSN:      dsn,
 		Query:    c.String("query"),
-		Table:    c.String("table"),
+		Table:    firstOf(c.StringSlice("table")),
 		CSV:      csv,
 		Compress: compress,
 		Session:  copyout.Session{TimeZone: c.String("timezone"), KeepServer: c.Bool("server-settings")},
@@ -378,6 +392,17 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 		Stdout:         stdout,
 		Stderr:         stderr,
 		Logger:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	if isMulti(c) {
+		return cfg, opts, nil // validated as a dump.Config by runDump
+	}
+	if len(c.StringSlice("table")) > 1 {
+		return export.Config{}, outputOptions{}, usagef("several --table need a prefix destination: --to s3://bucket/prefix/")
+	}
+	for _, f := range []string{"max-object-size", "max-rows"} {
+		if c.IsSet(f) {
+			return export.Config{}, outputOptions{}, usagef("--%s splits the output into several objects: give a prefix destination, --to s3://bucket/prefix/", f)
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return export.Config{}, outputOptions{}, &usageError{err}

@@ -20,18 +20,49 @@ type Progress struct {
 	Bytes    atomic.Int64
 }
 
+// RowWriter receives a COPY one row (one CopyData message) at a time; the slice is reused after
+// WriteRow returns. With a header, the first call carries the header line.
+type RowWriter interface {
+	WriteRow(row []byte) error
+}
+
 // Run executes stmt (a COPY ... TO STDOUT) in a read-only transaction on conn and writes the server's
 // bytes to w. It returns the number of rows from COPY's command tag. p may be nil.
 func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, p *Progress) (int64, error) {
+	return RunInSnapshot(ctx, conn, "", stmt, w, p)
+}
+
+// RunInSnapshot is Run inside the exported snapshot (pg_export_snapshot) named snapshot, when it is
+// not empty: every COPY run in one snapshot sees the same instant.
+func RunInSnapshot(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, w io.Writer, p *Progress) (int64, error) {
+	return run(ctx, conn, snapshot, stmt, w, nil, p)
+}
+
+// RunRows is RunInSnapshot handing the rows one by one, unbuffered, to rw (which does its own
+// buffering), so that it can split the output on row boundaries.
+func RunRows(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, rw RowWriter, p *Progress) (int64, error) {
+	return run(ctx, conn, snapshot, stmt, io.Discard, rw, p)
+}
+
+func run(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, w io.Writer, rw RowWriter, p *Progress) (int64, error) {
 	if err := exec(ctx, conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
 		return 0, fmt.Errorf("starting the read-only transaction: %w", err)
+	}
+	if snapshot != "" {
+		if err := exec(ctx, conn, "SET TRANSACTION SNAPSHOT "+QuoteLiteral(snapshot)); err != nil {
+			return 0, fmt.Errorf("joining snapshot %s: %w", snapshot, err)
+		}
 	}
 	if p == nil {
 		p = &Progress{}
 	}
 	cw := &countingWriter{w: w, p: p}
 	bw := bufio.NewWriterSize(cw, BufferSize)
-	tag, err := conn.CopyTo(ctx, &messageWriter{w: bw, p: p}, stmt.SQL)
+	var dst io.Writer = &messageWriter{w: bw, p: p}
+	if rw != nil {
+		dst = &rowAdapter{rw: rw, p: p, err: &cw.err}
+	}
+	tag, err := conn.CopyTo(ctx, dst, stmt.SQL)
 	if err != nil {
 		return 0, wrapQueryError(ctx, err, stmt, cw.err, p.Bytes.Load())
 	}
@@ -96,4 +127,23 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 		c.err = err
 	}
 	return n, err
+}
+
+// rowAdapter hands each CopyData message to a RowWriter.
+type rowAdapter struct {
+	rw  RowWriter
+	p   *Progress
+	err *error
+}
+
+func (r *rowAdapter) Write(b []byte) (int, error) {
+	r.p.Messages.Add(1)
+	if err := r.rw.WriteRow(b); err != nil {
+		if *r.err == nil {
+			*r.err = err
+		}
+		return 0, err
+	}
+	r.p.Bytes.Add(int64(len(b)))
+	return len(b), nil
 }

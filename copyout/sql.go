@@ -120,6 +120,17 @@ func TableStatement(t Table, o Options) Statement {
 	return Statement{SQL: "COPY (SELECT * FROM " + name + ")" + o.with()}
 }
 
+// RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
+// TO STDOUT ...: the heap pages [from, to) of a table (to = 0: to the end), which PostgreSQL 14 and
+// later read with a TID Range Scan.
+func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
+	where := fmt.Sprintf("ctid >= '(%d,0)'::tid", fromPage)
+	if toPage > 0 {
+		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
+	}
+	return Statement{SQL: "COPY (SELECT * FROM " + t.String() + " WHERE " + where + ")" + o.with()}
+}
+
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.
 // Any string becomes exactly one identifier; a NUL byte, which PostgreSQL cannot store, is dropped.
 func QuoteIdent(s string) string {

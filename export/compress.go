@@ -67,9 +67,9 @@ const (
 	gzipBlockSize = 1 << 20
 )
 
-// writer returns a streaming compressor writing to w, using every core beside the COPY, or w
+// Writer returns a streaming compressor writing to w, using every core beside the COPY, or w
 // itself when there is no compression. Close flushes the compressor's trailer into w.
-func (c Compression) writer(w io.Writer) (io.WriteCloser, error) {
+func (c Compression) Writer(w io.Writer) (io.WriteCloser, error) {
 	procs := runtime.GOMAXPROCS(0)
 	switch c.Algorithm {
 	case "gzip":

@@ -236,7 +236,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	pr, pw := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		enc, err := cfg.Compress.writer(pw)
+		enc, err := cfg.Compress.Writer(pw)
 		if err != nil {
 			pw.CloseWithError(err)
 			return err

@@ -107,6 +107,9 @@ type Uploader struct {
 	AbortTimeout time.Duration // how long clean-up may take after a failure (default 2 minutes)
 	Logger       *slog.Logger  // warnings (checksum fallback); default: discard
 
+	// Budget, when set, is a memory limit this upload shares with others (see Budget).
+	Budget *Budget
+
 	// OnPart, when set, is called after each part is uploaded, one call at a time.
 	OnPart func(partNumber int, size int64)
 }
@@ -166,7 +169,8 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	if u.Bucket == "" || u.Key == "" {
 		return Result{}, errors.New("upload: bucket and key are required")
 	}
-	pool := newPool(concurrency + 1)
+	pool := newPool(concurrency+1, u.Budget)
+	defer pool.close()
 	if testPoolHook != nil {
 		testPoolHook(pool)
 	}

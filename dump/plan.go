@@ -1,0 +1,168 @@
+package dump
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pg2s3/pg2s3/copyout"
+)
+
+// Column is a table column and its PostgreSQL type.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Table is a relation to export.
+type Table struct {
+	copyout.Table
+	OID       uint32   `json:"-"`
+	Pages     int64    `json:"pages"`      // heap pages (pg_relation_size / block_size)
+	SizeBytes int64    `json:"size_bytes"` // pg_relation_size, or the partitions' sum
+	Columns   []Column `json:"columns"`
+	Select    bool     `json:"select_privilege"`
+}
+
+// Chunk is a part of a table that one COPY exports.
+type Chunk struct {
+	Table    *Table `json:"-"`
+	Index    int    `json:"chunk"`
+	FromPage int64  `json:"from_page"` // ctid >= (FromPage,0)
+	ToPage   int64  `json:"to_page"`   // ctid < (ToPage,0); 0 = to the end
+	Ranged   bool   `json:"ranged"`    // false: the whole table
+	EstBytes int64  `json:"est_bytes"`
+}
+
+// Statement is the chunk's COPY.
+func (c Chunk) Statement(o copyout.Options) copyout.Statement {
+	if !c.Ranged {
+		return copyout.TableStatement(c.Table.Table, o)
+	}
+	return copyout.RangeStatement(c.Table.Table, c.FromPage, c.ToPage, o)
+}
+
+// Range renders the chunk's ctid range for people.
+func (c Chunk) Range() string {
+	if !c.Ranged {
+		return "whole table"
+	}
+	if c.ToPage == 0 {
+		return fmt.Sprintf("pages %d-end", c.FromPage)
+	}
+	return fmt.Sprintf("pages %d-%d", c.FromPage, c.ToPage-1)
+}
+
+const listSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind::text,
+  CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(greatest(p.reltuples, 0)) FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid), -1)::bigint
+       ELSE c.reltuples::bigint END,
+  CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(pg_relation_size(i.inhrelid)) FROM pg_inherits i WHERE i.inhparent = c.oid), 0)::bigint
+       ELSE pg_relation_size(c.oid) END,
+  pg_relation_size(c.oid) / current_setting('block_size')::bigint,
+  has_table_privilege(c.oid, 'SELECT')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE `
+
+// listTables resolves the --table names and the tables of the --schema names, minus --exclude-table
+// patterns, inside the coordinator's snapshot.
+func listTables(ctx context.Context, conn *pgconn.PgConn, names, schemas, exclude []string) ([]*Table, error) {
+	var tables []*Table
+	seen := map[uint32]bool{}
+	add := func(rows [][][]byte) error {
+		for _, r := range rows {
+			oid, _ := strconv.ParseUint(string(r[0]), 10, 32)
+			if seen[uint32(oid)] {
+				continue
+			}
+			seen[uint32(oid)] = true
+			est, _ := strconv.ParseInt(string(r[4]), 10, 64)
+			size, _ := strconv.ParseInt(string(r[5]), 10, 64)
+			pages, _ := strconv.ParseInt(string(r[6]), 10, 64)
+			t := &Table{Table: copyout.Table{Schema: string(r[1]), Name: string(r[2]), Kind: string(r[3]), EstRows: est},
+				OID: uint32(oid), SizeBytes: size, Pages: pages, Select: string(r[7]) == "t"}
+			if excluded(t, exclude) {
+				continue
+			}
+			tables = append(tables, t)
+		}
+		return nil
+	}
+	for _, name := range names {
+		t, err := copyout.ResolveTable(ctx, conn, name)
+		if err != nil {
+			return nil, err
+		}
+		res := conn.ExecParams(ctx, listSQL+"n.nspname = $1 AND c.relname = $2", [][]byte{[]byte(t.Schema), []byte(t.Name)}, nil, nil, nil).Read()
+		if res.Err != nil {
+			return nil, fmt.Errorf("listing table %s: %w", t, res.Err)
+		}
+		add(res.Rows)
+	}
+	for _, schema := range schemas {
+		res := conn.ExecParams(ctx, listSQL+"n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition ORDER BY c.relname",
+			[][]byte{[]byte(schema)}, nil, nil, nil).Read()
+		if res.Err != nil {
+			return nil, fmt.Errorf("listing the tables of schema %q: %w", schema, res.Err)
+		}
+		if len(res.Rows) == 0 {
+			return nil, fmt.Errorf("schema %q has no tables (or does not exist)", schema)
+		}
+		add(res.Rows)
+	}
+	for _, t := range tables {
+		res := conn.ExecParams(ctx, `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute
+			WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+			[][]byte{[]byte(strconv.FormatUint(uint64(t.OID), 10))}, nil, nil, nil).Read()
+		if res.Err != nil {
+			return nil, fmt.Errorf("reading the columns of %s: %w", t, res.Err)
+		}
+		for _, r := range res.Rows {
+			t.Columns = append(t.Columns, Column{Name: string(r[0]), Type: string(r[1])})
+		}
+	}
+	return tables, nil
+}
+
+// excluded says whether t matches an --exclude-table pattern: a shell glob on schema.table or on
+// the table's name alone.
+func excluded(t *Table, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, t.Schema+"."+t.Name); ok {
+			return true
+		}
+		if ok, _ := path.Match(p, t.Name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// chunks splits the tables into ctid page ranges of about chunkBytes of heap each (ordinary tables
+// on PostgreSQL 14 and later, where such a range is a TID Range Scan); everything else is one chunk.
+// They come largest first, the order the workers take them in.
+func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool) []Chunk {
+	var out []Chunk
+	pagesPerChunk := max(chunkBytes/blockSize, 1)
+	for _, t := range tables {
+		if t.Kind != "r" || !tidRange || t.Pages <= pagesPerChunk || chunkBytes <= 0 {
+			out = append(out, Chunk{Table: t, EstBytes: t.SizeBytes})
+			continue
+		}
+		n := 0
+		for from := int64(0); from < t.Pages; from += pagesPerChunk {
+			c := Chunk{Table: t, Index: n, FromPage: from, ToPage: from + pagesPerChunk, Ranged: true, EstBytes: pagesPerChunk * blockSize}
+			if c.ToPage >= t.Pages {
+				c.ToPage = 0 // the last chunk is open-ended
+				c.EstBytes = (t.Pages - from) * blockSize
+			}
+			out = append(out, c)
+			n++
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].EstBytes > out[j].EstBytes })
+	return out
+}
