@@ -267,7 +267,7 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 // completed with what was left behind.
 func failRun(ctx context.Context, cfg Config, client *s3.Client, bucket string, completed []Object, cause error) error {
 	if len(completed) == 0 {
-		return cause
+		return fmt.Errorf("%w; no manifest was written, and no object was completed", cause)
 	}
 	if cfg.KeepPartial {
 		var urls []string

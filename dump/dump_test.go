@@ -1,0 +1,363 @@
+package dump
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+func need(t *testing.T) (bucket string, client *s3.Client) {
+	t.Helper()
+	for _, v := range []string{"PG2S3_TEST_DSN", "PG2S3_TEST_BUCKET", "PG2S3_TEST_S3_ENDPOINT"} {
+		if os.Getenv(v) == "" {
+			t.Skipf("%s is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)", v)
+		}
+	}
+	c, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return os.Getenv("PG2S3_TEST_BUCKET"), c
+}
+
+func psql(t testing.TB, sql string) string {
+	t.Helper()
+	cmd := exec.Command("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql)
+	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("psql -c %q: %v\n%s", sql, err, stderr.String())
+	}
+	return string(out)
+}
+
+func config(t *testing.T, prefix string) Config {
+	bucket, client := need(t)
+	return Config{
+		DSN: os.Getenv("PG2S3_TEST_DSN"), To: "s3://" + bucket + "/" + prefix, S3Client: client,
+		Jobs: 3, ChunkSize: 1 << 20, MemoryLimit: 256 << 20,
+		PartSize: upload.MinPartSize, Concurrency: 2, Checksum: upload.CRC32C,
+	}
+}
+
+func prefix(t *testing.T) string {
+	return fmt.Sprintf("test/dump/%s/%d/", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
+}
+
+// fetch downloads (and decompresses) an object.
+func fetch(t *testing.T, client *s3.Client, url string) []byte {
+	t.Helper()
+	bucket, key, err := upload.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Fatalf("get %s: %v", url, err)
+	}
+	defer out.Body.Close()
+	var r io.Reader = out.Body
+	if strings.HasSuffix(key, ".zst") {
+		zr, err := zstd.NewReader(out.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func lines(b []byte) []string {
+	l := strings.SplitAfter(string(b), "\n")
+	if len(l) > 0 && l[len(l)-1] == "" {
+		l = l[:len(l)-1]
+	}
+	return l
+}
+
+func cleanupPrefix(t *testing.T, client *s3.Client, bucket, prefix string) {
+	t.Cleanup(func() {
+		out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
+		if err != nil {
+			return
+		}
+		for _, o := range out.Contents {
+			client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key})
+		}
+	})
+}
+
+func listKeys(t *testing.T, client *s3.Client, bucket, prefix string) []string {
+	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	return keys
+}
+
+// Several tables, chunked, with --jobs 3: every table's objects hold, together, exactly psql's COPY
+// of it (as a multiset of lines), and the manifest's row counts are count(*).
+func TestDumpMatchesPsql(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP SCHEMA IF EXISTS dumptest CASCADE; CREATE SCHEMA dumptest;
+		CREATE TABLE dumptest.big AS SELECT g AS id, md5(g::text) AS s, E'line\nbreak, "q"' AS t, g * 0.5 AS n FROM generate_series(1, 120000) g;
+		CREATE TABLE dumptest.small AS SELECT g AS id FROM generate_series(1, 10) g;
+		CREATE TABLE dumptest.empty (id int);
+		CREATE TABLE dumptest.skipme AS SELECT 1 AS x;
+		CREATE VIEW dumptest.v AS SELECT id, s FROM dumptest.big WHERE id % 1000 = 0;
+		CREATE TABLE dumptest.parted (id int, k text) PARTITION BY RANGE (id);
+		CREATE TABLE dumptest.parted_1 PARTITION OF dumptest.parted FOR VALUES FROM (0) TO (500);
+		CREATE TABLE dumptest.parted_2 PARTITION OF dumptest.parted FOR VALUES FROM (500) TO (1000);
+		INSERT INTO dumptest.parted SELECT g, 'k' || g FROM generate_series(0, 999) g;`)
+	p := prefix(t)
+	cleanupPrefix(t, client, bucket, p)
+	cfg := config(t, p)
+	cfg.Schemas, cfg.Exclude, cfg.Compress = []string{"dumptest"}, []string{"dumptest.skip*"}, export.Compression{Algorithm: "zstd"}
+	m, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tb := range m.Tables {
+		names = append(names, tb.Name)
+	}
+	if want := []string{`"dumptest"."big"`, `"dumptest"."empty"`, `"dumptest"."parted"`, `"dumptest"."small"`, `"dumptest"."v"`}; !slices.Equal(sortedCopy(names), want) {
+		t.Fatalf("tables %v, want %v (partitions and excluded tables left out)", names, want)
+	}
+	chunksOfBig := 0
+	for _, tb := range m.Tables {
+		var got []string
+		for _, o := range m.Objects {
+			if o.Table == tb.Name {
+				got = append(got, lines(fetch(t, client, o.URL))...)
+				if tb.Name == `"dumptest"."big"` {
+					chunksOfBig = max(chunksOfBig, o.Chunk+1)
+				}
+			}
+		}
+		want := lines([]byte(psql(t, "COPY (SELECT * FROM "+tb.Name+") TO STDOUT WITH (FORMAT csv)")))
+		if !slices.Equal(sortedCopy(got), sortedCopy(want)) {
+			t.Errorf("%s: %d lines in the objects, psql's COPY has %d, or they differ", tb.Name, len(got), len(want))
+		}
+		count, _ := strconv.ParseInt(strings.TrimSpace(psql(t, "SELECT count(*) FROM "+tb.Name)), 10, 64)
+		if tb.Rows != count {
+			t.Errorf("%s: manifest says %d rows, count(*) is %d", tb.Name, tb.Rows, count)
+		}
+		if len(tb.Columns) == 0 || tb.Columns[0].Name != "id" || tb.Columns[0].Type != "integer" {
+			t.Errorf("%s: columns %v", tb.Name, tb.Columns)
+		}
+	}
+	if chunksOfBig < 3 {
+		t.Errorf("dumptest.big was exported in %d chunks; with 1 MiB chunks it needs several", chunksOfBig)
+	}
+	// The manifest object is there, in Redshift's shape, and lists every object with its size.
+	var stored Manifest
+	if err := json.Unmarshal(fetch(t, client, m.URL), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Entries) != len(m.Objects) || !stored.Entries[0].Mandatory || stored.Entries[0].Meta.ContentLength == 0 || stored.Snapshot.ID == "" {
+		t.Errorf("manifest entries %+v, snapshot %+v", stored.Entries[:1], stored.Snapshot)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+// While a writer moves amounts between two tables (their total stays constant), a --jobs 4 export
+// of both, in many chunks, sees the constant total: every COPY runs in the same snapshot.
+func TestDumpSnapshotConsistency(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP TABLE IF EXISTS acct_a, acct_b;
+		CREATE TABLE acct_a AS SELECT g AS id, 1000 AS amount, md5(g::text) AS pad FROM generate_series(1, 100000) g;
+		CREATE TABLE acct_b AS SELECT g AS id, 1000 AS amount, md5(g::text) AS pad FROM generate_series(1, 100000) g;
+		CREATE INDEX ON acct_a (id); CREATE INDEX ON acct_b (id);`)
+	const total = 2 * 100000 * 1000
+	ctx, stop := context.WithCancel(context.Background())
+	var moves atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the writer: one psql session moving amounts in transactions
+		defer wg.Done()
+		cmd := exec.CommandContext(ctx, "psql", "-X", "-q", "-d", os.Getenv("PG2S3_TEST_DSN"))
+		in, _ := cmd.StdinPipe()
+		cmd.Start()
+		for i := 0; ctx.Err() == nil; i++ {
+			id := 1 + (i*7919)%100000
+			fmt.Fprintf(in, "BEGIN; UPDATE acct_a SET amount = amount - 7 WHERE id = %d; UPDATE acct_b SET amount = amount + 7 WHERE id = %d; COMMIT;\n", id, 100001-id)
+			moves.Add(1)
+		}
+		in.Close()
+		cmd.Wait()
+	}()
+	defer func() { stop(); wg.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	for run := 0; run < 3; run++ {
+		p := prefix(t)
+		cleanupPrefix(t, client, bucket, p)
+		cfg := config(t, p)
+		cfg.Tables, cfg.Jobs, cfg.ChunkSize = []string{"acct_a", "acct_b"}, 4, 512<<10
+		before := moves.Load()
+		m, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if moves.Load() == before {
+			t.Fatal("the writer made no change during the export: the test proves nothing")
+		}
+		sum := 0
+		for _, o := range m.Objects {
+			for _, l := range lines(fetch(t, client, o.URL)) {
+				f := strings.Split(l, ",")
+				n, _ := strconv.Atoi(f[1])
+				sum += n
+			}
+		}
+		if sum != total {
+			t.Errorf("run %d: the export's total is %d, want %d: the objects do not show one instant", run, sum, total)
+		}
+		if len(m.Objects) < 6 {
+			t.Errorf("only %d objects: the tables were not chunked", len(m.Objects))
+		}
+	}
+}
+
+// --max-object-size and --max-rows split between rows; with a header, every object starts with it.
+func TestDumpSplits(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP TABLE IF EXISTS splitme; CREATE TABLE splitme AS
+		SELECT g AS id, md5(g::text) AS s, CASE WHEN g = 5000 THEN repeat('x', 7000000) ELSE 'short' END AS big FROM generate_series(1, 300000) g`)
+	p := prefix(t)
+	cleanupPrefix(t, client, bucket, p)
+	cfg := config(t, p)
+	cfg.Tables, cfg.ChunkSize, cfg.MaxObjectSize, cfg.CSV = []string{"splitme"}, 0, 5<<20, copyout.Options{Header: true}
+	m, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Objects) < 4 {
+		t.Fatalf("%d objects; 25 MB of CSV in 5 MiB objects needs more", len(m.Objects))
+	}
+	var all []string
+	oversized := 0
+	for _, o := range m.Objects {
+		b := fetch(t, client, o.URL)
+		if !bytes.HasPrefix(b, []byte("id,s,big\n")) {
+			t.Errorf("%s does not start with the header", o.URL)
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			t.Errorf("%s does not end with a complete row", o.URL)
+		}
+		if int64(len(b)) > cfg.MaxObjectSize {
+			oversized++
+			if o.Rows != 1 {
+				t.Errorf("%s has %d bytes and %d rows: over the limit without being one oversized row", o.URL, len(b), o.Rows)
+			}
+		}
+		l := lines(b)
+		all = append(all, l[1:]...)
+		if int64(len(l)-1) != o.Rows {
+			t.Errorf("%s: %d lines after the header, manifest says %d rows", o.URL, len(l)-1, o.Rows)
+		}
+	}
+	if oversized != 1 {
+		t.Errorf("%d objects over the limit, want exactly the one holding the 7 MB row", oversized)
+	}
+	want := lines([]byte(psql(t, "COPY splitme TO STDOUT WITH (FORMAT csv)")))
+	if !slices.Equal(all, want) { // one chunk: the objects, in order, are the COPY
+		t.Errorf("the objects together (%d lines) are not psql's COPY (%d lines)", len(all), len(want))
+	}
+	// --max-rows
+	p2 := prefix(t)
+	cleanupPrefix(t, client, bucket, p2)
+	cfg = config(t, p2)
+	cfg.Tables, cfg.ChunkSize, cfg.MaxRows = []string{"splitme"}, 0, 100000
+	m, err = Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Objects) != 3 || m.Objects[0].Rows != 100000 || m.Objects[2].Rows != 100000 {
+		t.Errorf("--max-rows 100000 on 300000 rows: %d objects, rows %v", len(m.Objects), m.Objects)
+	}
+}
+
+// A worker failing fails the run: no manifest, no open upload, no object left.
+func TestDumpWorkerFailure(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP TABLE IF EXISTS failme_a, failme_b CASCADE;
+		CREATE TABLE failme_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g;
+		CREATE TABLE failme_b AS SELECT g AS id, g::text AS s FROM generate_series(1, 400000) g;
+		CREATE OR REPLACE VIEW failme_v AS SELECT 1/(id - 390000) AS boom, s FROM failme_b;`)
+	p := prefix(t)
+	cleanupPrefix(t, client, bucket, p)
+	cfg := config(t, p)
+	cfg.Tables, cfg.ChunkSize = []string{"failme_a", "failme_v"}, 0
+	cfg.MaxRows = 50000 // several objects of failme_v complete before the error, and must be deleted
+	_, err := Run(context.Background(), cfg)
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "objects already completed were deleted") {
+		t.Errorf("err = %v; want completed objects deleted", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "division by zero") || !strings.Contains(err.Error(), "failme_v") || !strings.Contains(err.Error(), "no manifest was written") {
+		t.Fatalf("err = %v; want the cause, the table, and that no manifest was written", err)
+	}
+	if keys := listKeys(t, client, bucket, p); len(keys) > 0 {
+		t.Errorf("objects left after a failed run: %v", keys)
+	}
+	for _, inc := range mustList(t, client, bucket, p) {
+		t.Errorf("upload left open: %s %s", inc.Key, inc.UploadID)
+	}
+}
+
+func mustList(t *testing.T, client *s3.Client, bucket, prefix string) []upload.Incomplete {
+	l, err := upload.ListIncomplete(context.Background(), client, bucket, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func TestObjectKey(t *testing.T) {
+	tb := &Table{Table: copyout.Table{Schema: "public", Name: "orders"}}
+	for tmpl, want := range map[string]string{
+		DefaultTemplate:                 "public.orders/part-00003-012.csv",
+		"{table}/{chunk}-{split}.csv":   "orders/3-12.csv",
+		"x/{schema}/{table}.{split:02}": "x/public/orders.12",
+	} {
+		if got := objectKey(tmpl, tb, 3, 12); got != want {
+			t.Errorf("objectKey(%q) = %q, want %q", tmpl, got, want)
+		}
+	}
+}
