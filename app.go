@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -106,6 +107,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			exportCommand(stdout, stderr, onUsage),
 			cleanupCommand(stdout, stderr, onUsage),
 			benchCommand(stdout, stderr, onUsage),
+			planCommand(stdout, stderr, onUsage),
+			snapshotCommand(stdout, stderr, onUsage),
+			manifestCommand(stdout, stderr, onUsage),
 			benchWorkerCommand(stdout),
 		},
 	}
@@ -136,6 +140,9 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 			&cli.StringFlag{Name: "memory-limit", Value: "512MiB", Usage: "`SIZE` shared by every part buffer of a multi-table run", EnvVars: []string{"PG2S3_MEMORY_LIMIT"}},
 			&cli.StringFlag{Name: "key-template", Value: dump.DefaultTemplate, Usage: "object keys under the prefix: {schema} {table} {chunk:05} {split:03}", EnvVars: []string{"PG2S3_KEY_TEMPLATE"}},
 			&cli.StringFlag{Name: "manifest", Usage: "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", EnvVars: []string{"PG2S3_MANIFEST"}},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan (tables, estimates, chunks, keys, memory) and check access; export nothing", EnvVars: []string{"PG2S3_DRY_RUN"}},
+			&cli.StringFlag{Name: "snapshot", Usage: "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", EnvVars: []string{"PG2S3_SNAPSHOT"}},
+			&cli.StringFlag{Name: "shard", Usage: "export only shard `i/N` of the chunks (0 <= i < N), under --snapshot", EnvVars: []string{"PG2S3_SHARD"}},
 			&cli.BoolFlag{Name: "keep-partial", Usage: "when a multi-table run fails, keep (and list) the objects it completed instead of deleting them", EnvVars: []string{"PG2S3_KEEP_PARTIAL"}},
 			&cli.StringFlag{Name: "to", Aliases: []string{"o"}, Usage: "destination: s3://bucket/key, - for stdout, or a file `PATH`", EnvVars: []string{"PG2S3_TO"}},
 			&cli.BoolFlag{Name: "header", Usage: "start with a header line naming the columns (COPY's HEADER)", EnvVars: []string{"PG2S3_HEADER"}},
@@ -214,6 +221,17 @@ func flagsFirst(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	head := 2
+	if len(cmd.Subcommands) > 0 && len(args) > 2 { // pg2s3 manifest merge ...
+		for _, sub := range cmd.Subcommands {
+			if sub.Name == args[2] {
+				cmd, head = sub, 3
+			}
+		}
+		if head == 2 {
+			return args
+		}
+	}
 	isBool := map[string]bool{"help": true, "h": true}
 	for _, f := range cmd.Flags {
 		if _, ok := f.(*cli.BoolFlag); ok {
@@ -223,7 +241,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 		}
 	}
 	flags, positional := []string{}, []string{}
-	rest := args[2:]
+	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
 		a := rest[i]
 		switch {
@@ -241,7 +259,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 			positional = append(positional, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(slices.Clone(args[:head]), flags...)
 	if len(positional) > 0 {
 		out = append(append(out, "--"), positional...)
 	}
@@ -395,9 +413,6 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 	}
 	if isMulti(c) {
 		return cfg, opts, nil // validated as a dump.Config by runDump
-	}
-	if len(c.StringSlice("table")) > 1 {
-		return export.Config{}, outputOptions{}, usagef("several --table need a prefix destination: --to s3://bucket/prefix/")
 	}
 	for _, f := range []string{"max-object-size", "max-rows"} {
 		if c.IsSet(f) {

@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/dump"
 	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/upload"
 )
 
 // isMulti says whether the export writes several objects under a prefix: several tables, a schema,
@@ -58,8 +62,20 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		S3: cfg.S3, PartSize: cfg.PartSize, Concurrency: cfg.Concurrency, Checksum: cfg.Checksum, Object: cfg.Object, PartTimeout: cfg.PartTimeout,
 		Logger: cfg.Logger,
 	}
+	if sh := c.String("shard"); sh != "" {
+		if dc.Shard, err = dump.ParseShard(sh); err != nil {
+			return &usageError{err}
+		}
+		if c.String("snapshot") == "" && dc.Shard.Count > 1 {
+			return usagef("--shard needs --snapshot: every shard must export the same instant (start `pg2s3 snapshot` first)")
+		}
+	}
+	dc.Snapshot = c.String("snapshot")
 	if err := dc.Validate(); err != nil {
 		return &usageError{err}
+	}
+	if c.Bool("dry-run") {
+		return printPlan(c, dc, opts, stdout)
 	}
 	debug.SetMemoryLimit(dc.MemoryLimit + 128<<20)
 	m, err := dump.Run(c.Context, dc)
@@ -89,4 +105,112 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 			sum.Seconds, sum.MBPerSec, sum.Snapshot, sum.Manifest)
 	}
 	return nil
+}
+
+func printPlan(c *cli.Context, dc dump.Config, opts outputOptions, stdout io.Writer) error {
+	r, err := dump.Plan(c.Context, dc)
+	if err != nil {
+		return err
+	}
+	if opts.json {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT")
+		for _, t := range r.Tables {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\n", t.Name, t.Kind, t.EstRows, export.HumanBytes(t.SizeBytes), t.Select)
+		}
+		tw.Flush()
+		fmt.Fprintln(stdout)
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHUNK\tRANGE\tEST. SIZE\tFIRST OBJECT")
+		for _, ch := range r.Chunks {
+			fmt.Fprintf(tw, "%s #%d\t%s\t%s\t%s\n", ch.Table, ch.Chunk, ch.Range, export.HumanBytes(ch.EstBytes), ch.FirstKey)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
+			len(r.Chunks), r.Jobs, export.HumanBytes(r.PartSize), export.HumanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+	}
+	if len(r.Problems) > 0 {
+		return fmt.Errorf("the export would fail: %s", strings.Join(r.Problems, "; "))
+	}
+	return nil
+}
+
+// planCommand is `pg2s3 plan`: export's flags, with --dry-run.
+func planCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+	cmd := exportCommand(stdout, stderr, onUsage)
+	cmd.Name, cmd.Usage = "plan", "show what a multi-table export would do, and check access, without exporting (export --dry-run)"
+	cmd.UsageText = "pg2s3 plan (--table NAME... | --schema NAME...) --to s3://bucket/prefix/ [flags]"
+	cmd.Before = func(c *cli.Context) error { return c.Set("dry-run", "true") }
+	return cmd
+}
+
+func snapshotCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+	return &cli.Command{
+		Name:  "snapshot",
+		Usage: "export a snapshot, print its ID, and hold it until stopped (for export --snapshot ID --shard i/N)",
+		Description: "Prints the snapshot ID on stdout and waits. Start the shard exports meanwhile, on any machine:\n" +
+			"  pg2s3 export --schema app --to s3://bucket/prefix/ --snapshot ID --shard i/N\n" +
+			"then stop this process (SIGINT or SIGTERM) and join the shards' manifests with pg2s3 manifest merge.",
+		OnUsageError: onUsage,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection `URL` or key=value string (default: PG* variables)", EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
+		},
+		Action: func(c *cli.Context) error {
+			dsn := c.String("dsn")
+			if dsn == "" {
+				dsn = os.Getenv("DATABASE_URL")
+			}
+			return dump.HoldSnapshot(c.Context, dsn, copyout.Session{}, func(id string) {
+				fmt.Fprintln(stdout, id)
+				if f, ok := stdout.(*os.File); ok {
+					f.Sync()
+				}
+				fmt.Fprintf(stderr, "pg2s3: holding snapshot %s; stop me (Ctrl-C, SIGTERM) when every shard is done\n", id)
+			})
+		},
+	}
+}
+
+func manifestCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
+	return &cli.Command{
+		Name:         "manifest",
+		Usage:        "work with manifests",
+		OnUsageError: onUsage,
+		Subcommands: []*cli.Command{{
+			Name:         "merge",
+			Usage:        "join the manifests of the shards of one run into one",
+			UsageText:    "pg2s3 manifest merge s3://bucket/prefix/manifest-shard-0-of-N.json ... --to s3://bucket/prefix/manifest.json",
+			OnUsageError: onUsage,
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "to", Usage: "where the merged manifest goes (`s3://bucket/key`)", EnvVars: []string{"PG2S3_TO"}},
+			}, s3Flags()...),
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 || c.String("to") == "" {
+					return usagef("give the shards' manifests and --to s3://bucket/key")
+				}
+				if _, _, err := upload.ParseURL(c.String("to")); err != nil {
+					return usagef("--to: %v", err)
+				}
+				cc, err := clientConfig(c)
+				if err != nil {
+					return err
+				}
+				client, err := upload.NewClient(c.Context, cc)
+				if err != nil {
+					return err
+				}
+				m, err := dump.Merge(c.Context, client, c.Args().Slice(), c.String("to"))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "pg2s3: merged %d manifests: %d tables, %d objects, %d rows, snapshot %s -> %s\n",
+					c.NArg(), len(m.Tables), len(m.Objects), m.Rows(), m.Snapshot.ID, m.URL)
+				return nil
+			},
+		}},
+	}
 }

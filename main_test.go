@@ -118,7 +118,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"part size not a size", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
 		{"concurrency 0", []string{"export", "-q", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
 		{"bad checksum", []string{"export", "-q", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
-		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, `ends in "/"`},
+		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, "--query exports one result to one object"},
+		{"key ends in slash, one table", []string{"export", "-t", "t", "--to", "s3://b/prefix/", "--memory-limit", "1KiB"}, "--memory-limit"},
 		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "no object key"},
 		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://b/k"}, "want s3://bucket/key"},
 		{"tag S3 would refuse", []string{"export", "-q", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
@@ -137,6 +138,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
 		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
 		{"load sql without preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
+		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
+		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},
+		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/k.csv"}, "for several tables, give a prefix"},
+		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://b/k.csv"}, "give a prefix"},
+		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://b/k.csv", "--max-rows", "10"}, "give a prefix destination"},
+		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://b/p/"}, "--query exports one result"},
+		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

@@ -58,6 +58,8 @@ type Config struct {
 	Template    string // object key template under the prefix (DefaultTemplate)
 	Manifest    string // s3://bucket/key of the manifest (default: prefix + manifest.json)
 	KeepPartial bool   // on failure, keep (and list) the objects already completed
+	Snapshot    string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
+	Shard       Shard  // export only this shard's chunks (with Snapshot)
 
 	Jobs          int   // worker connections
 	ChunkSize     int64 // heap bytes per ctid chunk (0: no chunks)
@@ -156,65 +158,95 @@ type Object struct {
 }
 
 // Run performs the export and returns its manifest.
-func Run(ctx context.Context, cfg Config) (*Manifest, error) {
-	start := time.Now()
+// prepared is a run planned inside its snapshot, with the coordinator holding it.
+type prepared struct {
+	cfg            Config
+	bucket, prefix string
+	manifestURL    string
+	client         *s3.Client
+	connect        func(context.Context) (*pgconn.PgConn, error)
+	coord          *pgconn.PgConn
+	snap           Snapshot
+	tables         []*Table
+	plan           []Chunk
+}
+
+// prepare connects the coordinator, opens (or joins) the snapshot and plans the chunks inside it.
+// The caller closes p.coord.
+func prepare(ctx context.Context, cfg Config) (*prepared, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Template == "" {
 		cfg.Template = DefaultTemplate
 	}
-	bucket, prefix, err := parsePrefix(cfg.To)
-	if err != nil {
+	p := &prepared{cfg: cfg}
+	var err error
+	if p.bucket, p.prefix, err = parsePrefix(cfg.To); err != nil {
 		return nil, err
 	}
-	manifestURL := cfg.Manifest
-	if manifestURL == "" {
-		manifestURL = "s3://" + bucket + "/" + prefix + "manifest.json"
+	p.manifestURL = cfg.Manifest
+	if p.manifestURL == "" {
+		name := "manifest.json"
+		if cfg.Shard.enabled() {
+			name = fmt.Sprintf("manifest-shard-%d-of-%d.json", cfg.Shard.Index, cfg.Shard.Count)
+		}
+		p.manifestURL = "s3://" + p.bucket + "/" + p.prefix + name
 	}
-	client := cfg.S3Client
-	if client == nil {
-		if client, err = upload.NewClient(ctx, cfg.S3); err != nil {
+	p.client = cfg.S3Client
+	if p.client == nil {
+		if p.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
 			return nil, err
 		}
 	}
-	if cfg.Compress.Enabled() && cfg.Object.ContentEncoding == "" {
-		cfg.Object.ContentEncoding = cfg.Compress.ContentEncoding()
+	if cfg.Compress.Enabled() && p.cfg.Object.ContentEncoding == "" {
+		p.cfg.Object.ContentEncoding = cfg.Compress.ContentEncoding()
 	}
-
 	pgcfg, err := copyout.ParseConfig(cfg.DSN, cfg.Session)
 	if err != nil {
 		return nil, err
 	}
-	connect := func(ctx context.Context) (*pgconn.PgConn, error) { return copyout.Connect(ctx, pgcfg) }
+	p.connect = func(ctx context.Context) (*pgconn.PgConn, error) { return copyout.Connect(ctx, pgcfg) }
+	if p.coord, err = p.connect(ctx); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*prepared, error) {
+		p.coord.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if p.snap, err = openSnapshot(ctx, p.coord, cfg.Snapshot); err != nil {
+		return fail(err)
+	}
+	if p.tables, err = listTables(ctx, p.coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
+		return fail(err)
+	}
+	if len(p.tables) == 0 {
+		return fail(errors.New("no table is left to export after --exclude-table"))
+	}
+	tidRange := p.snap.ServerVersionNum >= 140000
+	if !tidRange && cfg.ChunkSize > 0 {
+		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", p.snap.ServerVersion)
+	}
+	p.plan = chunks(p.tables, cfg.ChunkSize, p.snap.BlockSize, tidRange, cfg.Shard)
+	cfg.Logger.Debug("plan", "snapshot", p.snap.ID, "tables", len(p.tables), "chunks", len(p.plan), "jobs", cfg.Jobs)
+	return p, nil
+}
 
-	// The coordinator: plan inside the snapshot it exports, and hold it until every COPY is done.
-	coord, err := connect(ctx)
+// Run performs the export and returns its manifest.
+func Run(ctx context.Context, cfg Config) (*Manifest, error) {
+	start := time.Now()
+	p, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer coord.Close(context.WithoutCancel(ctx))
-	snap, err := openSnapshot(ctx, coord)
-	if err != nil {
-		return nil, err
-	}
-	tables, err := listTables(ctx, coord, cfg.Tables, cfg.Schemas, cfg.Exclude)
-	if err != nil {
-		return nil, err
-	}
-	if len(tables) == 0 {
-		return nil, errors.New("no table is left to export after --exclude-table")
-	}
-	for _, t := range tables {
+	defer p.coord.Close(context.WithoutCancel(ctx))
+	cfg = p.cfg
+	for _, t := range p.tables {
 		if !t.Select {
 			return nil, fmt.Errorf("no SELECT privilege on %s", t)
 		}
 	}
-	if snap.ServerVersionNum < 140000 && cfg.ChunkSize > 0 {
-		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", snap.ServerVersion)
-	}
-	plan := chunks(tables, cfg.ChunkSize, snap.BlockSize, snap.ServerVersionNum >= 140000)
-	cfg.Logger.Debug("plan", "snapshot", snap.ID, "tables", len(tables), "chunks", len(plan), "jobs", cfg.Jobs)
+	coord, client, bucket, prefix, plan, connect, snap, tables, manifestURL := p.coord, p.client, p.bucket, p.prefix, p.plan, p.connect, p.snap, p.tables, p.manifestURL
 
 	budget := upload.NewBudget(cfg.MemoryLimit)
 	var (
@@ -309,12 +341,20 @@ func runChunk(ctx context.Context, cfg Config, conn *pgconn.PgConn, snapshot str
 	return sp.finish(err)
 }
 
-// openSnapshot starts the coordinator's transaction and exports its snapshot.
-func openSnapshot(ctx context.Context, conn *pgconn.PgConn) (Snapshot, error) {
+// openSnapshot starts the coordinator's transaction and exports its snapshot, or, given the ID of a
+// snapshot another process holds, joins that one.
+func openSnapshot(ctx context.Context, conn *pgconn.PgConn, join string) (Snapshot, error) {
 	if _, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ReadAll(); err != nil {
 		return Snapshot{}, fmt.Errorf("starting the snapshot transaction: %w", err)
 	}
-	res := conn.ExecParams(ctx, `SELECT pg_export_snapshot(), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+	id := "pg_export_snapshot()"
+	if join != "" {
+		if _, err := conn.Exec(ctx, "SET TRANSACTION SNAPSHOT "+copyout.QuoteLiteral(join)).ReadAll(); err != nil {
+			return Snapshot{}, fmt.Errorf("joining snapshot %s (is the process holding it, pg2s3 snapshot, still running?): %w", join, err)
+		}
+		id = copyout.QuoteLiteral(join)
+	}
+	res := conn.ExecParams(ctx, `SELECT `+id+`, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 		current_setting('server_version'), current_setting('server_version_num')::int, current_setting('block_size')::bigint`, nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		return Snapshot{}, fmt.Errorf("exporting the snapshot: %w", res.Err)

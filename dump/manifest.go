@@ -22,6 +22,7 @@ type Manifest struct {
 	Snapshot Snapshot        `json:"snapshot"`
 	Format   ManifestFormat  `json:"format"`
 	Seconds  float64         `json:"seconds"`
+	Shard    *Shard          `json:"shard,omitempty"` // a shard's manifest (pg2s3 manifest merge joins them)
 	URL      string          `json:"-"`
 }
 
@@ -58,16 +59,12 @@ type ManifestFormat struct {
 }
 
 func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took time.Duration) *Manifest {
-	sort.Slice(objs, func(i, j int) bool {
-		if objs[i].Table != objs[j].Table {
-			return objs[i].Table < objs[j].Table
-		}
-		if objs[i].Chunk != objs[j].Chunk {
-			return objs[i].Chunk < objs[j].Chunk
-		}
-		return objs[i].Split < objs[j].Split
-	})
+	sortObjects(objs)
 	m := &Manifest{Objects: objs, Snapshot: snap, Seconds: took.Seconds()}
+	if cfg.Shard.enabled() {
+		sh := cfg.Shard
+		m.Shard = &sh
+	}
 	m.Format = ManifestFormat{Format: cfg.CSV.FormatName(), Header: cfg.CSV.Header, Delimiter: cfg.CSV.Delimiter, Compression: "none"}
 	if cfg.CSV.Null != nil {
 		m.Format.Null = *cfg.CSV.Null
@@ -93,6 +90,18 @@ func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took
 		m.Tables = append(m.Tables, *byTable[t.String()])
 	}
 	return m
+}
+
+func sortObjects(objs []Object) {
+	sort.Slice(objs, func(i, j int) bool {
+		if objs[i].Table != objs[j].Table {
+			return objs[i].Table < objs[j].Table
+		}
+		if objs[i].Chunk != objs[j].Chunk {
+			return objs[i].Chunk < objs[j].Chunk
+		}
+		return objs[i].Split < objs[j].Split
+	})
 }
 
 // write stores the manifest; it is the last object of a run.

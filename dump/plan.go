@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"path"
 	"sort"
 	"strconv"
@@ -141,26 +142,60 @@ func excluded(t *Table, patterns []string) bool {
 	return false
 }
 
+// Shard is this process's share of a run spread over several processes: shard Index of Count.
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
+
+// ParseShard reads i/N (0 <= i < N).
+func ParseShard(s string) (Shard, error) {
+	var sh Shard
+	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Count); err != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
+		return Shard{}, fmt.Errorf("--shard %q: want i/N with 0 <= i < N, e.g. 0/4", s)
+	}
+	return sh, nil
+}
+
+func (s Shard) enabled() bool { return s.Count > 1 }
+
+// owns says whether this shard exports chunk k of table t.
+func (s Shard) owns(t *Table, k int) bool {
+	if !s.enabled() {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(t.String()))
+	return (int(h.Sum32()%uint32(s.Count))+k)%s.Count == s.Index
+}
+
 // chunks splits the tables into ctid page ranges of about chunkBytes of heap each (ordinary tables
 // on PostgreSQL 14 and later, where such a range is a TID Range Scan); everything else is one chunk.
 // They come largest first, the order the workers take them in.
-func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool) []Chunk {
+//
+// The ranges are closed, [k*P, (k+1)*P), and cover every page below the relation's size as measured
+// now, inside the snapshot. Every row the snapshot sees lies below that size whenever it is measured
+// (pages are only added, and VACUUM truncates only pages without any tuple, which it cannot do for
+// tuples the snapshot still sees), so processes that measure at different times (shards) still
+// cover every row between them, each exactly once. With shards, every ordinary table is ranged, so
+// that all processes agree on how it is cut, and chunk k of table t belongs to one shard.
+func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard Shard) []Chunk {
 	var out []Chunk
 	pagesPerChunk := max(chunkBytes/blockSize, 1)
 	for _, t := range tables {
-		if t.Kind != "r" || !tidRange || t.Pages <= pagesPerChunk || chunkBytes <= 0 {
-			out = append(out, Chunk{Table: t, EstBytes: t.SizeBytes})
+		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && (t.Pages > pagesPerChunk || shard.enabled())
+		if !ranged {
+			if shard.owns(t, 0) {
+				out = append(out, Chunk{Table: t, EstBytes: t.SizeBytes})
+			}
 			continue
 		}
-		n := 0
-		for from := int64(0); from < t.Pages; from += pagesPerChunk {
-			c := Chunk{Table: t, Index: n, FromPage: from, ToPage: from + pagesPerChunk, Ranged: true, EstBytes: pagesPerChunk * blockSize}
-			if c.ToPage >= t.Pages {
-				c.ToPage = 0 // the last chunk is open-ended
-				c.EstBytes = (t.Pages - from) * blockSize
+		for k := 0; int64(k)*pagesPerChunk < max(t.Pages, 1); k++ {
+			if shard.owns(t, k) {
+				from := int64(k) * pagesPerChunk
+				out = append(out, Chunk{Table: t, Index: k, FromPage: from, ToPage: from + pagesPerChunk, Ranged: true,
+					EstBytes: min(pagesPerChunk, t.Pages-from) * blockSize})
 			}
-			out = append(out, c)
-			n++
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].EstBytes > out[j].EstBytes })
