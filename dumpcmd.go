@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -78,7 +79,14 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		return printPlan(c, dc, opts, stdout)
 	}
 	debug.SetMemoryLimit(dc.MemoryLimit + 128<<20)
+	stop := func() {}
+	if !opts.quiet && isTerminal(stderr) {
+		// One aggregate line over every worker: rows (header lines included), bytes of CSV, MB/s.
+		dc.Progress = &copyout.Progress{}
+		stop = export.StartProgress(stderr, dc.Progress, -1, false, time.Now())
+	}
 	m, err := dump.Run(c.Context, dc)
+	stop()
 	if err != nil {
 		return err
 	}

@@ -267,13 +267,24 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 			}
 			defer conn.Close(context.WithoutCancel(gctx))
 			for c := range queue {
-				objs, err := runChunk(gctx, cfg, conn, snap.ID, c, client, bucket, prefix, budget, cfg.Progress)
-				mu.Lock()
-				completed = append(completed, objs...)
-				mu.Unlock()
+				wait, err := runChunk(gctx, cfg, conn, snap.ID, c, client, bucket, prefix, budget, cfg.Progress)
 				if err != nil {
+					objs, _ := wait()
+					mu.Lock()
+					completed = append(completed, objs...)
+					mu.Unlock()
 					return fmt.Errorf("%s, chunk %d (%s): %w", c.Table, c.Index, c.Range(), err)
 				}
+				g.Go(func() error {
+					objs, err := wait()
+					mu.Lock()
+					completed = append(completed, objs...)
+					mu.Unlock()
+					if err != nil {
+						return fmt.Errorf("%s, chunk %d (%s): %w", c.Table, c.Index, c.Range(), err)
+					}
+					return nil
+				})
 			}
 			return nil
 		})
@@ -325,8 +336,11 @@ func failRun(ctx context.Context, cfg Config, client *s3.Client, bucket string, 
 }
 
 // runChunk exports one chunk through a splitter into one or more objects.
+//
+// It returns once the COPY is done, with a function that waits for the chunk's uploads (on failure,
+// the function returns the objects of the chunk that did complete, so that they can be deleted).
 func runChunk(ctx context.Context, cfg Config, conn *pgconn.PgConn, snapshot string, c Chunk, client *s3.Client,
-	bucket, prefix string, budget *upload.Budget, prog *copyout.Progress) ([]Object, error) {
+	bucket, prefix string, budget *upload.Budget, prog *copyout.Progress) (wait func() ([]Object, error), err error) {
 	sp := &splitter{
 		cfg: cfg, ctx: ctx, chunk: c, header: cfg.CSV.Header,
 		open: func(ctx context.Context, split int) *upload.Uploader {
@@ -337,8 +351,17 @@ func runChunk(ctx context.Context, cfg Config, conn *pgconn.PgConn, snapshot str
 			}
 		},
 	}
-	_, err := copyout.RunRows(ctx, conn, snapshot, c.Statement(cfg.CSV), sp, prog)
-	return sp.finish(err)
+	_, err = copyout.RunRows(ctx, conn, snapshot, c.Statement(cfg.CSV), sp, prog)
+	if err != nil {
+		objs, _ := sp.finish(err) // the objects of this chunk that did complete, to be deleted
+		return func() ([]Object, error) { return objs, err }, err
+	}
+	// The COPY is done: the connection can take the next chunk while these uploads finish.
+	if err := sp.closeAll(nil); err != nil {
+		objs, _ := sp.wait()
+		return func() ([]Object, error) { return objs, err }, err
+	}
+	return sp.wait, nil
 }
 
 // openSnapshot starts the coordinator's transaction and exports its snapshot, or, given the ID of a
@@ -484,6 +507,16 @@ func (s *splitter) WriteRow(row []byte) error {
 // empty or header-only, object) and every upload is awaited; on failure every open stream is closed
 // with the error, which aborts its upload. It returns the objects that completed.
 func (s *splitter) finish(copyErr error) ([]Object, error) {
+	err := s.closeAll(copyErr)
+	objs, werr := s.wait()
+	if err == nil {
+		err = werr
+	}
+	return objs, err
+}
+
+// closeAll ends the chunk's streams (see finish) without waiting for the uploads.
+func (s *splitter) closeAll(copyErr error) error {
 	err := copyErr
 	if err == nil && s.cur == nil && len(s.done) == 0 && s.chunk.Index == 0 {
 		err = s.start() // an empty table is one empty object
@@ -498,6 +531,12 @@ func (s *splitter) finish(copyErr error) ([]Object, error) {
 			s.cur = nil
 		}
 	}
+	return err
+}
+
+// wait waits for the chunk's uploads and returns the objects that completed.
+func (s *splitter) wait() ([]Object, error) {
+	var err error
 	var objs []Object
 	for i, o := range s.done {
 		r := <-o.result

@@ -227,7 +227,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		if cfg.Table != "" {
 			est = table.EstRows
 		}
-		stop := startProgress(cfg.Stderr, &prog, est, cfg.CSV.Header, start)
+		stop := StartProgress(cfg.Stderr, &prog, est, cfg.CSV.Header, start)
 		defer stop()
 	}
 

@@ -9,9 +9,9 @@ import (
 	"github.com/pg2s3/pg2s3/copyout"
 )
 
-// startProgress redraws one status line on w every half second until the returned stop is called,
+// StartProgress redraws one status line on w every half second until the returned stop is called,
 // which erases it. estRows < 0 means no estimate (no ETA).
-func startProgress(w io.Writer, p *copyout.Progress, estRows int64, header bool, start time.Time) (stop func()) {
+func StartProgress(w io.Writer, p *copyout.Progress, estRows int64, header bool, start time.Time) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
