@@ -78,7 +78,7 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 	if c.Bool("dry-run") {
 		return printPlan(c, dc, opts, stdout)
 	}
-	debug.SetMemoryLimit(dc.MemoryLimit + 128<<20)
+	debug.SetMemoryLimit(dc.MemoryLimit + 48<<20) // part buffers are garbage after each object: collect them near the limit
 	stop := func() {}
 	if !opts.quiet && isTerminal(stderr) {
 		// One aggregate line over every worker: rows (header lines included), bytes of CSV, MB/s.

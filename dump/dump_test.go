@@ -361,3 +361,37 @@ func TestObjectKey(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose backend is terminated mid-COPY fails the run the same way.
+func TestDumpWorkerTerminated(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP TABLE IF EXISTS term_a, term_b;
+		CREATE TABLE term_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 50000) g;
+		CREATE TABLE term_b AS SELECT g AS id, md5(g::text) AS s, md5((g+1)::text) AS t FROM generate_series(1, 3000000) g;`)
+	p := prefix(t)
+	cleanupPrefix(t, client, bucket, p)
+	cfg := config(t, p)
+	cfg.Tables, cfg.ChunkSize, cfg.Jobs, cfg.MaxRows = []string{"term_a", "term_b"}, 0, 2, 200000
+	done := make(chan error, 1)
+	go func() { _, err := Run(context.Background(), cfg); done <- err }()
+	deadline := time.Now().Add(30 * time.Second)
+	terminated := ""
+	for terminated == "" && time.Now().Before(deadline) {
+		terminated = strings.TrimSpace(psql(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = 'pg2s3' AND query LIKE 'COPY "public"."term_b"%' AND state = 'active'`))
+		time.Sleep(50 * time.Millisecond)
+	}
+	err := <-done
+	if terminated != "t" {
+		t.Fatalf("the COPY of term_b was never seen running (err %v)", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "57P01") || !strings.Contains(err.Error(), "term_b") || !strings.Contains(err.Error(), "no manifest was written") {
+		t.Fatalf("err = %v", err)
+	}
+	if keys := listKeys(t, client, bucket, p); len(keys) > 0 {
+		t.Errorf("objects left after a failed run: %v", keys)
+	}
+	for _, inc := range mustList(t, client, bucket, p) {
+		t.Errorf("upload left open: %s %s", inc.Key, inc.UploadID)
+	}
+}

@@ -3,15 +3,87 @@ package upload
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 )
 
 // Budget is a memory limit shared by the part buffers of many uploads (all the workers of a run):
 // an upload that would go over it waits, which back-pressures its COPY instead of growing.
+//
+// Buffers of finished uploads are kept for the next ones (still counted in the budget), so a run
+// of many objects reuses the same memory instead of leaving garbage for the collector.
 type Budget struct {
 	sem   *semaphore.Weighted
 	Limit int64
+
+	mu   sync.Mutex
+	free [][]byte
+}
+
+// take returns a kept buffer of at least size bytes, or nil.
+func (b *Budget) take(size int64) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, buf := range b.free {
+		if int64(cap(buf)) >= size {
+			b.free = append(b.free[:i], b.free[i+1:]...)
+			return buf
+		}
+	}
+	return nil
+}
+
+// keep stores a buffer for reuse; its bytes stay counted in the budget.
+func (b *Budget) keep(buf []byte) {
+	b.mu.Lock()
+	b.free = append(b.free, buf[:0])
+	b.mu.Unlock()
+}
+
+// dropKept gives back the budget of every kept buffer; it says whether there was any.
+func (b *Budget) dropKept() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var n int64
+	for _, buf := range b.free {
+		n += int64(cap(buf))
+	}
+	b.free = nil
+	if n > 0 {
+		b.sem.Release(n)
+	}
+	return n > 0
+}
+
+// allocate returns a buffer of size bytes within the budget, reusing a kept one when it can,
+// waiting while the budget is spent.
+func (b *Budget) allocate(ctx context.Context, size int64) ([]byte, error) {
+	if size > b.Limit {
+		return nil, fmt.Errorf("a part of %d bytes does not fit in the memory limit of %d bytes", size, b.Limit)
+	}
+	for {
+		if buf := b.take(size); buf != nil {
+			return buf[:size], nil
+		}
+		if b.sem.TryAcquire(size) {
+			return make([]byte, size), nil
+		}
+		if b.dropKept() { // kept buffers too small for this part: make room
+			continue
+		}
+		// Wait a little for another upload to give memory back, then look at the kept buffers again.
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		err := b.sem.Acquire(wctx, size)
+		cancel()
+		if err == nil {
+			return make([]byte, size), nil
+		}
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+	}
 }
 
 // NewBudget returns a budget of limit bytes.
@@ -27,8 +99,11 @@ type pool struct {
 	tokens    chan struct{}
 	free      chan []byte
 	budget    *Budget
-	allocated int   // buffers made (only the filling goroutine calls get)
-	held      int64 // bytes taken from the budget
+	allocated int      // buffers made (only the filling goroutine calls get)
+	held      int64    // bytes taken from the budget
+	owned     [][]byte // the buffers taken from the budget, handed back on close
+
+	mu sync.Mutex // guards held and owned
 }
 
 func newPool(max int, budget *Budget) *pool {
@@ -47,21 +122,22 @@ func (p *pool) get(ctx context.Context, size int64) ([]byte, error) {
 		if int64(cap(b)) >= size {
 			return b[:size], nil
 		}
-		p.release(int64(cap(b)))
+		p.release(b)
 	default:
 	}
-	if p.budget != nil {
-		if size > p.budget.Limit {
-			<-p.tokens
-			return nil, fmt.Errorf("a part of %d bytes does not fit in the memory limit of %d bytes", size, p.budget.Limit)
-		}
-		if err := p.budget.sem.Acquire(ctx, size); err != nil {
-			<-p.tokens
-			return nil, context.Cause(ctx)
-		}
-		p.held += size
-	}
 	p.allocated++
+	if p.budget != nil {
+		b, err := p.budget.allocate(ctx, size)
+		if err != nil {
+			<-p.tokens
+			return nil, err
+		}
+		p.mu.Lock()
+		p.held += int64(cap(b))
+		p.owned = append(p.owned, b)
+		p.mu.Unlock()
+		return b, nil
+	}
 	return make([]byte, size), nil
 }
 
@@ -70,19 +146,37 @@ func (p *pool) put(b []byte) {
 	select {
 	case p.free <- b[:0]:
 	default:
-		p.release(int64(cap(b)))
+		p.release(b)
 	}
 	<-p.tokens
 }
 
-func (p *pool) release(n int64) {
-	if p.budget != nil && n > 0 {
-		p.budget.sem.Release(n)
-		p.held -= n
+// release gives back the budget of a buffer the pool drops (too small after the schedule grew).
+func (p *pool) release(b []byte) {
+	if p.budget == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, o := range p.owned {
+		if cap(o) > 0 && &o[:1][0] == &b[:1][0] {
+			p.owned = append(p.owned[:i], p.owned[i+1:]...)
+			p.budget.sem.Release(int64(cap(b)))
+			p.held -= int64(cap(b))
+			return
+		}
 	}
 }
 
-// close gives the budget back; no buffer of the pool may be used afterwards.
+// close hands the pool's buffers back to the budget, for the next upload; none may be used afterwards.
 func (p *pool) close() {
-	p.release(p.held)
+	if p.budget == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, b := range p.owned {
+		p.budget.keep(b)
+	}
+	p.owned, p.held = nil, 0
 }

@@ -188,21 +188,26 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	if err != nil {
 		return Result{}, u.readError(err, 1)
 	}
-	// The first part is full: peek at the next one, so that output of exactly one part size is still
-	// a single PutObject and a multipart upload never ends with an empty part.
+	// The first part is full: peek at one more byte, so that output of exactly one part size is still
+	// a single PutObject and a multipart upload never ends with an empty part. (A byte, not a part:
+	// a stream that has ended never waits for memory it does not need.)
+	var peek [1]byte
+	if _, err := io.ReadFull(r, peek[:]); err == io.EOF {
+		return u.put(ctx, first, checksum)
+	} else if err != nil {
+		return Result{}, u.readError(err, 2)
+	}
 	second, err := pool.get(ctx, PartSize(2, partSize))
 	if err != nil {
 		return Result{}, err
 	}
-	n, err = io.ReadFull(r, second)
-	second = second[:n]
-	if n == 0 && err == io.EOF {
-		return u.put(ctx, first, checksum)
-	}
-	if err != nil && err != io.ErrUnexpectedEOF {
+	second[0] = peek[0]
+	n, err = io.ReadFull(r, second[1:])
+	second = second[:1+n]
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return Result{}, u.readError(err, 2)
 	}
-	last := err == io.ErrUnexpectedEOF
+	last := err != nil
 	return u.multipart(ctx, r, pool, first, second, last, checksum)
 }
 

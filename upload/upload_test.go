@@ -23,7 +23,7 @@ import (
 type fakeS3 struct {
 	mu         sync.Mutex
 	calls      []string
-	parts      map[int32][]byte
+	parts      map[string][]byte // key/partNumber
 	objects    map[string][]byte
 	inFlight   int
 	maxFlight  int
@@ -35,7 +35,9 @@ type fakeS3 struct {
 	abortCtx   error // the context error seen by AbortMultipartUpload
 }
 
-func newFake() *fakeS3 { return &fakeS3{parts: map[int32][]byte{}, objects: map[string][]byte{}} }
+func newFake() *fakeS3 { return &fakeS3{parts: map[string][]byte{}, objects: map[string][]byte{}} }
+
+func partKey(key string, n int32) string { return fmt.Sprintf("%s/%d", key, n) }
 
 func (f *fakeS3) record(s string) {
 	f.mu.Lock()
@@ -102,7 +104,7 @@ func (f *fakeS3) UploadPart(ctx context.Context, in *s3.UploadPartInput, _ ...fu
 		return nil, apiErr("BadDigest", "crc32c mismatch")
 	}
 	f.mu.Lock()
-	f.parts[*in.PartNumber] = b
+	f.parts[partKey(*in.Key, *in.PartNumber)] = b
 	f.mu.Unlock()
 	return &s3.UploadPartOutput{ETag: aws.String(fmt.Sprintf(`"p%d"`, *in.PartNumber))}, nil
 }
@@ -114,7 +116,9 @@ func (f *fakeS3) CompleteMultipartUpload(_ context.Context, in *s3.CompleteMulti
 		if *p.PartNumber != int32(i+1) {
 			return nil, apiErr("InvalidPartOrder", "parts out of order")
 		}
-		b := f.parts[*p.PartNumber]
+		f.mu.Lock()
+		b := f.parts[partKey(*in.Key, *p.PartNumber)]
+		f.mu.Unlock()
 		if i < len(in.MultipartUpload.Parts)-1 && len(b) < MinPartSize {
 			return nil, apiErr("EntityTooSmall", "part too small")
 		}
@@ -131,7 +135,9 @@ func (f *fakeS3) CompleteMultipartUpload(_ context.Context, in *s3.CompleteMulti
 
 func (f *fakeS3) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, _ ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
 	f.record("abort")
+	f.mu.Lock()
 	f.abortCtx = ctx.Err()
+	f.mu.Unlock()
 	if f.failAbort {
 		return nil, apiErr("AccessDenied", "no abort for you")
 	}
@@ -347,5 +353,45 @@ func TestChecksumValues(t *testing.T) {
 	}
 	if got, want := CRC64NVME.sum(in), "rosUhgp5mIg="; got != want { // 0xae8b14860a799888
 		t.Errorf("crc64nvme = %s, want %s", got, want)
+	}
+}
+
+// Uploads sharing a Budget never hold more than its limit, reuse each other's buffers, and all
+// finish when the budget holds the 2 parts each active stream needs, but not all they would use.
+func TestBudgetSharedByUploads(t *testing.T) {
+	budget := NewBudget(12 * MinPartSize)
+	f := newFake()
+	f.partDelay = 5 * time.Millisecond
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("k%d", i), PartSize: MinPartSize, Concurrency: 3, Budget: budget}
+			_, err := u.Upload(context.Background(), bytes.NewReader(data(4*MinPartSize+i)))
+			errs <- err
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("uploads sharing a budget deadlocked")
+	}
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything handed back: the whole budget can be taken at once.
+	budget.dropKept()
+	if !budget.sem.TryAcquire(budget.Limit) {
+		t.Error("the budget was not given back in full")
+	}
+	if _, err := budget.allocate(context.Background(), 13*MinPartSize); err == nil || !strings.Contains(err.Error(), "does not fit") {
+		t.Errorf("a part larger than the budget: %v", err)
 	}
 }
