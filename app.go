@@ -119,7 +119,8 @@ func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "export a query or a table to S3, a file, or stdout",
-		UsageText: "pg2s3 export (--query SQL | --table [schema.]name) --to (s3://bucket/key | - | FILE) [flags]",
+		UsageText: "pg2s3 export (--query SQL | --table [schema.]name) --to (s3://bucket/key | - | FILE) [flags]\n" +
+			"   pg2s3 export (--table NAME... | --schema NAME...) --to s3://bucket/prefix/ [--jobs N] [flags]",
 		Description: "The connection comes from --dsn, else DATABASE_URL, else the libpq variables (PGHOST, PGPORT,\n" +
 			"PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, ...) and ~/.pgpass, as in psql.\n" +
 			"S3 credentials and region come from the AWS SDK's default chain (AWS_* variables, ~/.aws\n" +
