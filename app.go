@@ -117,8 +117,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 func exportCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli.Command {
 	return &cli.Command{
-		Name:      "export",
-		Usage:     "export a query or a table to S3, a file, or stdout",
+		Name:  "export",
+		Usage: "export a query or a table to S3, a file, or stdout",
 		UsageText: "pg2s3 export (--query SQL | --table [schema.]name) --to (s3://bucket/key | - | FILE) [flags]\n" +
 			"   pg2s3 export (--table NAME... | --schema NAME...) --to s3://bucket/prefix/ [--jobs N] [flags]",
 		Description: "The connection comes from --dsn, else DATABASE_URL, else the libpq variables (PGHOST, PGPORT,\n" +
@@ -305,6 +305,11 @@ func loadStatement(c *cli.Context, cfg export.Config, loader, dest string) strin
 	if table == "" {
 		table = "my_table"
 	}
+	return loadStatementFor(c, cfg, loader, dest, table)
+}
+
+// loadStatementFor is loadStatement for a given table name.
+func loadStatementFor(c *cli.Context, cfg export.Config, loader, dest, table string) string {
 	endpoint := cfg.S3.Endpoint
 	if endpoint == "" {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")

@@ -37,7 +37,9 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		return usagef("--query exports one result to one object: --to s3://bucket/key (a prefix is for --table and --schema)")
 	}
 	if opts.loader != "" {
-		return usagef("--preset with several objects is not supported yet; the manifest lists the objects")
+		if _, ok := dump.TableFolder(c.String("to"), c.String("key-template"), "s", "t"); !ok {
+			return usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", dump.DefaultTemplate)
+		}
 	}
 	sizes := map[string]int64{}
 	for _, f := range []string{"chunk-size", "max-object-size", "memory-limit"} {
@@ -72,6 +74,7 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		}
 	}
 	dc.Snapshot = c.String("snapshot")
+	dc.TableManifests = opts.loader == "redshift"
 	if err := dc.Validate(); err != nil {
 		return &usageError{err}
 	}
@@ -90,18 +93,23 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 	if err != nil {
 		return err
 	}
+	var loads []string
+	if opts.loader != "" {
+		loads = multiLoadStatements(c, cfg, opts.loader, m)
+	}
 	stored, csv := m.Bytes()
 	sum := struct {
-		Manifest string  `json:"manifest"`
-		Snapshot string  `json:"snapshot"`
-		Tables   int     `json:"tables"`
-		Objects  int     `json:"objects"`
-		Rows     int64   `json:"rows"`
-		Bytes    int64   `json:"bytes"`
-		CSVBytes int64   `json:"csv_bytes"`
-		Seconds  float64 `json:"seconds"`
-		MBPerSec float64 `json:"mb_per_s"`
-	}{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, float64(csv) / 1e6 / m.Seconds}
+		Manifest string   `json:"manifest"`
+		Snapshot string   `json:"snapshot"`
+		Tables   int      `json:"tables"`
+		Objects  int      `json:"objects"`
+		Rows     int64    `json:"rows"`
+		Bytes    int64    `json:"bytes"`
+		CSVBytes int64    `json:"csv_bytes"`
+		Seconds  float64  `json:"seconds"`
+		MBPerSec float64  `json:"mb_per_s"`
+		LoadSQL  []string `json:"load_sql,omitempty"`
+	}{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, float64(csv) / 1e6 / m.Seconds, loads}
 	if opts.json {
 		b, _ := json.Marshal(sum)
 		_, err := fmt.Fprintf(stdout, "%s\n", b)
@@ -111,8 +119,45 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		fmt.Fprintf(stderr, "pg2s3: exported %d table%s, %d rows, %s of CSV in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s\n",
 			sum.Tables, pluralS(sum.Tables), sum.Rows, export.HumanBytes(csv), sum.Objects, pluralS(sum.Objects), export.HumanBytes(stored),
 			sum.Seconds, sum.MBPerSec, sum.Snapshot, sum.Manifest)
+		if len(loads) > 0 {
+			fmt.Fprintf(stderr, "pg2s3: load them with:\n%s\n", strings.Join(loads, "\n"))
+		}
 	}
 	return nil
+}
+
+// multiLoadStatements is one load statement per table: Redshift reads the table's own manifest,
+// the others the table's folder (a prefix or a glob of its objects).
+func multiLoadStatements(c *cli.Context, cfg export.Config, loader string, m *dump.Manifest) []string {
+	var out []string
+	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(c.String("to"), "s3://"), "/")
+	for _, t := range m.Tables {
+		schema, name := unquoteTable(t.Name)
+		folder, _ := dump.TableFolder(c.String("to"), c.String("key-template"), schema, name)
+		url := folder + "*" + ".csv" + cfg.Compress.Extension()
+		switch loader {
+		case "redshift":
+			url = dump.TableManifestURL(bucket, prefix, schema, name)
+		case "snowflake":
+			url = folder
+		case "bigquery":
+			url = folder + "*"
+		}
+		if loader == "postgres" { // psql reads one stream: one command per object
+			for _, o := range m.Objects {
+				if o.Table == t.Name {
+					out = append(out, loadStatementFor(c, cfg, loader, o.URL, copyoutQuoted(schema, name)))
+				}
+			}
+			continue
+		}
+		stmt := loadStatementFor(c, cfg, loader, url, copyoutQuoted(schema, name))
+		if loader == "redshift" {
+			stmt = strings.Replace(stmt, " IAM_ROLE", " MANIFEST IAM_ROLE", 1)
+		}
+		out = append(out, stmt)
+	}
+	return out
 }
 
 func printPlan(c *cli.Context, dc dump.Config, opts outputOptions, stdout io.Writer) error {
@@ -221,4 +266,25 @@ func manifestCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cl
 			},
 		}},
 	}
+}
+
+// unquoteTable splits a quoted "schema"."table" name.
+func unquoteTable(q string) (schema, table string) {
+	parts := strings.SplitN(q, `"."`, 2)
+	if len(parts) != 2 {
+		return "", q
+	}
+	un := func(s string) string { return strings.ReplaceAll(strings.Trim(s, `"`), `""`, `"`) }
+	return un(parts[0]), un(parts[1])
+}
+
+// copyoutQuoted names a table for a load statement: schema.table, quoted where needed.
+func copyoutQuoted(schema, table string) string {
+	q := func(s string) string {
+		if s != "" && strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') }) < 0 {
+			return s
+		}
+		return copyout.QuoteIdent(s)
+	}
+	return q(schema) + "." + q(table)
 }

@@ -167,3 +167,31 @@ func TestPlanReportsMissingPrivilege(t *testing.T) {
 		t.Errorf("missing bucket: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// --preset with several tables prints one load statement per table; Redshift's read per-table manifests.
+func TestMultiTablePresets(t *testing.T) {
+	bucket, client := needStack(t)
+	psqlExec(t, `DROP TABLE IF EXISTS preset_a, preset_b; CREATE TABLE preset_a AS SELECT g FROM generate_series(1, 10) g;
+		CREATE TABLE preset_b AS SELECT 'x' AS s;`)
+	prefix := fmt.Sprintf("s3://%s/test/presets/%d/", bucket, time.Now().UnixNano())
+	r := pg2s3(t, nil, "export", "-t", "preset_a", "-t", "preset_b", "--to", prefix, "--preset", "redshift", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var sum struct {
+		LoadSQL []string `json:"load_sql"`
+	}
+	json.Unmarshal([]byte(r.stdout), &sum)
+	if len(sum.LoadSQL) != 2 || !strings.Contains(sum.LoadSQL[0], "MANIFEST") || !strings.Contains(sum.LoadSQL[0], ".manifest.json") {
+		t.Fatalf("load statements: %q", sum.LoadSQL)
+	}
+	m := readManifest(t, client, prefix+"public.preset_a.manifest.json")
+	if len(m.Entries) != 1 || !strings.Contains(m.Entries[0].URL, "public.preset_a/") || m.Tables[0].Rows != 10 {
+		t.Errorf("preset_a's own manifest: %+v", m)
+	}
+	r = pg2s3(t, nil, "export", "-t", "preset_a", "-t", "preset_b", "--to", prefix+"d/", "--preset", "duckdb", "--json")
+	json.Unmarshal([]byte(r.stdout), &sum)
+	if r.code != 0 || len(sum.LoadSQL) != 2 || !strings.Contains(sum.LoadSQL[0], "/d/public.preset_a/*.csv.zst") {
+		t.Errorf("duckdb: exit %d, %q %s", r.code, sum.LoadSQL, r.stderr)
+	}
+}

@@ -62,7 +62,24 @@ func ResolveTable(ctx context.Context, conn *pgconn.PgConn, name string) (Table,
 }
 
 func resolve(ctx context.Context, conn *pgconn.PgConn, name string) (Table, bool, error) {
+	// to_regclass raises on a name it cannot parse; inside a transaction (a multi-table export plans
+	// in its snapshot), a savepoint keeps that error from aborting the transaction.
+	inTx := conn.TxStatus() == 'T'
+	if inTx {
+		if _, err := conn.Exec(ctx, "SAVEPOINT pg2s3_resolve").ReadAll(); err != nil {
+			return Table{}, false, err
+		}
+	}
 	res := conn.ExecParams(ctx, resolveSQL, [][]byte{[]byte(name)}, nil, nil, nil).Read()
+	if inTx {
+		end := "RELEASE SAVEPOINT pg2s3_resolve"
+		if res.Err != nil {
+			end = "ROLLBACK TO SAVEPOINT pg2s3_resolve"
+		}
+		if _, err := conn.Exec(ctx, end).ReadAll(); err != nil && res.Err == nil {
+			return Table{}, false, err
+		}
+	}
 	if res.Err != nil {
 		return Table{}, false, res.Err
 	}

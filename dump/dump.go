@@ -59,7 +59,10 @@ type Config struct {
 	Manifest    string // s3://bucket/key of the manifest (default: prefix + manifest.json)
 	KeepPartial bool   // on failure, keep (and list) the objects already completed
 	Snapshot    string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
-	Shard       Shard  // export only this shard's chunks (with Snapshot)
+	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
+	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
+	TableManifests bool
+	Shard          Shard // export only this shard's chunks (with Snapshot)
 
 	Jobs          int   // worker connections
 	ChunkSize     int64 // heap bytes per ctid chunk (0: no chunks)
@@ -122,6 +125,29 @@ func parsePrefix(to string) (bucket, prefix string, err error) {
 }
 
 var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split)(?::(0\d+))?\}`)
+
+// TableManifestURL is where TableManifests puts a table's own manifest.
+func TableManifestURL(bucket, prefix, schema, table string) string {
+	return "s3://" + bucket + "/" + prefix + schema + "." + table + ".manifest.json"
+}
+
+// TableFolder returns the URL of the folder holding one table's objects, when the key template
+// gives every table a folder of its own (as the default does); ok is false otherwise.
+func TableFolder(to, template, schema, table string) (url string, ok bool) {
+	if template == "" {
+		template = DefaultTemplate
+	}
+	i := strings.LastIndexByte(template, '/')
+	if i < 0 {
+		return "", false
+	}
+	dir := template[:i+1]
+	if !strings.Contains(dir, "{table}") || strings.Contains(dir, "{chunk") || strings.Contains(dir, "{split") {
+		return "", false
+	}
+	t := &Table{Table: copyout.Table{Schema: schema, Name: table}}
+	return to + objectKey(dir, t, 0, 0), true
+}
 
 // objectKey expands the template.
 func objectKey(template string, t *Table, chunk, split int) string {
@@ -299,6 +325,27 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 		return nil, failRun(ctx, cfg, client, bucket, completed, runErr)
 	}
 	m := newManifest(snap, tables, completed, cfg, time.Since(start))
+	if cfg.TableManifests {
+		for _, t := range tables {
+			tm := *m
+			tm.Entries, tm.Objects = nil, nil
+			for _, o := range m.Objects {
+				if o.Table == t.String() {
+					tm.Objects = append(tm.Objects, o)
+					tm.Entries = append(tm.Entries, Entry{URL: o.URL, Mandatory: true, Meta: EntryMeta{ContentLength: o.Bytes}})
+				}
+			}
+			tm.Tables = []ManifestTable{}
+			for _, mt := range m.Tables {
+				if mt.Name == t.String() {
+					tm.Tables = append(tm.Tables, mt)
+				}
+			}
+			if err := tm.write(ctx, client, TableManifestURL(bucket, prefix, t.Schema, t.Name), cfg.PartTimeout); err != nil {
+				return nil, failRun(ctx, cfg, client, bucket, completed, err)
+			}
+		}
+	}
 	if err := m.write(ctx, client, manifestURL, cfg.PartTimeout); err != nil {
 		return nil, failRun(ctx, cfg, client, bucket, completed, err)
 	}

@@ -395,3 +395,26 @@ func TestDumpWorkerTerminated(t *testing.T) {
 		t.Errorf("upload left open: %s %s", inc.Key, inc.UploadID)
 	}
 }
+
+// Names PostgreSQL cannot parse unquoted are found by their exact name, inside the snapshot's
+// transaction too (a failed lookup must not abort it).
+func TestDumpExactTableNames(t *testing.T) {
+	bucket, client := need(t)
+	psql(t, `DROP TABLE IF EXISTS "Odd Name; x", "ünï 表"; CREATE TABLE "Odd Name; x" AS SELECT 1 AS a; CREATE TABLE "ünï 表" AS SELECT 2 AS b;`)
+	p := prefix(t)
+	cleanupPrefix(t, client, bucket, p)
+	cfg := config(t, p)
+	cfg.Tables = []string{"Odd Name; x", "ünï 表"}
+	m, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Tables) != 2 || m.Rows() != 2 {
+		t.Fatalf("tables %+v", m.Tables)
+	}
+	for _, o := range m.Objects {
+		if got := string(fetch(t, client, o.URL)); got != "1\n" && got != "2\n" {
+			t.Errorf("%s: %q", o.URL, got)
+		}
+	}
+}
