@@ -62,7 +62,10 @@ type result struct {
 // pg2s3 runs the binary with args and extra environment, and waits for it.
 func pg2s3(t *testing.T, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	// A hang must fail the test, not the whole suite at its timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -73,6 +76,9 @@ func pg2s3(t *testing.T, env []string, args ...string) result {
 		if _, ok := err.(*exec.ExitError); !ok {
 			t.Fatalf("running pg2s3: %v", err)
 		}
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("pg2s3 %v did not finish within 5 minutes\n%s", args, stderr.String())
 	}
 	r.code = cmd.ProcessState.ExitCode()
 	r.maxRSS = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024

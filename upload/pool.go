@@ -57,9 +57,9 @@ func (b *Budget) dropKept() bool {
 	return n > 0
 }
 
-// allocate returns a buffer of size bytes within the budget, reusing a kept one when it can,
-// waiting while the budget is spent.
-func (b *Budget) allocate(ctx context.Context, size int64) ([]byte, error) {
+// tryAllocate returns a buffer of size bytes within the budget, reusing a kept one when it can,
+// without waiting; nil when the budget is spent.
+func (b *Budget) tryAllocate(size int64) ([]byte, error) {
 	if size > b.Limit {
 		return nil, fmt.Errorf("a part of %d bytes does not fit in the memory limit of %d bytes", size, b.Limit)
 	}
@@ -70,17 +70,22 @@ func (b *Budget) allocate(ctx context.Context, size int64) ([]byte, error) {
 		if b.sem.TryAcquire(size) {
 			return make([]byte, size), nil
 		}
-		if b.dropKept() { // kept buffers too small for this part: make room
-			continue
+		if !b.dropKept() { // kept buffers too small for this part: make room and try again
+			return nil, nil
 		}
-		// Wait a little for another upload to give memory back, then look at the kept buffers again.
-		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-		err := b.sem.Acquire(wctx, size)
-		cancel()
-		if err == nil {
-			return make([]byte, size), nil
+	}
+}
+
+// allocate is tryAllocate, waiting while the budget is spent.
+func (b *Budget) allocate(ctx context.Context, size int64) ([]byte, error) {
+	for {
+		buf, err := b.tryAllocate(size)
+		if buf != nil || err != nil {
+			return buf, err
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		}
 	}
@@ -126,19 +131,38 @@ func (p *pool) get(ctx context.Context, size int64) ([]byte, error) {
 	default:
 	}
 	p.allocated++
-	if p.budget != nil {
-		b, err := p.budget.allocate(ctx, size)
+	if p.budget == nil {
+		return make([]byte, size), nil
+	}
+	// Within a budget: take new memory when there is some, else wait for this upload's own buffers
+	// to come back from their parts (waiting on the budget alone could wait for ever while this
+	// upload's own buffers sit free) or for another upload to give memory back.
+	for {
+		b, err := p.budget.tryAllocate(size)
 		if err != nil {
 			<-p.tokens
 			return nil, err
 		}
-		p.mu.Lock()
-		p.held += int64(cap(b))
-		p.owned = append(p.owned, b)
-		p.mu.Unlock()
-		return b, nil
+		if b != nil {
+			p.mu.Lock()
+			p.held += int64(cap(b))
+			p.owned = append(p.owned, b)
+			p.mu.Unlock()
+			return b, nil
+		}
+		select {
+		case b := <-p.free:
+			if int64(cap(b)) >= size {
+				p.allocated--
+				return b[:size], nil
+			}
+			p.release(b)
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			<-p.tokens
+			return nil, context.Cause(ctx)
+		}
 	}
-	return make([]byte, size), nil
 }
 
 // put returns a buffer obtained from get.

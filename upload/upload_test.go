@@ -395,3 +395,29 @@ func TestBudgetSharedByUploads(t *testing.T) {
 		t.Errorf("a part larger than the budget: %v", err)
 	}
 }
+
+// Two uploads that would each like 5 buffers (concurrency 4) share a budget of 4: each must make do
+// with its own buffers coming back from their parts rather than wait for the budget for ever.
+func TestBudgetTightForConcurrency(t *testing.T) {
+	budget := NewBudget(4 * MinPartSize)
+	f := newFake()
+	f.partDelay = 5 * time.Millisecond
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("t%d", i), PartSize: MinPartSize, Concurrency: 4, Budget: budget}
+			_, err := u.Upload(context.Background(), bytes.NewReader(data(10*MinPartSize)))
+			errs <- err
+		}()
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("deadlock: two uploads waiting on a spent budget while their own buffers were free")
+		}
+	}
+}
