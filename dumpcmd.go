@@ -109,7 +109,8 @@ func runDump(c *cli.Context, cfg export.Config, opts outputOptions, stdout, stde
 		Seconds  float64  `json:"seconds"`
 		MBPerSec float64  `json:"mb_per_s"`
 		LoadSQL  []string `json:"load_sql,omitempty"`
-	}{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, float64(csv) / 1e6 / m.Seconds, loads}
+		PeakRSS  int64    `json:"peak_rss_bytes,omitempty"`
+	}{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, float64(csv) / 1e6 / m.Seconds, loads, export.PeakRSS()}
 	if opts.json {
 		b, _ := json.Marshal(sum)
 		_, err := fmt.Fprintf(stdout, "%s\n", b)

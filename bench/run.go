@@ -79,10 +79,10 @@ type Result struct {
 	SHA256   string  `json:"sha256"`
 	Seconds  float64 `json:"seconds"` // wall time of the approach, measured in the worker
 	Error    string  `json:"error,omitempty"`
-	// From the operating system's accounting of the worker process (rusage).
+	// From the operating system's accounting of the worker process (rusage; the peak RSS from /proc).
 	UserSeconds float64 `json:"user_seconds"`
 	SysSeconds  float64 `json:"sys_seconds"`
-	PeakRSS     int64   `json:"peak_rss_bytes"`
+	PeakRSS     int64   `json:"peak_rss_bytes"` // VmHWM reported by the worker itself (rusage's ru_maxrss as a fallback)
 }
 
 // FailEnv names an approach that the worker fails on purpose: the tests use it to check that a
@@ -101,6 +101,7 @@ func Work(ctx context.Context, spec Spec, approach string) Result {
 		res.Rows, res.Bytes, err = work(ctx, spec, approach, h)
 	}
 	res.Seconds = time.Since(start).Seconds()
+	res.PeakRSS = export.PeakRSS() // the worker's own; the parent's rusage would include its own peak (vfork)
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if err != nil {
 		res.Error = err.Error()
@@ -245,7 +246,9 @@ func runWorker(ctx context.Context, exe, approach string, spec []byte) Result {
 		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 			r.UserSeconds = time.Duration(ru.Utime.Nano()).Seconds()
 			r.SysSeconds = time.Duration(ru.Stime.Nano()).Seconds()
-			r.PeakRSS = ru.Maxrss * 1024
+			if r.PeakRSS == 0 { // the worker could not read /proc/self/status
+				r.PeakRSS = ru.Maxrss * 1024
+			}
 		}
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() && r.Error == "" {
 			r.Error = "the worker process was killed by " + ws.Signal().String()

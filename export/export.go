@@ -113,6 +113,7 @@ type Summary struct {
 	Checksum    string  `json:"checksum,omitempty"`
 	ETag        string  `json:"etag,omitempty"`
 	LoadSQL     string  `json:"load_sql,omitempty"` // with --preset: the statement that loads the export
+	PeakRSS     int64   `json:"peak_rss_bytes,omitempty"` // this process's peak memory (VmHWM)
 }
 
 // String is the one summary line printed at the end of an export.
@@ -274,6 +275,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Seconds: secs, Checksum: res.checksum, ETag: res.etag,
 	}
 	sum.MBPerSec = float64(sum.CSVBytes) / 1e6 / secs
+	sum.PeakRSS = PeakRSS()
 	if cfg.Compress.Enabled() {
 		sum.Compression = cfg.Compress.Algorithm
 		if sum.Bytes > 0 {
