@@ -112,7 +112,7 @@ type Summary struct {
 	MBPerSec    float64 `json:"mb_per_s"`
 	Checksum    string  `json:"checksum,omitempty"`
 	ETag        string  `json:"etag,omitempty"`
-	LoadSQL     string  `json:"load_sql,omitempty"` // with --preset: the statement that loads the export
+	LoadSQL     string  `json:"load_sql,omitempty"`       // with --preset: the statement that loads the export
 	PeakRSS     int64   `json:"peak_rss_bytes,omitempty"` // this process's peak memory (VmHWM)
 }
 
