@@ -84,6 +84,8 @@ type Config struct {
 
 	Logger   *slog.Logger
 	Progress *copyout.Progress // counts rows and bytes over every worker, when set
+
+	noSharedSnapshot bool // tests: each COPY takes its own snapshot, to show what the shared one prevents
 }
 
 // Validate checks the config without the network.
@@ -293,7 +295,11 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 			}
 			defer conn.Close(context.WithoutCancel(gctx))
 			for c := range queue {
-				wait, err := runChunk(gctx, cfg, conn, snap.ID, c, client, bucket, prefix, budget, cfg.Progress)
+				snapshot := snap.ID
+				if cfg.noSharedSnapshot {
+					snapshot = ""
+				}
+				wait, err := runChunk(gctx, cfg, conn, snapshot, c, client, bucket, prefix, budget, cfg.Progress)
 				if err != nil {
 					objs, _ := wait()
 					mu.Lock()
