@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -277,6 +278,24 @@ func s3Flags() []cli.Flag {
 	}
 }
 
+// dsnFlag is --dsn, else DATABASE_URL: an empty PG2S3_DSN must not hide DATABASE_URL (urfave/cli
+// takes the first variable that is set, even to nothing). Empty means the PG* variables.
+func dsnFlag(c *cli.Context) string {
+	if dsn := c.String("dsn"); dsn != "" {
+		return dsn
+	}
+	return os.Getenv("DATABASE_URL")
+}
+
+// s3Client builds the S3 client of s3Flags.
+func s3Client(c *cli.Context) (*s3.Client, error) {
+	cc, err := clientConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	return upload.NewClient(c.Context, cc)
+}
+
 // clientConfig reads the flags of s3Flags.
 func clientConfig(c *cli.Context) (upload.ClientConfig, error) {
 	attempts, err := parseCount(c.String("retries"))
@@ -390,12 +409,8 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (export.Config, outp
 			compress.Algorithm = p.Compress
 		}
 	}
-	dsn := c.String("dsn")
-	if dsn == "" { // an empty PG2S3_DSN must not hide DATABASE_URL
-		dsn = os.Getenv("DATABASE_URL")
-	}
 	cfg := export.Config{
-		DSN:      dsn,
+		DSN:      dsnFlag(c),
 		Query:    c.String("query"),
 		Table:    firstOf(c.StringSlice("table")),
 		CSV:      csv,

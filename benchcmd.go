@@ -124,12 +124,8 @@ func benchSpec(c *cli.Context) (bench.Spec, []string, error) {
 			approaches = append(approaches, a)
 		}
 	}
-	dsn := c.String("dsn")
-	if dsn == "" {
-		dsn = os.Getenv("DATABASE_URL")
-	}
 	spec := bench.Spec{
-		DSN: dsn, Query: c.String("query"), Table: c.String("table"), To: c.String("to"), Batch: c.Int("batch"),
+		DSN: dsnFlag(c), Query: c.String("query"), Table: c.String("table"), To: c.String("to"), Batch: c.Int("batch"),
 		S3: s3cfg, PartSize: partSize, Concurrency: concurrency,
 	}
 	if err := spec.Validate(); err != nil {

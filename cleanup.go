@@ -42,11 +42,7 @@ func cleanupCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cli
 			if c.Duration("older-than") < 0 {
 				return usagef("--older-than must not be negative")
 			}
-			cc, err := clientConfig(c)
-			if err != nil {
-				return err
-			}
-			client, err := upload.NewClient(c.Context, cc)
+			client, err := s3Client(c)
 			if err != nil {
 				return err
 			}

@@ -214,11 +214,7 @@ func snapshotCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cl
 			&cli.StringFlag{Name: "dsn", Usage: "PostgreSQL connection `URL` or key=value string (default: PG* variables)", EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
 		},
 		Action: func(c *cli.Context) error {
-			dsn := c.String("dsn")
-			if dsn == "" {
-				dsn = os.Getenv("DATABASE_URL")
-			}
-			return dump.HoldSnapshot(c.Context, dsn, copyout.Session{}, func(id string) {
+			return dump.HoldSnapshot(c.Context, dsnFlag(c), copyout.Session{}, func(id string) {
 				fmt.Fprintln(stdout, id)
 				if f, ok := stdout.(*os.File); ok {
 					f.Sync()
@@ -249,11 +245,7 @@ func manifestCommand(stdout, stderr io.Writer, onUsage cli.OnUsageErrorFunc) *cl
 				if _, _, err := upload.ParseURL(c.String("to")); err != nil {
 					return usagef("--to: %v", err)
 				}
-				cc, err := clientConfig(c)
-				if err != nil {
-					return err
-				}
-				client, err := upload.NewClient(c.Context, cc)
+				client, err := s3Client(c)
 				if err != nil {
 					return err
 				}

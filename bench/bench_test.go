@@ -57,13 +57,7 @@ func hardValues(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
+	return strings.TrimSpace(string(b))
 }
 
 // The three encoders (COPY itself, the cursor's and the in-memory one) agree byte for byte with psql.

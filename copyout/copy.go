@@ -29,17 +29,13 @@ type RowWriter interface {
 // Run executes stmt (a COPY ... TO STDOUT) in a read-only transaction on conn and writes the server's
 // bytes to w. It returns the number of rows from COPY's command tag. p may be nil.
 func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, p *Progress) (int64, error) {
-	return RunInSnapshot(ctx, conn, "", stmt, w, p)
+	return run(ctx, conn, "", stmt, w, nil, p)
 }
 
-// RunInSnapshot is Run inside the exported snapshot (pg_export_snapshot) named snapshot, when it is
-// not empty: every COPY run in one snapshot sees the same instant.
-func RunInSnapshot(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, w io.Writer, p *Progress) (int64, error) {
-	return run(ctx, conn, snapshot, stmt, w, nil, p)
-}
-
-// RunRows is RunInSnapshot handing the rows one by one, unbuffered, to rw (which does its own
-// buffering), so that it can split the output on row boundaries.
+// RunRows is Run inside the exported snapshot (pg_export_snapshot) named snapshot, when it is not
+// empty, so that every COPY run in one snapshot sees the same instant; it hands the rows one by
+// one, unbuffered, to rw (which does its own buffering), so that it can split the output on row
+// boundaries.
 func RunRows(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, rw RowWriter, p *Progress) (int64, error) {
 	return run(ctx, conn, snapshot, stmt, io.Discard, rw, p)
 }

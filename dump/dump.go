@@ -274,32 +274,30 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 			return nil, fmt.Errorf("no SELECT privilege on %s", t)
 		}
 	}
-	coord, client, bucket, prefix, plan, connect, snap, tables, manifestURL := p.coord, p.client, p.bucket, p.prefix, p.plan, p.connect, p.snap, p.tables, p.manifestURL
-
 	budget := upload.NewBudget(cfg.MemoryLimit)
 	var (
 		mu        sync.Mutex
 		completed []Object
 	)
-	queue := make(chan Chunk, len(plan))
-	for _, c := range plan {
+	queue := make(chan Chunk, len(p.plan))
+	for _, c := range p.plan {
 		queue <- c
 	}
 	close(queue)
 	g, gctx := errgroup.WithContext(ctx)
-	for w := 0; w < min(cfg.Jobs, len(plan)); w++ {
+	for w := 0; w < min(cfg.Jobs, len(p.plan)); w++ {
 		g.Go(func() error {
-			conn, err := connect(gctx)
+			conn, err := p.connect(gctx)
 			if err != nil {
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(gctx))
 			for c := range queue {
-				snapshot := snap.ID
+				snapshot := p.snap.ID
 				if cfg.noSharedSnapshot {
 					snapshot = ""
 				}
-				wait, err := runChunk(gctx, cfg, conn, snapshot, c, client, bucket, prefix, budget, cfg.Progress)
+				wait, err := runChunk(gctx, cfg, conn, snapshot, c, p.client, p.bucket, p.prefix, budget, cfg.Progress)
 				if err != nil {
 					objs, _ := wait()
 					mu.Lock()
@@ -323,16 +321,16 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 	}
 	runErr := g.Wait()
 	if runErr == nil {
-		if _, err := coord.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		if _, err := p.coord.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 			runErr = fmt.Errorf("releasing the snapshot: %w", err)
 		}
 	}
 	if runErr != nil {
-		return nil, failRun(ctx, cfg, client, bucket, completed, runErr)
+		return nil, failRun(ctx, cfg, p.client, p.bucket, completed, runErr)
 	}
-	m := newManifest(snap, tables, completed, cfg, time.Since(start))
+	m := newManifest(p.snap, p.tables, completed, cfg, time.Since(start))
 	if cfg.TableManifests {
-		for _, t := range tables {
+		for _, t := range p.tables {
 			tm := *m
 			tm.Entries, tm.Objects = nil, nil
 			for _, o := range m.Objects {
@@ -347,15 +345,15 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 					tm.Tables = append(tm.Tables, mt)
 				}
 			}
-			if err := tm.write(ctx, client, TableManifestURL(bucket, prefix, t.Schema, t.Name), cfg.PartTimeout); err != nil {
-				return nil, failRun(ctx, cfg, client, bucket, completed, err)
+			if err := tm.write(ctx, p.client, TableManifestURL(p.bucket, p.prefix, t.Schema, t.Name), cfg.PartTimeout); err != nil {
+				return nil, failRun(ctx, cfg, p.client, p.bucket, completed, err)
 			}
 		}
 	}
-	if err := m.write(ctx, client, manifestURL, cfg.PartTimeout); err != nil {
-		return nil, failRun(ctx, cfg, client, bucket, completed, err)
+	if err := m.write(ctx, p.client, p.manifestURL, cfg.PartTimeout); err != nil {
+		return nil, failRun(ctx, cfg, p.client, p.bucket, completed, err)
 	}
-	m.URL = manifestURL
+	m.URL = p.manifestURL
 	return m, nil
 }
 

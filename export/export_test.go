@@ -23,17 +23,7 @@ func readSQL(path string) string {
 	if err != nil {
 		panic(err)
 	}
-	return strings.TrimSpace(stripLineComments(string(b)))
-}
-
-func stripLineComments(s string) string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			out = append(out, l)
-		}
-	}
-	return strings.Join(out, "\n")
+	return strings.TrimSpace(string(b))
 }
 
 // allBytes is one bytea holding every byte value.

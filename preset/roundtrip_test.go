@@ -53,13 +53,7 @@ func hardValues(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-			lines = append(lines, l)
-		}
-	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
+	return strings.TrimSpace(string(b))
 }
 
 func decompress(t *testing.T, algo string, b []byte) []byte {

@@ -1,4 +1,3 @@
--- Values that CSV exporters get wrong; the tests compare every exporter's bytes with psql's COPY.
 SELECT * FROM (VALUES
  (1, NULL::text, ''::text, 'say "hi", ok', E'line1\nline2\r\nline3\rend', E'tab\there', E'back\\slash \\N', E'\\.', '  spaces  ',
   'unicode: é 中文 🎉 𝄞', '\x00ff10'::bytea, ARRAY[1,NULL,3], ARRAY['a,b', NULL, '', 'q"t'], '{"a": [1, "x", null], "b": "\"q\""}'::jsonb,

@@ -76,21 +76,6 @@ func (b *Budget) tryAllocate(size int64) ([]byte, error) {
 	}
 }
 
-// allocate is tryAllocate, waiting while the budget is spent.
-func (b *Budget) allocate(ctx context.Context, size int64) ([]byte, error) {
-	for {
-		buf, err := b.tryAllocate(size)
-		if buf != nil || err != nil {
-			return buf, err
-		}
-		select {
-		case <-time.After(20 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		}
-	}
-}
-
 // NewBudget returns a budget of limit bytes.
 func NewBudget(limit int64) *Budget {
 	return &Budget{sem: semaphore.NewWeighted(limit), Limit: limit}

@@ -391,7 +391,7 @@ func TestBudgetSharedByUploads(t *testing.T) {
 	if !budget.sem.TryAcquire(budget.Limit) {
 		t.Error("the budget was not given back in full")
 	}
-	if _, err := budget.allocate(context.Background(), 13*MinPartSize); err == nil || !strings.Contains(err.Error(), "does not fit") {
+	if _, err := budget.tryAllocate(13 * MinPartSize); err == nil || !strings.Contains(err.Error(), "does not fit") {
 		t.Errorf("a part larger than the budget: %v", err)
 	}
 }
