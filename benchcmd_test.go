@@ -13,12 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/bench"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
 const benchQuery = "SELECT g, md5(g::text), CASE WHEN g % 7 = 0 THEN NULL ELSE '' END FROM generate_series(1, 50000) g"
 
 func TestBenchJSONHasEveryField(t *testing.T) {
-	needStack(t)
+	testenv.Stack(t)
 	r := pg2s3(t, nil, "bench", "-q", benchQuery, "--runs", "2", "--json", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -67,7 +68,7 @@ func TestBenchJSONHasEveryField(t *testing.T) {
 }
 
 func TestBenchReportsFailedApproach(t *testing.T) {
-	needStack(t)
+	testenv.Stack(t)
 	r := pg2s3(t, []string{bench.FailEnv + "=cursor"}, "bench", "-q", benchQuery, "--runs", "1", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
@@ -85,8 +86,8 @@ func TestBenchReportsFailedApproach(t *testing.T) {
 }
 
 func TestBenchToS3(t *testing.T) {
-	bucket, client := needStack(t)
-	prefix := key(t) + "/"
+	bucket, client := testenv.Stack(t)
+	prefix := testenv.Key(t) + "/"
 	svg := t.TempDir() + "/bench.svg"
 	r := pg2s3(t, nil, "bench", "-q", benchQuery, "--runs", "1", "--to", "s3://"+bucket+"/"+prefix, "--json", "--svg", svg, "--quiet")
 	if r.code != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,46 +15,24 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/pg2s3/pg2s3/dump"
-	"github.com/pg2s3/pg2s3/upload"
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
-func psqlExec(t *testing.T, sql string) {
+func readManifest(t *testing.T, client *s3.Client, url string) engine.Manifest {
 	t.Helper()
-	if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
-		t.Fatalf("psql: %v\n%s", err, out)
-	}
-}
-
-func readManifest(t *testing.T, client *s3.Client, url string) dump.Manifest {
-	t.Helper()
-	var m dump.Manifest
-	if err := json.Unmarshal(getURL(t, client, url), &m); err != nil {
+	var m engine.Manifest
+	if err := json.Unmarshal(testenv.GetURL(t, client, url), &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func getURL(t *testing.T, client *s3.Client, url string) []byte {
-	t.Helper()
-	bucket, key, err := upload.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-	if err != nil {
-		t.Fatalf("get %s: %v", url, err)
-	}
-	defer out.Body.Close()
-	b, _ := io.ReadAll(out.Body)
-	return b
-}
-
 // linesByTable reads every object of a manifest and returns each table's lines, sorted.
-func linesByTable(t *testing.T, client *s3.Client, m dump.Manifest) map[string][]string {
+func linesByTable(t *testing.T, client *s3.Client, m engine.Manifest) map[string][]string {
 	out := map[string][]string{}
 	for _, o := range m.Objects {
-		l := strings.SplitAfter(string(getURL(t, client, o.URL)), "\n")
+		l := strings.SplitAfter(string(testenv.GetURL(t, client, o.URL)), "\n")
 		if l[len(l)-1] == "" {
 			l = l[:len(l)-1]
 		}
@@ -70,8 +47,8 @@ func linesByTable(t *testing.T, client *s3.Client, m dump.Manifest) map[string][
 // N shard processes under one held snapshot write, together, the same lines as one process with
 // --jobs N, and pg2s3 manifest merge joins their manifests.
 func TestShardsUnderOneSnapshot(t *testing.T) {
-	bucket, client := needStack(t)
-	psqlExec(t, `DROP TABLE IF EXISTS shard_a, shard_b CASCADE;
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS shard_a, shard_b CASCADE;
 		CREATE TABLE shard_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 150000) g;
 		CREATE TABLE shard_b AS SELECT g AS id FROM generate_series(1, 5000) g;
 		CREATE VIEW shard_v AS SELECT id FROM shard_b WHERE id % 10 = 0;`)
@@ -87,7 +64,7 @@ func TestShardsUnderOneSnapshot(t *testing.T) {
 	}
 	id = strings.TrimSpace(id)
 	// Changes after the snapshot must not show in the shards' exports.
-	psqlExec(t, "INSERT INTO shard_b SELECT g FROM generate_series(5001, 6000) g")
+	testenv.Psql(t, "INSERT INTO shard_b SELECT g FROM generate_series(5001, 6000) g")
 
 	base := fmt.Sprintf("test/shards/%d/", time.Now().UnixNano())
 	prefix := "s3://" + bucket + "/" + base
@@ -117,6 +94,16 @@ func TestShardsUnderOneSnapshot(t *testing.T) {
 	merged := readManifest(t, client, prefix+"sharded/manifest.json")
 	single := readManifest(t, client, prefix+"single/manifest.json")
 	got, want := linesByTable(t, client, merged), linesByTable(t, client, single)
+	// The merged manifest describes the tables as a one-process run does: kind and columns kept.
+	if len(merged.Tables) != len(single.Tables) {
+		t.Fatalf("merged manifest has %d tables, a one-process run %d", len(merged.Tables), len(single.Tables))
+	}
+	for i, mt := range merged.Tables {
+		st := single.Tables[i]
+		if mt.Name != st.Name || mt.Kind != st.Kind || mt.Kind == "" || !slices.Equal(mt.Columns, st.Columns) || len(mt.Columns) == 0 {
+			t.Errorf("merged table %s: kind %q columns %v; one process: %s kind %q columns %v", mt.Name, mt.Kind, mt.Columns, st.Name, st.Kind, st.Columns)
+		}
+	}
 	if !slices.Equal(got[`"public"."shard_a"`], want[`"public"."shard_a"`]) {
 		t.Errorf("shard_a: the shards wrote %d lines, one process %d, or they differ", len(got[`"public"."shard_a"`]), len(want[`"public"."shard_a"`]))
 	}
@@ -144,12 +131,12 @@ func TestShardsUnderOneSnapshot(t *testing.T) {
 			t.Errorf("merged manifest: shard_a has %d rows, want 150000", tb.Rows)
 		}
 	}
-	psqlExec(t, "DELETE FROM shard_b WHERE id > 5000")
+	testenv.Psql(t, "DELETE FROM shard_b WHERE id > 5000")
 }
 
 func TestPlanReportsMissingPrivilege(t *testing.T) {
-	bucket, client := needStack(t)
-	psqlExec(t, `DROP TABLE IF EXISTS plan_secret; CREATE TABLE plan_secret AS SELECT 1 AS x;
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS plan_secret; CREATE TABLE plan_secret AS SELECT 1 AS x;
 		DROP ROLE IF EXISTS pg2s3_planner; CREATE ROLE pg2s3_planner LOGIN PASSWORD 'planner-pw';`)
 	dsn := strings.Replace(os.Getenv("PG2S3_TEST_DSN"), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_planner:planner-pw@", 1)
 	prefix := fmt.Sprintf("test/plan/%d/", time.Now().UnixNano())
@@ -170,8 +157,8 @@ func TestPlanReportsMissingPrivilege(t *testing.T) {
 
 // --preset with several tables prints one load statement per table; Redshift's read per-table manifests.
 func TestMultiTablePresets(t *testing.T) {
-	bucket, client := needStack(t)
-	psqlExec(t, `DROP TABLE IF EXISTS preset_a, preset_b; CREATE TABLE preset_a AS SELECT g FROM generate_series(1, 10) g;
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS preset_a, preset_b; CREATE TABLE preset_a AS SELECT g FROM generate_series(1, 10) g;
 		CREATE TABLE preset_b AS SELECT 'x' AS s;`)
 	prefix := fmt.Sprintf("s3://%s/test/presets/%d/", bucket, time.Now().UnixNano())
 	r := pg2s3(t, nil, "export", "-t", "preset_a", "-t", "preset_b", "--to", prefix, "--preset", "redshift", "--json")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
 func faultRuns() int {
@@ -27,13 +28,13 @@ func faultRuns() int {
 // Signals at random points of a large export. SIGINT and SIGTERM must leave nothing behind;
 // after SIGKILL only `pg2s3 cleanup` can help, and it must find and abort what was left.
 func TestSignalsAtRandomPoints(t *testing.T) {
-	bucket, client := needStack(t)
+	bucket, client := testenv.Stack(t)
 	var report strings.Builder
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGKILL} {
 		runs, clean, visible, open, cleanedUp := 0, 0, 0, 0, 0
 		t.Run(sig.String(), func(t *testing.T) {
 			for run := 0; run < faultRuns(); run++ {
-				k := key(t)
+				k := testenv.Key(t)
 				cmd := exec.Command(binary, "export", "--to", "s3://"+bucket+"/"+k, "--part-size", "5MiB",
 					"-q", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
 				var stderr bytes.Buffer
@@ -127,7 +128,7 @@ func openUploadIDs(t *testing.T, c *s3.Client, bucket, k string) []string {
 
 // Bad input: a clear error naming what was wrong, exit status 1, nothing created.
 func TestBadInputFailsCleanly(t *testing.T) {
-	bucket, client := needStack(t)
+	bucket, client := testenv.Stack(t)
 	port := os.Getenv("PGPORT")
 	pw := os.Getenv("PGPASSWORD")
 	noCreds := []string{"AWS_ACCESS_KEY_ID=", "AWS_SECRET_ACCESS_KEY=", "AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
@@ -158,7 +159,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rStderr string
-			k := key(t)
+			k := testenv.Key(t)
 			args := []string{"export", "--to", "s3://" + bucket + "/" + k}
 			if !strings.HasPrefix(strings.Join(tt.args, " "), "-t ") && !strings.HasPrefix(strings.Join(tt.args, " "), "-q ") {
 				args = append(args, "-q", "SELECT g FROM generate_series(1, 3000000) g")
@@ -178,7 +179,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 			if strings.Count(strings.TrimSpace(r.stderr), "\n") > 6 || strings.Contains(r.stderr, "goroutine ") {
 				t.Errorf("the error is not short and clear:\n%s", r.stderr)
 			}
-			assertNoObjectNoUpload(t, client, bucket, k)
+			testenv.AssertNothingLeft(t, client, bucket, k)
 		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/pg2s3/pg2s3/command"
 )
 
 func main() {
@@ -14,12 +16,12 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
-		// The first signal cancels the run, whose clean-up (aborting the upload) still runs; a second
+		// The first signal cancels the run, whose clean-up (aborting the uploads) still runs; a second
 		// one gets the default behaviour and ends the process at once.
 		signal.Stop(sigs)
-		cancel(&interrupted{sig: s.(syscall.Signal)})
+		cancel(&command.Interrupted{Signal: s.(syscall.Signal)})
 	}()
-	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	code := command.Run(ctx, os.Args, os.Stdout, os.Stderr)
 	cancel(nil)
 	os.Exit(code)
 }

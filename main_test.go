@@ -15,8 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/pg2s3/pg2s3/upload"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
 // These tests run the built binary, as a shell script would, against the servers of scripts/stack.sh.
@@ -36,20 +35,6 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func needStack(t *testing.T) (bucket string, client *s3.Client) {
-	t.Helper()
-	for _, v := range []string{"PG2S3_TEST_DSN", "PG2S3_TEST_BUCKET", "PG2S3_TEST_S3_ENDPOINT"} {
-		if os.Getenv(v) == "" {
-			t.Skipf("%s is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)", v)
-		}
-	}
-	c, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return os.Getenv("PG2S3_TEST_BUCKET"), c
 }
 
 type result struct {
@@ -83,26 +68,6 @@ func pg2s3(t *testing.T, env []string, args ...string) result {
 	return r
 }
 
-func key(t *testing.T) string {
-	return fmt.Sprintf("test/%s/%d.csv", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
-}
-
-func assertNoObjectNoUpload(t *testing.T, c *s3.Client, bucket, key string) {
-	t.Helper()
-	if _, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil {
-		t.Errorf("s3://%s/%s exists after a failed export", bucket, key)
-	}
-	out, err := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range out.Uploads {
-		if aws.ToString(u.Key) == key {
-			t.Errorf("multipart upload %s left open for %s", aws.ToString(u.UploadId), key)
-		}
-	}
-}
-
 func TestUsageErrorsExit2(t *testing.T) {
 	tests := []struct {
 		name string
@@ -115,29 +80,29 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"no source", []string{"export", "--to", "-"}, "give --query or --table"},
 		{"both sources", []string{"export", "-q", "SELECT 1", "-t", "t", "--to", "-"}, "not both"},
 		{"no destination", []string{"export", "-q", "SELECT 1"}, "--to is required"},
-		{"empty query", []string{"export", "-q", " ; ", "--to", "-"}, "--query is empty"},
+		{"empty query", []string{"export", "-q", " ; ", "--to", "-"}, "--query: the query is empty"},
 		{"two statements", []string{"export", "-q", "SELECT 1; DELETE FROM t", "--to", "-"}, "more than one statement"},
 		{"part size too small", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "4MiB"}, "outside S3's limits"},
 		{"part size too large", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "6GiB"}, "outside S3's limits"},
 		{"part size not a size", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
 		{"concurrency 0", []string{"export", "-q", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
 		{"bad checksum", []string{"export", "-q", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
-		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, "--query exports one result to one object"},
+		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, "--to s3://b/prefix/: a query exports one result to one object"},
 		{"key ends in slash, one table", []string{"export", "-t", "t", "--to", "s3://b/prefix/", "--memory-limit", "1KiB"}, "--memory-limit"},
-		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "no object key"},
+		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "give s3://bucket/key"},
 		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://b/k"}, "want s3://bucket/key"},
 		{"tag S3 would refuse", []string{"export", "-q", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
 		{"metadata without =", []string{"export", "-q", "SELECT 1", "--to", "-", "--metadata", "novalue"}, "want KEY=VALUE"},
 		{"sse unknown", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse", "rot13"}, "want AES256, aws:kms"},
 		{"kms key without kms", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse-kms-key-id", "k"}, "needs --sse aws:kms"},
 		{"cleanup without URL", []string{"cleanup"}, "give one s3://bucket"},
-		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not s3://bucket"},
+		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not an s3:// URL"},
 		{"bench unknown approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
 		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://b/prefix"}, "ending in /"},
 		{"bench no source", []string{"bench"}, "give --query or --table"},
 		{"unknown compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
 		{"gzip level too high", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
-		{"level without compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress-level", "3"}, "needs --compress"},
+		{"level without compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress-level", "3"}, "--compress-level 3: a level needs gzip or zstd"},
 		{"unknown format", []string{"export", "-q", "SELECT 1", "--to", "-", "--format", "parquet"}, "want csv or text"},
 		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
 		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
@@ -147,7 +112,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/k.csv"}, "for several tables, give a prefix"},
 		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://b/k.csv"}, "give a prefix"},
 		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://b/k.csv", "--max-rows", "10"}, "give a prefix destination"},
-		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://b/p/"}, "--query exports one result"},
+		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://b/p/"}, "a query exports one result"},
 		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
@@ -168,7 +133,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestEnvironmentVariablesSetFlags(t *testing.T) {
-	needStack(t)
+	testenv.Stack(t)
 	r := pg2s3(t, []string{"PG2S3_QUERY=SELECT 41 + 1", "PG2S3_TO=-", "PG2S3_HEADER=true", "PG2S3_QUIET=1"}, "export")
 	if r.code != 0 || r.stdout != "?column?\n42\n" {
 		t.Errorf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
@@ -181,8 +146,8 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 }
 
 func TestJSONSummary(t *testing.T) {
-	bucket, client := needStack(t)
-	k := key(t)
+	bucket, client := testenv.Stack(t)
+	k := testenv.Key(t)
 	defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
 	r := pg2s3(t, nil, "export", "-q", "SELECT g FROM generate_series(1, 1000) g", "--to", "s3://"+bucket+"/"+k, "--json")
 	if r.code != 0 {
@@ -208,7 +173,7 @@ func TestJSONSummary(t *testing.T) {
 }
 
 func TestPasswordNeverShown(t *testing.T) {
-	needStack(t)
+	testenv.Stack(t)
 	const pw = "Sup3r-s3cret-pw"
 	cases := map[string][]string{
 		"URL":        {"--dsn", "postgres://postgres:" + pw + "@127.0.0.1:" + os.Getenv("PGPORT") + "/pg2s3?sslmode=disable"},
@@ -242,10 +207,10 @@ func TestConnectionErrorNamesHostAndPort(t *testing.T) {
 
 // A signal mid-stream: exit 128+signal within seconds, no object, no open upload.
 func TestSignalMidStream(t *testing.T) {
-	bucket, client := needStack(t)
+	bucket, client := testenv.Stack(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			k := key(t)
+			k := testenv.Key(t)
 			cmd := exec.Command(binary, "export", "--to", "s3://"+bucket+"/"+k, "--part-size", "5MiB", "-v",
 				"-q", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
 			var stderr bytes.Buffer
@@ -279,7 +244,7 @@ func TestSignalMidStream(t *testing.T) {
 			if want := map[syscall.Signal]string{syscall.SIGINT: "interrupted: received SIGINT", syscall.SIGTERM: "interrupted: received SIGTERM"}[sig]; !strings.Contains(stderr.String(), want) {
 				t.Errorf("stderr does not say it was interrupted:\n%s", stderr.String())
 			}
-			assertNoObjectNoUpload(t, client, bucket, k)
+			testenv.AssertNothingLeft(t, client, bucket, k)
 		})
 	}
 }
@@ -287,7 +252,7 @@ func TestSignalMidStream(t *testing.T) {
 // Peak RSS of the binary stays within (concurrency+1) x part size plus a fixed overhead, and does
 // not grow with the size of the table.
 func TestMemoryBounded(t *testing.T) {
-	bucket, client := needStack(t)
+	bucket, client := testenv.Stack(t)
 	psql := func(sql string) {
 		t.Helper()
 		if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
@@ -304,7 +269,7 @@ func TestMemoryBounded(t *testing.T) {
 	rss := map[string]int64{}
 	for _, run := range []struct{ table, compress string }{{"mem_small", "none"}, {"mem_large", "none"}, {"mem_large", "gzip"}, {"mem_large", "zstd"}} {
 		table := run.table
-		k := key(t)
+		k := testenv.Key(t)
 		defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String(k + map[string]string{"gzip": ".gz", "zstd": ".zst"}[run.compress])})
 		r := pg2s3(t, nil, "export", "-t", table, "--to", "s3://"+bucket+"/"+k, "--part-size", "8MiB", "--concurrency", "4", "--json", "--compress", run.compress)
 		if r.code != 0 {
@@ -329,7 +294,7 @@ func TestMemoryBounded(t *testing.T) {
 		}
 	}
 	// A multi-table run: every part buffer comes out of --memory-limit.
-	prefix := key(t) + "/"
+	prefix := testenv.Key(t) + "/"
 	r := pg2s3(t, nil, "export", "-t", "mem_large", "-t", "mem_small", "--to", "s3://"+bucket+"/"+prefix, "--jobs", "2",
 		"--chunk-size", "64MiB", "--part-size", "8MiB", "--concurrency", "4", "--memory-limit", "48MiB", "--json")
 	if r.code != 0 {
@@ -355,8 +320,8 @@ func TestMemoryBounded(t *testing.T) {
 }
 
 func TestCleanup(t *testing.T) {
-	bucket, client := needStack(t)
-	prefix := key(t) + "/"
+	bucket, client := testenv.Stack(t)
+	prefix := testenv.Key(t) + "/"
 	var ids []string
 	for _, k := range []string{prefix + "a.csv", prefix + "sub/b.csv"} {
 		out, err := client.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: aws.String(k)})
@@ -382,7 +347,7 @@ func TestCleanup(t *testing.T) {
 		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, k := range []string{prefix + "a.csv", prefix + "sub/b.csv"} {
-		assertNoObjectNoUpload(t, client, bucket, k)
+		testenv.AssertNothingLeft(t, client, bucket, k)
 	}
 }
 

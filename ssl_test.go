@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
 // sslmode works through pgconn as in libpq, against the stack's server with a self-signed certificate.
 func TestSSLModes(t *testing.T) {
-	needStack(t)
+	testenv.Stack(t)
 	ca := os.Getenv("PG2S3_TEST_PG_CA")
 	if ca == "" {
 		t.Skip("PG2S3_TEST_PG_CA is not set: run the tests with `make test`")

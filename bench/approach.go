@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pg2s3/pg2s3/copyout"
 )
 
 // Approaches, in the order they are reported.
@@ -21,16 +22,11 @@ const (
 // AllApproaches lists every approach.
 var AllApproaches = []string{Copy, Cursor, Memory}
 
-func begin(ctx context.Context, conn *pgconn.PgConn) error {
-	_, err := conn.Exec(ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").ReadAll()
-	return err
-}
-
 // CursorCSV runs query through a server-side cursor, fetching batch rows at a time, and writes
 // them as PostgreSQL's CSV to w. It is the classic recipe (SQLAlchemy's stream_results with a
 // csv.writer) done as fast as Go allows: text-format results, no per-value allocation, one buffer.
 func CursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int, w io.Writer) (rows int64, err error) {
-	if err := begin(ctx, conn); err != nil {
+	if err := copyout.Begin(ctx, conn, ""); err != nil {
 		return 0, err
 	}
 	if _, err := conn.Exec(ctx, "DECLARE pg2s3_bench NO SCROLL CURSOR FOR "+query).ReadAll(); err != nil {
@@ -67,15 +63,14 @@ func CursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int
 	if err := enc.Flush(); err != nil {
 		return rows, err
 	}
-	_, err = conn.Exec(ctx, "COMMIT").ReadAll()
-	return rows, err
+	return rows, copyout.Commit(ctx, conn)
 }
 
 // MemoryCSV runs query, holds every row in memory, then encodes the whole CSV in memory: the naive
 // recipe (fetchall, then write). Values are copied into large shared chunks rather than allocated
 // one by one, which is as kind to the approach as Go can be.
 func MemoryCSV(ctx context.Context, conn *pgconn.PgConn, query string) ([]byte, int64, error) {
-	if err := begin(ctx, conn); err != nil {
+	if err := copyout.Begin(ctx, conn, ""); err != nil {
 		return nil, 0, err
 	}
 	var (
@@ -123,8 +118,8 @@ func MemoryCSV(ctx context.Context, conn *pgconn.PgConn, query string) ([]byte, 
 	if err := enc.Flush(); err != nil {
 		return nil, 0, err
 	}
-	if _, err := conn.Exec(ctx, "COMMIT").ReadAll(); err != nil {
-		return nil, 0, fmt.Errorf("commit: %w", err)
+	if err := copyout.Commit(ctx, conn); err != nil {
+		return nil, 0, err
 	}
 	return buf.Bytes(), int64(len(rows)), nil
 }

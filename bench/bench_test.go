@@ -6,32 +6,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
-
-func testDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("PG2S3_TEST_DSN")
-	if dsn == "" {
-		t.Skip("PG2S3_TEST_DSN is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)")
-	}
-	return dsn
-}
 
 func connect(t testing.TB) *pgconn.PgConn {
 	t.Helper()
-	cfg, err := copyout.ParseConfig(testDSN(t), copyout.Session{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := copyout.Connect(context.Background(), cfg)
+	conn, err := copyout.Conn{DSN: testenv.DSN(t)}.Connect(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,29 +27,13 @@ func connect(t testing.TB) *pgconn.PgConn {
 
 func psqlCopy(t testing.TB, query string) []byte {
 	t.Helper()
-	cmd := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", testDSN(t), "-c", "COPY ("+query+") TO STDOUT WITH (FORMAT csv)")
-	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("psql: %v\n%s", err, stderr.String())
-	}
-	return out
-}
-
-func hardValues(t testing.TB) string {
-	b, err := os.ReadFile("../testdata/hard_values.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
+	return testenv.Psql(t, "COPY ("+query+") TO STDOUT WITH (FORMAT csv)")
 }
 
 // The three encoders (COPY itself, the cursor's and the in-memory one) agree byte for byte with psql.
 func TestEncodersMatchPsql(t *testing.T) {
 	queries := map[string]string{
-		"hard values":           hardValues(t),
+		"hard values":           strings.TrimSpace(testenv.HardValues(t)),
 		"every byte in bytea":   `SELECT decode(string_agg(lpad(to_hex(g), 2, '0'), '' ORDER BY g), 'hex') FROM generate_series(0, 255) g`,
 		"backslash dot alone":   `SELECT E'\\.' UNION ALL SELECT 'x' UNION ALL SELECT NULL UNION ALL SELECT ''`,
 		"backslash dot, 2 cols": `SELECT E'\\.', E'\\.'`,

@@ -20,55 +20,51 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/jackc/pgx/v5/pgconn"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pg2s3/pg2s3/copyout"
-	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/sink"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
 // Spec is what to benchmark; the parent hands it to each worker process as JSON on stdin (so the
 // DSN, which may carry a password, never appears in a process listing).
 type Spec struct {
-	DSN         string              `json:"dsn"`
-	Query       string              `json:"query,omitempty"`
-	Table       string              `json:"table,omitempty"`
-	To          string              `json:"to"` // "null", or s3://bucket/prefix/ (each approach writes prefix + approach + ".csv")
-	Batch       int                 `json:"batch"`
-	S3          upload.ClientConfig `json:"s3"`
-	PartSize    int64               `json:"part_size"`
-	Concurrency int                 `json:"concurrency"`
+	Conn   copyout.Conn         `json:"conn"`
+	Query  string               `json:"query,omitempty"`
+	Table  string               `json:"table,omitempty"`
+	To     string               `json:"to"` // "null", or s3://bucket/prefix/ (each approach writes prefix + approach + ".csv")
+	Batch  int                  `json:"batch"`
+	S3     upload.ClientConfig  `json:"s3"`
+	Upload engine.UploadOptions `json:"upload"`
 }
 
-// Validate checks a spec before anything runs.
+// Validate checks a spec before anything runs; its errors are *engine.ConfigError.
 func (s Spec) Validate() error {
 	switch {
 	case s.Query == "" && s.Table == "":
-		return errors.New("give --query or --table")
+		return &engine.ConfigError{Field: "Query", Reason: "nothing to export: give a query or tables"}
 	case s.Query != "" && s.Table != "":
-		return errors.New("give --query or --table, not both")
+		return &engine.ConfigError{Field: "Query", Reason: "give a query or tables, not both"}
 	case s.Batch < 1:
-		return fmt.Errorf("--batch must be at least 1 (got %d)", s.Batch)
+		return &engine.ConfigError{Field: "Batch", Value: fmt.Sprint(s.Batch), Reason: "must be at least 1"}
 	}
 	if s.Query != "" {
 		if _, err := copyout.CheckQuery(s.Query); err != nil {
-			return err
+			return &engine.ConfigError{Field: "Query", Reason: err.Error()}
 		}
 	}
 	if s.To != "null" {
-		rest, ok := strings.CutPrefix(s.To, "s3://")
-		bucket, prefix, _ := strings.Cut(rest, "/")
-		if !ok || bucket == "" || (prefix != "" && !strings.HasSuffix(prefix, "/")) {
-			return fmt.Errorf("--to %q: want null or s3://bucket/prefix/ (ending in /; each approach writes prefix + approach + .csv)", s.To)
+		if _, err := upload.ParsePrefix(s.To); err != nil {
+			return &engine.ConfigError{Field: "To", Value: s.To, Reason: "want null or s3://bucket/prefix/ (ending in /; each approach writes prefix + approach + .csv)"}
 		}
 	}
 	return nil
 }
 
-func (s Spec) key(approach string) (bucket, key string) {
-	rest := strings.TrimPrefix(s.To, "s3://")
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	return bucket, prefix + approach + ".csv"
+func (s Spec) object(approach string) upload.URL {
+	prefix, _ := upload.ParsePrefix(s.To)
+	return prefix.Join(approach + ".csv")
 }
 
 // Result is one run of one approach.
@@ -101,7 +97,7 @@ func Work(ctx context.Context, spec Spec, approach string) Result {
 		res.Rows, res.Bytes, err = work(ctx, spec, approach, h)
 	}
 	res.Seconds = time.Since(start).Seconds()
-	res.PeakRSS = export.PeakRSS() // the worker's own; the parent's rusage would include its own peak (vfork)
+	res.PeakRSS = engine.PeakRSS() // the worker's own; the parent's rusage would include its own peak (vfork)
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if err != nil {
 		res.Error = err.Error()
@@ -128,24 +124,28 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 			return 0, 0, err
 		}
 	}
-	if approach == Copy {
-		cfg := export.Config{
-			DSN: spec.DSN, Query: spec.Query, Table: spec.Table, To: "-", Stdout: out,
-			PartSize: spec.PartSize, Concurrency: spec.Concurrency, Checksum: upload.CRC32C, S3: spec.S3,
+	if approach == Copy { // exactly what pg2s3 export runs
+		cfg := engine.Config{
+			Conn: spec.Conn, Query: spec.Query, To: engine.Destination{Raw: "-", Stdout: true}, Stdout: out,
+			Upload: spec.Upload, S3: spec.S3, S3Client: client,
+		}
+		if spec.Table != "" {
+			cfg.Tables = []string{spec.Table}
 		}
 		if spec.To != "null" {
-			bucket, key := spec.key(approach)
-			cfg.To, cfg.Stdout, cfg.Tee, cfg.S3Client = "s3://"+bucket+"/"+key, io.Discard, out, client
+			if cfg.To, err = engine.ParseDestination(spec.object(approach).String()); err != nil {
+				return 0, 0, err
+			}
+			cfg.Stages = []engine.Stage{engine.Tee{W: out}}
 		}
-		sum, err := export.Run(ctx, cfg)
-		return sum.Rows, out.n, err
+		m, err := engine.Run(ctx, cfg)
+		if err != nil {
+			return 0, out.n, err
+		}
+		return m.Rows(), out.n, nil
 	}
 
-	pgcfg, err := copyout.ParseConfig(spec.DSN, copyout.Session{})
-	if err != nil {
-		return 0, 0, err
-	}
-	conn, err := copyout.Connect(ctx, pgcfg)
+	conn, err := spec.Conn.Connect(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -167,22 +167,19 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 			rows, err = CursorCSV(ctx, conn, query, spec.Batch, out)
 			return rows, out.n, err
 		}
-		bucket, key := spec.key(approach)
-		up := &upload.Uploader{Client: client, Bucket: bucket, Key: key, PartSize: spec.PartSize, Concurrency: spec.Concurrency}
-		pr, pw := io.Pipe()
-		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() error {
-			var err error
-			rows, err = CursorCSV(gctx, conn, query, spec.Batch, io.MultiWriter(pw, out))
-			pw.CloseWithError(err)
-			return err
-		})
-		g.Go(func() error {
-			_, err := up.Upload(gctx, pr)
-			pr.CloseWithError(err)
-			return err
-		})
-		return rows, out.n, g.Wait()
+		// The same sink as the copy approach: only the producer differs.
+		u := spec.object(approach)
+		obj := sink.Open(ctx, sink.S3{Uploader: &upload.Uploader{Client: client, Bucket: u.Bucket, Key: u.Key,
+			PartSize: spec.Upload.PartSize, Concurrency: spec.Upload.Concurrency, Checksum: spec.Upload.Checksum,
+			Object: spec.Upload.Object, PartTimeout: spec.Upload.PartTimeout}})
+		rows, err = CursorCSV(ctx, conn, query, spec.Batch, io.MultiWriter(obj, out))
+		if err != nil {
+			obj.CloseWithError(err)
+		} else {
+			obj.Close()
+		}
+		_, werr := obj.Wait()
+		return rows, out.n, errors.Join(err, werr)
 	case Memory:
 		csv, rows, err := MemoryCSV(ctx, conn, query)
 		if err != nil {
@@ -190,9 +187,9 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 		}
 		out.Write(csv)
 		if spec.To != "null" {
-			bucket, key := spec.key(approach)
+			u := spec.object(approach)
 			_, err = client.PutObject(ctx, &s3.PutObjectInput{
-				Bucket: &bucket, Key: &key, Body: bytes.NewReader(csv), ContentLength: aws.Int64(int64(len(csv))),
+				Bucket: &u.Bucket, Key: &u.Key, Body: bytes.NewReader(csv), ContentLength: aws.Int64(int64(len(csv))),
 				ContentType: aws.String("text/csv"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 			})
 		}
@@ -269,14 +266,11 @@ func explainMismatch(ctx context.Context, spec Spec, rep *Report) string {
 	if other == "" || rep.copySHA() == "" {
 		return "the outputs differ"
 	}
-	pgcfg, err := copyout.ParseConfig(spec.DSN, copyout.Session{})
-	if err != nil {
-		return "the outputs differ (" + err.Error() + ")"
-	}
 	var a, b *pgconn.PgConn
-	if a, err = copyout.Connect(ctx, pgcfg); err == nil {
+	var err error
+	if a, err = spec.Conn.Connect(ctx); err == nil {
 		defer a.Close(ctx)
-		if b, err = copyout.Connect(ctx, pgcfg); err == nil {
+		if b, err = spec.Conn.Connect(ctx); err == nil {
 			defer b.Close(ctx)
 		}
 	}

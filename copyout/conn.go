@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
 // Session holds the settings that make COPY's output independent of the server's and the role's
@@ -48,27 +50,68 @@ func (s Session) PGOptions() string {
 	return strings.Join(opts, " ")
 }
 
-// ParseConfig parses a connection string the way libpq does, through pgconn.ParseConfig: a URL or
-// key=value string; an empty string means the PG* environment variables (PGHOST, PGPORT, PGUSER,
-// PGPASSWORD, PGDATABASE, PGSSLMODE, ...) and ~/.pgpass, as in psql. The session is made read-only by
-// default, gets the settings of s, and is named pg2s3 unless the string names it.
-func ParseConfig(dsn string, s Session) (*pgconn.Config, error) {
-	cfg, err := pgconn.ParseConfig(dsn)
+// Conn is the one recipe every pg2s3 connection is made with: the export, its workers, the
+// snapshot holder and bench all connect through it.
+type Conn struct {
+	DSN            string        // URL or key=value string; empty: the PG* variables and ~/.pgpass, as in psql
+	Session        Session       // settings that make the output independent of the server's defaults
+	ConnectTimeout time.Duration // used when the DSN has no connect_timeout (default 30s)
+}
+
+// DefaultConnectTimeout is used when neither Conn.ConnectTimeout nor the DSN sets one.
+const DefaultConnectTimeout = 30 * time.Second
+
+// CancelDelay is how long a cancelled context waits for the server to honour the cancel request
+// before the socket is closed.
+const CancelDelay = 3 * time.Second
+
+// Config parses c.DSN the way libpq does, through pgconn.ParseConfig, and applies the recipe: the
+// session is read-only by default, gets the settings of c.Session, is named pg2s3 unless the DSN
+// names it, gives up connecting after the connect timeout, and on cancellation sends the server a
+// cancel request (closing the socket CancelDelay later if the query does not stop).
+func (c Conn) Config() (*pgconn.Config, error) {
+	cfg, err := pgconn.ParseConfig(c.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("invalid connection string %s: %s", RedactDSN(dsn), redactErr(err, dsn))
+		return nil, &DSNError{DSN: RedactDSN(c.DSN), Msg: redactErr(err, c.DSN)}
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
-	for k, v := range s.Settings() {
+	for k, v := range c.Session.Settings() {
 		cfg.RuntimeParams[k] = v
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "pg2s3"
 	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = c.ConnectTimeout
+		if cfg.ConnectTimeout <= 0 {
+			cfg.ConnectTimeout = DefaultConnectTimeout
+		}
+	}
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: CancelDelay}
+	}
 	return cfg, nil
 }
+
+// Connect parses the recipe and opens one connection.
+func (c Conn) Connect(ctx context.Context) (*pgconn.PgConn, error) {
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	return Connect(ctx, cfg)
+}
+
+// DSNError is a connection string pgconn could not parse; the password is already hidden.
+type DSNError struct {
+	DSN string
+	Msg string
+}
+
+func (e *DSNError) Error() string { return fmt.Sprintf("invalid connection string %s: %s", e.DSN, e.Msg) }
 
 // Connect opens a connection with cfg. Its errors name the host and port that failed.
 func Connect(ctx context.Context, cfg *pgconn.Config) (*pgconn.PgConn, error) {

@@ -26,49 +26,80 @@ type RowWriter interface {
 	WriteRow(row []byte) error
 }
 
-// Run executes stmt (a COPY ... TO STDOUT) in a read-only transaction on conn and writes the server's
-// bytes to w. It returns the number of rows from COPY's command tag. p may be nil.
-func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, p *Progress) (int64, error) {
-	return run(ctx, conn, "", stmt, w, nil, p)
-}
-
-// RunRows is Run inside the exported snapshot (pg_export_snapshot) named snapshot, when it is not
-// empty, so that every COPY run in one snapshot sees the same instant; it hands the rows one by
-// one, unbuffered, to rw (which does its own buffering), so that it can split the output on row
-// boundaries.
-func RunRows(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, rw RowWriter, p *Progress) (int64, error) {
-	return run(ctx, conn, snapshot, stmt, io.Discard, rw, p)
-}
-
-func run(ctx context.Context, conn *pgconn.PgConn, snapshot string, stmt Statement, w io.Writer, rw RowWriter, p *Progress) (int64, error) {
+// Begin starts the transaction every COPY runs in: REPEATABLE READ, READ ONLY, and, when snapshot
+// is not empty, inside that exported snapshot (pg_export_snapshot), so that every COPY of a run sees
+// the same instant.
+func Begin(ctx context.Context, conn *pgconn.PgConn, snapshot string) error {
 	if err := exec(ctx, conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); err != nil {
-		return 0, fmt.Errorf("starting the read-only transaction: %w", err)
+		return fmt.Errorf("starting the read-only transaction: %w", err)
 	}
 	if snapshot != "" {
 		if err := exec(ctx, conn, "SET TRANSACTION SNAPSHOT "+QuoteLiteral(snapshot)); err != nil {
-			return 0, fmt.Errorf("joining snapshot %s: %w", snapshot, err)
+			return &SnapshotError{ID: snapshot, Err: err}
 		}
 	}
+	return nil
+}
+
+// SnapshotError is a snapshot that could not be joined: the process that exported it ended, or
+// the ID is wrong.
+type SnapshotError struct {
+	ID  string
+	Err error
+}
+
+func (e *SnapshotError) Error() string {
+	return fmt.Sprintf("joining snapshot %s (is the process that holds it still running?): %v", e.ID, e.Err)
+}
+
+func (e *SnapshotError) Unwrap() error { return e.Err }
+
+// Commit ends the transaction Begin started.
+func Commit(ctx context.Context, conn *pgconn.PgConn) error {
+	if err := exec(ctx, conn, "COMMIT"); err != nil {
+		return fmt.Errorf("committing the read-only transaction: %w", err)
+	}
+	return nil
+}
+
+// Copy runs stmt (a COPY ... TO STDOUT) on conn, in the caller's transaction, and hands the rows one
+// by one (one CopyData message each) to rw, which does its own buffering. It returns the number of
+// rows from COPY's command tag. p may be nil.
+func Copy(ctx context.Context, conn *pgconn.PgConn, stmt Statement, rw RowWriter, p *Progress) (int64, error) {
 	if p == nil {
 		p = &Progress{}
 	}
-	cw := &countingWriter{w: w, p: p}
-	bw := bufio.NewWriterSize(cw, BufferSize)
-	var dst io.Writer = &messageWriter{w: bw, p: p}
-	if rw != nil {
-		dst = &rowAdapter{rw: rw, p: p, err: &cw.err}
-	}
-	tag, err := conn.CopyTo(ctx, dst, stmt.SQL)
+	ra := &rowAdapter{rw: rw, p: p}
+	tag, err := conn.CopyTo(ctx, ra, stmt.SQL)
 	if err != nil {
-		return 0, wrapQueryError(ctx, err, stmt, cw.err, p.Bytes.Load())
-	}
-	if err := bw.Flush(); err != nil {
-		return 0, err
-	}
-	if err := exec(ctx, conn, "COMMIT"); err != nil {
-		return 0, fmt.Errorf("committing the read-only transaction: %w", err)
+		return 0, wrapQueryError(ctx, err, stmt, ra.err, p.Bytes.Load())
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Run is Begin, Copy into w through a BufferSize buffer, and Commit: one COPY's bytes, as the
+// server sent them, on a connection of its own.
+func Run(ctx context.Context, conn *pgconn.PgConn, stmt Statement, w io.Writer, p *Progress) (int64, error) {
+	if err := Begin(ctx, conn, ""); err != nil {
+		return 0, err
+	}
+	bw := &bufferedRows{w: bufio.NewWriterSize(w, BufferSize)}
+	n, err := Copy(ctx, conn, stmt, bw, p)
+	if err != nil {
+		return 0, err
+	}
+	if err := bw.w.Flush(); err != nil {
+		return 0, err
+	}
+	return n, Commit(ctx, conn)
+}
+
+// bufferedRows writes rows into a buffer (bufio copies; the slice is not kept).
+type bufferedRows struct{ w *bufio.Writer }
+
+func (b *bufferedRows) WriteRow(row []byte) error {
+	_, err := b.w.Write(row)
+	return err
 }
 
 // wrapQueryError turns a server error into a *QueryError; a failed destination write is returned as
@@ -97,46 +128,19 @@ func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {
 	return err
 }
 
-// messageWriter sits where pgconn writes one CopyData message at a time. It copies the message into
-// the buffer (bufio copies; the slice is not kept) and counts it.
-type messageWriter struct {
-	w *bufio.Writer
-	p *Progress
-}
-
-func (m *messageWriter) Write(b []byte) (int, error) {
-	m.p.Messages.Add(1)
-	return m.w.Write(b)
-}
-
-// countingWriter counts the bytes that reached the destination and remembers its first error.
-type countingWriter struct {
-	w   io.Writer
-	p   *Progress
-	err error
-}
-
-func (c *countingWriter) Write(b []byte) (int, error) {
-	n, err := c.w.Write(b)
-	c.p.Bytes.Add(int64(n))
-	if err != nil && c.err == nil {
-		c.err = err
-	}
-	return n, err
-}
-
-// rowAdapter hands each CopyData message to a RowWriter.
+// rowAdapter sits where pgconn writes one CopyData message at a time: it hands each message to a
+// RowWriter, counts it, and remembers the RowWriter's first error (the cause, when CopyTo fails).
 type rowAdapter struct {
 	rw  RowWriter
 	p   *Progress
-	err *error
+	err error
 }
 
 func (r *rowAdapter) Write(b []byte) (int, error) {
 	r.p.Messages.Add(1)
 	if err := r.rw.WriteRow(b); err != nil {
-		if *r.err == nil {
-			*r.err = err
+		if r.err == nil {
+			r.err = err
 		}
 		return 0, err
 	}

@@ -63,7 +63,7 @@ func pointAt(query string, pos int) string {
 		end++
 	}
 	line := strings.Count(string(runes[:start]), "\n") + 1
-	prefix := fmt.Sprintf("LINE %d of --query: ", line)
+	prefix := fmt.Sprintf("LINE %d of the query: ", line)
 	caret := strings.Repeat(" ", len(prefix))
 	for _, r := range runes[start:i] {
 		if r == '\t' {

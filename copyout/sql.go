@@ -25,20 +25,29 @@ func (o Options) Validate() error {
 	switch o.Format {
 	case "", "csv", "text":
 	default:
-		return fmt.Errorf("--format %q: want csv or text", o.Format)
+		return &OptionError{Option: "FORMAT", Value: o.Format, Reason: "want csv or text"}
 	}
-	for _, c := range []struct{ flag, v string }{{"--delimiter", o.Delimiter}, {"--quote", o.Quote}, {"--escape", o.Escape}} {
+	for _, c := range []struct{ opt, v string }{{"DELIMITER", o.Delimiter}, {"QUOTE", o.Quote}, {"ESCAPE", o.Escape}} {
 		if c.v != "" && len(c.v) != 1 {
-			return fmt.Errorf("%s %q: must be a single one-byte character", c.flag, c.v)
+			return &OptionError{Option: c.opt, Value: c.v, Reason: "must be a single one-byte character"}
 		}
 	}
 	for _, col := range o.ForceQuote {
 		if col == "" {
-			return errors.New("--force-quote: empty column name")
+			return &OptionError{Option: "FORCE_QUOTE", Value: col, Reason: "empty column name"}
 		}
 	}
 	return nil
 }
+
+// OptionError is a COPY option (FORMAT, DELIMITER, ...) with a value COPY cannot take.
+type OptionError struct {
+	Option string // COPY's name for it
+	Value  string
+	Reason string
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("COPY option %s %q: %s", e.Option, e.Value, e.Reason) }
 
 // FormatName is the COPY format: csv or text.
 func (o Options) FormatName() string {
@@ -149,7 +158,7 @@ func CheckQuery(query string) (string, error) {
 	}
 	q := strings.TrimRight(query[:end], " \t\r\n\f;")
 	if strings.TrimSpace(stripComments(q)) == "" {
-		return "", errors.New("--query is empty")
+		return "", errors.New("the query is empty")
 	}
 	return q, nil
 }
@@ -165,7 +174,7 @@ func scanQuery(q string) (int, error) {
 		case c == '\'' || c == '"':
 			j := closeQuote(q, i+1, c, c == '\'' && isEscapeString(q, i))
 			if j < 0 {
-				return 0, fmt.Errorf("--query has an unterminated %s starting at character %d", map[byte]string{'\'': "string", '"': "quoted identifier"}[c], runeIndex(q, i)+1)
+				return 0, fmt.Errorf("the query has an unterminated %s starting at character %d", map[byte]string{'\'': "string", '"': "quoted identifier"}[c], runeIndex(q, i)+1)
 			}
 			i = j
 			continue
@@ -180,7 +189,7 @@ func scanQuery(q string) (int, error) {
 		case c == '/' && strings.HasPrefix(q[i:], "/*"):
 			j := closeComment(q, i)
 			if j < 0 {
-				return 0, fmt.Errorf("--query has an unterminated /* comment starting at character %d", runeIndex(q, i)+1)
+				return 0, fmt.Errorf("the query has an unterminated /* comment starting at character %d", runeIndex(q, i)+1)
 			}
 			i = j
 			continue
@@ -188,14 +197,14 @@ func scanQuery(q string) (int, error) {
 			if tag, ok := dollarTag(q, i); ok {
 				j := strings.Index(q[i+len(tag):], tag)
 				if j < 0 {
-					return 0, fmt.Errorf("--query has an unterminated dollar quote %s starting at character %d", tag, runeIndex(q, i)+1)
+					return 0, fmt.Errorf("the query has an unterminated dollar quote %s starting at character %d", tag, runeIndex(q, i)+1)
 				}
 				i += len(tag) + j + len(tag)
 				continue
 			}
 		}
 		if semi >= 0 && !isSpaceOrSemi(c) {
-			return 0, fmt.Errorf("--query holds more than one statement (a semicolon at character %d): give a single SELECT", runeIndex(q, semi)+1)
+			return 0, fmt.Errorf("the query holds more than one statement (a semicolon at character %d): give a single SELECT", runeIndex(q, semi)+1)
 		}
 		switch c {
 		case '(':
@@ -203,7 +212,7 @@ func scanQuery(q string) (int, error) {
 		case ')':
 			depth--
 			if depth < 0 {
-				return 0, fmt.Errorf("--query has an unmatched ')' at character %d", runeIndex(q, i)+1)
+				return 0, fmt.Errorf("the query has an unmatched ')' at character %d", runeIndex(q, i)+1)
 			}
 		case ';':
 			if depth == 0 && semi < 0 {
@@ -213,7 +222,7 @@ func scanQuery(q string) (int, error) {
 		i++
 	}
 	if depth > 0 {
-		return 0, errors.New("--query has an unclosed '('")
+		return 0, errors.New("the query has an unclosed '('")
 	}
 	if semi >= 0 {
 		return semi, nil

@@ -112,7 +112,7 @@ func TestParseConfigErrorHidesPassword(t *testing.T) {
 		"postgres://bob:s3cret@db:notaport/app",
 		"host=db password=s3cret port=notaport",
 	} {
-		_, err := ParseConfig(dsn, Session{})
+		_, err := Conn{DSN: dsn}.Config()
 		if err == nil {
 			t.Fatalf("ParseConfig(%q) succeeded", dsn)
 		}
@@ -124,7 +124,7 @@ func TestParseConfigErrorHidesPassword(t *testing.T) {
 
 func TestPointAt(t *testing.T) {
 	got := pointAt("SELECT 1,\n\tfoo bar", 16)
-	want := "LINE 2 of --query: \tfoo bar\n" + strings.Repeat(" ", len("LINE 2 of --query: ")) + "\t    ^"
+	want := "LINE 2 of the query: \tfoo bar\n" + strings.Repeat(" ", len("LINE 2 of the query: ")) + "\t    ^"
 	if got != want {
 		t.Errorf("pointAt = %q, want %q", got, want)
 	}

@@ -37,7 +37,7 @@ WHERE c.oid = to_regclass($1)`
 // works without inner quotes). The name only ever travels as a query parameter.
 func ResolveTable(ctx context.Context, conn *pgconn.PgConn, name string) (Table, error) {
 	if name == "" {
-		return Table{}, errors.New("--table is empty")
+		return Table{}, errors.New("the table name is empty")
 	}
 	t, found, err := resolve(ctx, conn, name)
 	if err != nil || !found {

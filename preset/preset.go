@@ -64,7 +64,7 @@ func Names() []string {
 func Get(name string) (Preset, error) {
 	p, ok := presets[name]
 	if !ok {
-		return Preset{}, fmt.Errorf("--preset %q: want one of %s", name, strings.Join(Names(), ", "))
+		return Preset{}, fmt.Errorf("no preset %q: want one of %s", name, strings.Join(Names(), ", "))
 	}
 	return p, nil
 }

@@ -1,96 +1,37 @@
 package preset_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2" // DuckDB as a real third-party reader (test-only)
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/pg2s3/pg2s3/copyout"
-	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/preset"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-func need(t *testing.T) (dsn, bucket string) {
-	t.Helper()
-	for _, v := range []string{"PG2S3_TEST_DSN", "PG2S3_TEST_BUCKET", "PG2S3_TEST_S3_ENDPOINT"} {
-		if os.Getenv(v) == "" {
-			t.Skipf("%s is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)", v)
-		}
-	}
-	return os.Getenv("PG2S3_TEST_DSN"), os.Getenv("PG2S3_TEST_BUCKET")
-}
-
-// psql runs sql with the export session's settings, stdin as COPY FROM STDIN's data.
+// psql runs sql with the export session's settings (psql -At), stdin as COPY FROM STDIN's data.
 func psql(t *testing.T, sql string, stdin []byte) string {
 	t.Helper()
-	cmd := exec.Command("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql)
-	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("psql -c %q: %v\n%s", sql, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func hardValues(t *testing.T) string {
-	b, err := os.ReadFile("../testdata/hard_values.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func decompress(t *testing.T, algo string, b []byte) []byte {
-	t.Helper()
-	var r io.Reader = bytes.NewReader(b)
-	switch algo {
-	case "gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
-	case "zstd":
-		zr, err := zstd.NewReader(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return strings.TrimSpace(string(testenv.PsqlInput(t, sql, stdin, "-At")))
 }
 
 // For every preset and every compression: the export loads back into PostgreSQL with nothing
 // lost (EXCEPT ALL both ways is empty), and DuckDB reads it with the statement the duckdb preset
 // prints, with the same rows, NULLs and text values.
 func TestRoundTrip(t *testing.T) {
-	dsn, bucket := need(t)
-	psql(t, "DROP TABLE IF EXISTS rt; CREATE TABLE rt AS "+hardValues(t), nil)
-	client, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bucket, client := testenv.Stack(t)
+	psql(t, "DROP TABLE IF EXISTS rt; CREATE TABLE rt AS "+strings.TrimSpace(testenv.HardValues(t)), nil)
 	ncols := 24
 	// What DuckDB must find: per column, the NULL count, and for the text columns 2-10 the values.
 	pgNulls := make([]string, ncols)
@@ -104,17 +45,19 @@ func TestRoundTrip(t *testing.T) {
 		for _, comp := range []string{"none", "gzip", "zstd"} {
 			t.Run(name+"/"+comp, func(t *testing.T) {
 				key := fmt.Sprintf("test/roundtrip/%s-%s.csv", name, comp)
-				cfg := export.Config{
-					DSN: dsn, Table: "rt", To: "s3://" + bucket + "/" + key,
+				to, _ := engine.ParseDestination("s3://" + bucket + "/" + key)
+				cfg := engine.Config{
+					Conn: copyout.Conn{DSN: testenv.DSN(t)}, Tables: []string{"rt"}, To: to,
 					CSV:      copyout.Options{Header: p.Header, Null: p.Null},
-					Compress: export.Compression{Algorithm: comp},
-					S3:       upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")}, PartSize: upload.MinPartSize, Concurrency: 2,
+					Compress: engine.Compression{Algorithm: comp}, S3Client: client,
+					Upload: engine.UploadOptions{PartSize: upload.MinPartSize, Concurrency: 2},
 				}
-				sum, err := export.Run(context.Background(), cfg)
+				m, err := engine.Run(context.Background(), cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, storedKey, _ := upload.ParseURL(sum.Destination)
+				storedURL, _ := upload.ParseObject(m.Objects[0].URL)
+				storedKey := storedURL.Key
 				out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &storedKey})
 				if err != nil {
 					t.Fatal(err)
@@ -132,7 +75,7 @@ func TestRoundTrip(t *testing.T) {
 					opts += ", NULL " + copyout.QuoteLiteral(*p.Null)
 				}
 				psql(t, "DROP TABLE IF EXISTS rt_back; CREATE TABLE rt_back (LIKE rt)", nil)
-				psql(t, "COPY rt_back FROM STDIN WITH ("+opts+")", decompress(t, comp, stored))
+				psql(t, "COPY rt_back FROM STDIN WITH ("+opts+")", testenv.Decompress(t, comp, stored))
 				diff := psql(t, "SELECT (SELECT count(*) FROM (SELECT * FROM rt EXCEPT ALL SELECT * FROM rt_back) a) || ' ' || "+
 					"(SELECT count(*) FROM (SELECT * FROM rt_back EXCEPT ALL SELECT * FROM rt) b) || ' ' || (SELECT count(*) FROM rt_back)", nil)
 				if diff != "0 0 2" {

@@ -105,22 +105,3 @@ func AutoPathStyle(endpoint string) bool {
 	host := u.Hostname()
 	return host == "localhost" || strings.HasSuffix(host, ".localhost") || net.ParseIP(host) != nil
 }
-
-// ParseURL splits s3://bucket/key into bucket and key. The key must name an object: not empty, not
-// ending in "/".
-func ParseURL(s string) (bucket, key string, err error) {
-	rest, ok := strings.CutPrefix(s, "s3://")
-	if !ok {
-		return "", "", fmt.Errorf("%q is not an s3:// URL", s)
-	}
-	bucket, key, _ = strings.Cut(rest, "/")
-	switch {
-	case bucket == "":
-		return "", "", fmt.Errorf("%q has no bucket name (want s3://bucket/key)", s)
-	case key == "":
-		return "", "", fmt.Errorf("%q has no object key (want s3://bucket/key)", s)
-	case strings.HasSuffix(key, "/"):
-		return "", "", fmt.Errorf("%q ends in \"/\": give the object's full key, e.g. %sexport.csv", s, s)
-	}
-	return bucket, key, nil
-}

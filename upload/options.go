@@ -27,39 +27,53 @@ type ObjectOptions struct {
 	Tags            map[string]string // object tags
 }
 
-// Validate checks the options against what S3 accepts.
+// OptionError is an object option S3 would refuse.
+type OptionError struct {
+	Option string // SSE, SSEKMSKeyID, StorageClass, Metadata, Tags
+	Value  string
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %s", e.Option, e.Reason)
+	}
+	return fmt.Sprintf("%s %q: %s", e.Option, e.Value, e.Reason)
+}
+
+// Validate checks the options against what S3 accepts; its errors are *OptionError.
 func (o ObjectOptions) Validate() error {
 	switch o.SSE {
 	case "", string(types.ServerSideEncryptionAes256), string(types.ServerSideEncryptionAwsKms), string(types.ServerSideEncryptionAwsKmsDsse):
 	default:
-		return fmt.Errorf("--sse %q: want AES256, aws:kms or aws:kms:dsse", o.SSE)
+		return &OptionError{Option: "SSE", Value: o.SSE, Reason: "want AES256, aws:kms or aws:kms:dsse"}
 	}
 	if o.SSEKMSKeyID != "" && !strings.HasPrefix(o.SSE, "aws:kms") {
-		return fmt.Errorf("--sse-kms-key-id needs --sse aws:kms")
+		return &OptionError{Option: "SSEKMSKeyID", Value: o.SSEKMSKeyID, Reason: "needs SSE aws:kms or aws:kms:dsse"}
 	}
 	if o.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(o.StorageClass)) {
 		var names []string
 		for _, v := range types.StorageClass("").Values() {
 			names = append(names, string(v))
 		}
-		return fmt.Errorf("--storage-class %q: want one of %s", o.StorageClass, strings.Join(names, ", "))
+		return &OptionError{Option: "StorageClass", Value: o.StorageClass, Reason: "want one of " + strings.Join(names, ", ")}
 	}
 	for k := range o.Metadata {
 		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
-			return fmt.Errorf("--metadata key %q: keys are non-empty and hold no blanks or colons", k)
+			return &OptionError{Option: "Metadata", Value: k, Reason: "keys are non-empty and hold no blanks or colons"}
 		}
 	}
 	if len(o.Tags) > 10 {
-		return fmt.Errorf("--tag: S3 allows at most 10 tags per object, got %d", len(o.Tags))
+		return &OptionError{Option: "Tags", Reason: fmt.Sprintf("S3 allows at most 10 tags per object, got %d", len(o.Tags))}
 	}
 	for k, v := range o.Tags {
 		if k == "" || len(k) > 128 || len(v) > 256 {
-			return fmt.Errorf("--tag %q: keys are 1-128 characters, values at most 256", k)
+			return &OptionError{Option: "Tags", Value: k, Reason: "keys are 1-128 characters, values at most 256"}
 		}
 		if bad := strings.IndexFunc(k+v, func(r rune) bool {
 			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("_.:/=+-@", r)
 		}); bad >= 0 {
-			return fmt.Errorf("--tag %s=%s: S3 allows only letters, digits, spaces and _ . : / = + - @ in tags", k, v)
+			return &OptionError{Option: "Tags", Value: k + "=" + v, Reason: "S3 allows only letters, digits, spaces and _ . : / = + - @ in tags"}
 		}
 	}
 	return nil
@@ -95,23 +109,31 @@ func optional(s string) *string {
 	return aws.String(s)
 }
 
+// objectFields are the fields PutObjectInput and CreateMultipartUploadInput share: apply fills
+// either, so the two upload paths cannot drift apart.
+type objectFields struct {
+	contentType, contentEncoding, kmsKeyID, tagging **string
+	sse                                             *types.ServerSideEncryption
+	class                                           *types.StorageClass
+	metadata                                        *map[string]string
+}
+
+func (o ObjectOptions) apply(f objectFields) {
+	*f.contentType = o.contentType()
+	*f.contentEncoding = optional(o.ContentEncoding)
+	*f.sse = types.ServerSideEncryption(o.SSE)
+	*f.kmsKeyID = optional(o.SSEKMSKeyID)
+	*f.class = types.StorageClass(o.StorageClass)
+	*f.metadata = o.Metadata
+	*f.tagging = o.tagging()
+}
+
 func (o ObjectOptions) applyPut(in *s3.PutObjectInput) {
-	in.ContentType = o.contentType()
-	in.ServerSideEncryption = types.ServerSideEncryption(o.SSE)
-	in.SSEKMSKeyId = optional(o.SSEKMSKeyID)
-	in.StorageClass = types.StorageClass(o.StorageClass)
-	in.Metadata = o.Metadata
-	in.Tagging = o.tagging()
+	o.apply(objectFields{&in.ContentType, &in.ContentEncoding, &in.SSEKMSKeyId, &in.Tagging, &in.ServerSideEncryption, &in.StorageClass, &in.Metadata})
 }
 
 func (o ObjectOptions) applyCreate(in *s3.CreateMultipartUploadInput) {
-	in.ContentType = o.contentType()
-	in.ContentEncoding = optional(o.ContentEncoding)
-	in.ServerSideEncryption = types.ServerSideEncryption(o.SSE)
-	in.SSEKMSKeyId = optional(o.SSEKMSKeyID)
-	in.StorageClass = types.StorageClass(o.StorageClass)
-	in.Metadata = o.Metadata
-	in.Tagging = o.tagging()
+	o.apply(objectFields{&in.ContentType, &in.ContentEncoding, &in.SSEKMSKeyId, &in.Tagging, &in.ServerSideEncryption, &in.StorageClass, &in.Metadata})
 }
 
 // TimeoutError is one attempt of an S3 request that took longer than its time limit. The SDK's

@@ -18,8 +18,15 @@ type Budget struct {
 	sem   *semaphore.Weighted
 	Limit int64
 
-	mu   sync.Mutex
-	free [][]byte
+	mu    sync.Mutex
+	free  [][]byte
+	inUse int64 // bytes taken from sem
+}
+
+func (b *Budget) acquired(n int64) {
+	b.mu.Lock()
+	b.inUse += n
+	b.mu.Unlock()
 }
 
 // take returns a kept buffer of at least size bytes, or nil.
@@ -52,6 +59,7 @@ func (b *Budget) dropKept() bool {
 	}
 	b.free = nil
 	if n > 0 {
+		b.inUse -= n
 		b.sem.Release(n)
 	}
 	return n > 0
@@ -68,12 +76,21 @@ func (b *Budget) tryAllocate(size int64) ([]byte, error) {
 			return buf[:size], nil
 		}
 		if b.sem.TryAcquire(size) {
+			b.acquired(size)
 			return make([]byte, size), nil
 		}
 		if !b.dropKept() { // kept buffers too small for this part: make room and try again
 			return nil, nil
 		}
 	}
+}
+
+// InUse is the memory taken from the budget: the buffers of running uploads and the ones kept for
+// the next.
+func (b *Budget) InUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inUse
 }
 
 // NewBudget returns a budget of limit bytes.
@@ -170,6 +187,7 @@ func (p *pool) release(b []byte) {
 	for i, o := range p.owned {
 		if cap(o) > 0 && &o[:1][0] == &b[:1][0] {
 			p.owned = append(p.owned[:i], p.owned[i+1:]...)
+			p.budget.acquired(-int64(cap(b)))
 			p.budget.sem.Release(int64(cap(b)))
 			p.held -= int64(cap(b))
 			return

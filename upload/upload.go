@@ -156,8 +156,6 @@ func (u *Uploader) opts(c Checksum, minTimeout time.Duration) []func(*s3.Options
 	return []func(*s3.Options){withAttemptTimeout(max(d, minTimeout)), unsignedPayload(c)}
 }
 
-var testPoolHook func(*pool) // tests inspect the pool
-
 // Upload reads r until io.EOF and stores what it read as the object. Any other error from r (for
 // example the producer's CloseWithError on an io.Pipe) aborts the upload and is returned wrapped.
 // Upload returns only after every request it started has finished and, on failure, after the abort.
@@ -171,9 +169,6 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	}
 	pool := newPool(concurrency+1, u.Budget)
 	defer pool.close()
-	if testPoolHook != nil {
-		testPoolHook(pool)
-	}
 
 	// Read the first part; if the stream ends inside it, one PutObject does.
 	first, err := pool.get(ctx, PartSize(1, partSize))
@@ -216,8 +211,16 @@ func (u *Uploader) readError(err error, part int) error {
 }
 
 // put stores body with a single PutObject and verifies the result.
+//
+// A cancellation that comes before the PutObject is sent stops it; once sent, the request and the
+// check run to their end on a context the cancellation does not reach, so that the caller knows
+// whether the object exists (a request cut mid-way may or may not have been applied).
 func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Result, error) {
 	_, _, _, _, logger := u.defaults()
+	if err := ctx.Err(); err != nil {
+		return Result{}, context.Cause(ctx)
+	}
+	ctx = context.WithoutCancel(ctx)
 	in := func(c Checksum) *s3.PutObjectInput {
 		in := &s3.PutObjectInput{
 			Bucket:        &u.Bucket,
@@ -357,6 +360,9 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		return res, err
 	}
 
+	// From here on the upload is published or fails on its own: a cancellation cutting the Complete
+	// mid-way would leave the caller not knowing whether the object exists.
+	ctx = context.WithoutCancel(ctx)
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.Bucket,

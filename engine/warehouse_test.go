@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
 func decompress(t testing.TB, algo string, b []byte) []byte {
@@ -47,22 +48,22 @@ func decompress(t testing.TB, algo string, b []byte) []byte {
 // Compressed exports decompress to exactly psql's COPY output, on every destination, and the S3
 // object says how it is encoded.
 func TestExportCompressed(t *testing.T) {
-	bucket := testBucket(t)
-	client := testS3(t)
+	bucket := testenv.Bucket(t)
+	client := testenv.S3(t)
 	query := "SELECT g, md5(g::text), repeat('x', g % 100) FROM generate_series(1, 400000) g" // ~ 40 MB: several parts
-	want := psql(t, "COPY ("+query+") TO STDOUT WITH (FORMAT csv)")
+	want := testenv.Psql(t, "COPY ("+query+") TO STDOUT WITH (FORMAT csv)")
 	dir := t.TempDir()
 	for _, algo := range []string{"gzip", "zstd"} {
 		for _, level := range []int{0, 1} {
 			t.Run(algo+"/level"+itoa(level), func(t *testing.T) {
-				key := testKey(t)
-				removeObject(t, client, bucket, key+map[string]string{"gzip": ".gz", "zstd": ".zst"}[algo])
+				key := testenv.Key(t)
+				testenv.Remove(t, client, bucket, key+map[string]string{"gzip": ".gz", "zstd": ".zst"}[algo])
 				var stdout bytes.Buffer
 				for _, to := range []string{"s3://" + bucket + "/" + key, "-", filepath.Join(dir, algo+itoa(level)+".csv")} {
 					cfg := baseConfig(t, query, to)
 					cfg.Compress = Compression{Algorithm: algo, Level: level}
 					cfg.Stdout = &stdout
-					sum, err := Run(context.Background(), cfg)
+					sum, err := exportOne(context.Background(), cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -75,7 +76,7 @@ func TestExportCompressed(t *testing.T) {
 						if sum.Destination != to+ext {
 							t.Errorf("destination %s, want %s", sum.Destination, to+ext)
 						}
-						got = getObject(t, client, bucket, key+ext)
+						got = testenv.Get(t, client, bucket, key+ext)
 						head, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String(key + ext)})
 						if err != nil {
 							t.Fatal(err)
@@ -91,7 +92,7 @@ func TestExportCompressed(t *testing.T) {
 					if int64(len(got)) != sum.Bytes || sum.CSVBytes != int64(len(want)) || sum.Ratio < 1.5 {
 						t.Errorf("%s: summary bytes %d csv_bytes %d ratio %.2f; stored %d, CSV %d", to, sum.Bytes, sum.CSVBytes, sum.Ratio, len(got), len(want))
 					}
-					if plain := decompress(t, algo, got); sha(plain) != sha(want) {
+					if plain := testenv.Decompress(t, algo, got); testenv.SHA256(plain) != testenv.SHA256(want) {
 						t.Errorf("%s: decompressed output differs from psql's COPY (%d vs %d bytes)", to, len(plain), len(want))
 					}
 				}
@@ -102,33 +103,33 @@ func TestExportCompressed(t *testing.T) {
 
 // A failed compressed export leaves nothing, like an uncompressed one.
 func TestExportCompressedErrorMidStream(t *testing.T) {
-	bucket := testBucket(t)
-	client := testS3(t)
-	key := testKey(t)
+	bucket := testenv.Bucket(t)
+	client := testenv.S3(t)
+	key := testenv.Key(t)
 	cfg := baseConfig(t, "SELECT g, md5(g::text), random(), 1/(g-1500000) FROM generate_series(1,2000000) g", "s3://"+bucket+"/"+key)
 	cfg.Compress = Compression{Algorithm: "zstd"}
-	_, err := Run(context.Background(), cfg)
+	_, err := exportOne(context.Background(), cfg)
 	mustErr(t, err, "division by zero")
-	assertNothingLeft(t, client, bucket, key+".zst")
+	testenv.AssertNothingLeft(t, client, bucket, key+".zst")
 }
 
 // The same table gives the same bytes under a role whose defaults differ from the server's.
 func TestExportIndependentOfRoleSettings(t *testing.T) {
-	psql(t, `DROP ROLE IF EXISTS pg2s3_odd; CREATE ROLE pg2s3_odd LOGIN PASSWORD 'odd-pw';
+	testenv.Psql(t, `DROP ROLE IF EXISTS pg2s3_odd; CREATE ROLE pg2s3_odd LOGIN PASSWORD 'odd-pw';
 		ALTER ROLE pg2s3_odd SET DateStyle = 'SQL, DMY'; ALTER ROLE pg2s3_odd SET TimeZone = 'Asia/Kolkata';
 		ALTER ROLE pg2s3_odd SET IntervalStyle = 'sql_standard'; ALTER ROLE pg2s3_odd SET extra_float_digits = -3;
 		ALTER ROLE pg2s3_odd SET bytea_output = 'escape';`)
-	odd := strings.Replace(testDSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_odd:odd-pw@", 1)
+	odd := strings.Replace(testenv.DSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_odd:odd-pw@", 1)
 	export := func(dsn string, s copyout.Session) []byte {
 		var out bytes.Buffer
-		cfg := baseConfig(t, hardValues, "-")
-		cfg.DSN, cfg.Stdout, cfg.Session = dsn, &out, s
-		if _, err := Run(context.Background(), cfg); err != nil {
+		cfg := baseConfig(t, testenv.HardValues(t), "-")
+		cfg.Conn.DSN, cfg.Stdout, cfg.Conn.Session = dsn, &out, s
+		if _, err := exportOne(context.Background(), cfg); err != nil {
 			t.Fatal(err)
 		}
 		return out.Bytes()
 	}
-	mine, theirs := export(testDSN(t), copyout.Session{}), export(odd, copyout.Session{})
+	mine, theirs := export(testenv.DSN(t), copyout.Session{}), export(odd, copyout.Session{})
 	if !bytes.Equal(mine, theirs) {
 		t.Errorf("the role's settings changed the output:\npostgres:  %.400q\npg2s3_odd: %.400q", mine, theirs)
 	}
@@ -137,7 +138,7 @@ func TestExportIndependentOfRoleSettings(t *testing.T) {
 		t.Error("--server-settings gave the same bytes: the role's settings did not apply, so this test proves nothing")
 	}
 	// --timezone changes timestamptz values only.
-	if ist := export(testDSN(t), copyout.Session{TimeZone: "Asia/Kolkata"}); !bytes.Contains(ist, []byte("+05:30")) {
+	if ist := export(testenv.DSN(t), copyout.Session{TimeZone: "Asia/Kolkata"}); !bytes.Contains(ist, []byte("+05:30")) {
 		t.Errorf("--timezone Asia/Kolkata: no +05:30 offset in %.300q", ist)
 	}
 }
@@ -173,7 +174,7 @@ func TestExportCSVOptions(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			_, err := Run(context.Background(), cfg)
+			_, err := exportOne(context.Background(), cfg)
 			if tt.err != "" {
 				mustErr(t, err, tt.err)
 				return
@@ -181,13 +182,13 @@ func TestExportCSVOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := psql(t, "COPY ("+query+") TO STDOUT WITH ("+tt.truth+")")
+			want := testenv.Psql(t, "COPY ("+query+") TO STDOUT WITH ("+tt.truth+")")
 			if !bytes.Equal(out.Bytes(), want) {
 				t.Errorf("got  %q\nwant %q", out.Bytes(), want)
 			}
 		})
 	}
-	if err := (&Config{Query: "SELECT 1", To: "-", Concurrency: 1, PartSize: 5 << 20, CSV: copyout.Options{Delimiter: "ab"}}).Validate(); err == nil ||
+	if err := (&Config{Query: "SELECT 1", To: dest(t, "-"), CSV: copyout.Options{Delimiter: "ab"}}).Validate(); err == nil ||
 		!strings.Contains(err.Error(), "single one-byte character") {
 		t.Errorf("a two-character delimiter was not refused up front: %v", err)
 	}

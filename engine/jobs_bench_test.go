@@ -1,4 +1,4 @@
-package dump
+package engine
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -16,12 +17,12 @@ import (
 // beside the single-stream ceiling (one COPY to io.Discard), alternating inside each iteration, and
 // reports each one's MB/s and its ratio to the ceiling.
 //
-//	make bench   (or: go test -run '^$' -bench Jobs -benchtime 3x ./dump/)
+//	make bench   (or: go test -run '^$' -bench Jobs -benchtime 3x ./engine/)
 func BenchmarkJobs(b *testing.B) {
 	if os.Getenv("PG2S3_TEST_DSN") == "" || os.Getenv("PG2S3_TEST_BUCKET") == "" {
 		b.Skip("PG2S3_TEST_DSN or PG2S3_TEST_BUCKET is not set: run the benchmark with `make bench`")
 	}
-	psql(b, `CREATE TABLE IF NOT EXISTS bench_jobs AS
+	testenv.Psql(b, `CREATE TABLE IF NOT EXISTS bench_jobs AS
 		SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b, g * 0.25 AS n,
 		       now() - g * interval '1 minute' AS ts, (g % 3 = 0) AS flag
 		FROM generate_series(1, 2000000) g`)
@@ -36,16 +37,17 @@ func BenchmarkJobs(b *testing.B) {
 	var csv int64
 	for b.Loop() {
 		t0 := time.Now()
-		sum, err := export.Run(context.Background(), export.Config{DSN: os.Getenv("PG2S3_TEST_DSN"), Table: "bench_jobs", To: "-",
-			Stdout: io.Discard, PartSize: upload.DefaultPart, Concurrency: 4})
+		sum, err := exportOne(context.Background(), Config{Conn: copyout.Conn{DSN: os.Getenv("PG2S3_TEST_DSN")}, Tables: []string{"bench_jobs"},
+			To: dest(b, "-"), Stdout: io.Discard})
 		if err != nil {
 			b.Fatal(err)
 		}
 		ceiling += time.Since(t0)
 		csv = sum.CSVBytes
 		for _, j := range jobs {
-			cfg := Config{DSN: os.Getenv("PG2S3_TEST_DSN"), Tables: []string{"bench_jobs"}, To: "s3://" + bucket + "/bench/jobs-" + strconv.Itoa(j) + "/",
-				S3Client: client, Jobs: j, ChunkSize: 32 << 20, MemoryLimit: 512 << 20, PartSize: upload.DefaultPart, Concurrency: 4, Checksum: upload.CRC32C}
+			cfg := Config{Conn: copyout.Conn{DSN: os.Getenv("PG2S3_TEST_DSN")}, Tables: []string{"bench_jobs"},
+				To: dest(b, "s3://"+bucket+"/bench/jobs-"+strconv.Itoa(j)+"/"), S3Client: client, Jobs: j, ChunkSize: 32 << 20,
+				MemoryLimit: 512 << 20, Upload: UploadOptions{PartSize: upload.DefaultPart, Concurrency: 4, Checksum: upload.CRC32C}}
 			t0 := time.Now()
 			if _, err := Run(context.Background(), cfg); err != nil {
 				b.Fatal(err)

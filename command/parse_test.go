@@ -1,4 +1,4 @@
-package main
+package command
 
 import "testing"
 
@@ -36,7 +36,7 @@ func TestParseCount(t *testing.T) {
 		in   string
 		want int
 		err  bool
-	}{{"4", 4, false}, {" 16 ", 16, false}, {"1_000", 1000, false}, {"0", 0, true}, {"-1", 0, true}, {"four", 0, true}, {"2.5", 0, true}} {
+	}{{"4", 4, false}, {" 16 ", 16, false}, {"1_000", 1000, false}, {"0", 0, true}, {"-1", 0, true}, {"four", 0, true}, {"2.5", 0, true}, {"1e6", 0, true}} {
 		got, err := parseCount(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("parseCount(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.err)

@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -182,7 +183,7 @@ func newPGProxy(t *testing.T) *pgProxy {
 }
 
 func (p *pgProxy) dsn(t *testing.T) string {
-	return strings.Replace(testDSN(t), ":"+os.Getenv("PGPORT")+"/", ":"+strconv.Itoa(p.ln.Addr().(*net.TCPAddr).Port)+"/", 1)
+	return strings.Replace(testenv.DSN(t), ":"+os.Getenv("PGPORT")+"/", ":"+strconv.Itoa(p.ln.Addr().(*net.TCPAddr).Port)+"/", 1)
 }
 
 // tally counts the outcomes of the runs of one fault.
@@ -207,9 +208,9 @@ func faultRuns() int {
 const faultQuery = "SELECT g, md5(g::text), 'fault-test' FROM generate_series(1, 500000) g" // ~ 24 MB, 5 parts of 5 MiB
 
 func TestFaults(t *testing.T) {
-	bucket := testBucket(t)
-	client := testS3(t)
-	want := psql(t, "COPY ("+faultQuery+") TO STDOUT WITH (FORMAT csv)")
+	bucket := testenv.Bucket(t)
+	client := testenv.S3(t)
+	want := testenv.Psql(t, "COPY ("+faultQuery+") TO STDOUT WITH (FORMAT csv)")
 
 	type fault struct {
 		name    string
@@ -224,7 +225,7 @@ func TestFaults(t *testing.T) {
 	}
 	onFirstPart := func(cfg *Config, f func()) {
 		var once sync.Once
-		cfg.onPart = func(int, int64) { once.Do(func() { go f() }) }
+		cfg.OnPart = func(string, int, int64) { once.Do(func() { go f() }) }
 	}
 	faults := []fault{
 		{name: "S3: 503 SlowDown on part 2 (twice)", expect: "recover", setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
@@ -255,7 +256,7 @@ func TestFaults(t *testing.T) {
 			}
 		}},
 		{name: "S3: part response stalled past --part-timeout", expect: "recover", setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
-			cfg.PartTimeout = 2 * time.Second
+			cfg.Upload.PartTimeout = 2 * time.Second
 			s3p.stall = func(kind string, part, attempt int) time.Duration {
 				if kind == "UploadPart" && part == 2 && attempt == 1 {
 					return 8 * time.Second
@@ -322,14 +323,14 @@ func TestFaults(t *testing.T) {
 		{name: "PostgreSQL: pg_terminate_backend on the COPY", expect: "fail", message: []string{"57P01", "terminating connection"},
 			orMessage: []string{"lost the connection to PostgreSQL during COPY", "a COPY stream cannot be resumed"}, setup: func(t *testing.T, cfg *Config, _ *s3Proxy, _ *pgProxy) {
 				onFirstPart(cfg, func() {
-					psql(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg2s3' AND query LIKE '%fault-test%'")
+					testenv.Psql(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg2s3' AND query LIKE '%fault-test%'")
 				})
 			}},
 		{name: "PostgreSQL: statement_timeout mid-stream", expect: "fail", message: []string{"57014", "statement timeout"}, setup: func(t *testing.T, cfg *Config, _ *s3Proxy, _ *pgProxy) {
 			cfg.Query = "SELECT g, md5(g::text), 'fault-test' FROM (SELECT generate_series(1, 50000000) g) s"
-			cfg.DSN += "&options=-c%20statement_timeout%3D1000"
+			cfg.Conn.DSN += "&options=-c%20statement_timeout%3D1000"
 			var parts atomic.Int64
-			cfg.onPart = func(int, int64) { parts.Add(1) }
+			cfg.OnPart = func(string, int, int64) { parts.Add(1) }
 			t.Cleanup(func() {
 				if parts.Load() == 0 {
 					t.Errorf("the timeout hit before the first part: not mid-stream")
@@ -371,19 +372,19 @@ func TestFaults(t *testing.T) {
 				t.Run(strconv.Itoa(run), func(t *testing.T) {
 					s3p := newS3Proxy(t)
 					pgp := newPGProxy(t)
-					key := testKey(t)
-					removeObject(t, client, bucket, key)
+					key := testenv.Key(t)
+					testenv.Remove(t, client, bucket, key)
 					cfg := baseConfig(t, faultQuery, "s3://"+bucket+"/"+key)
 					cfg.S3.Endpoint = s3p.URL
-					cfg.DSN = pgp.dsn(t)
+					cfg.Conn.DSN = pgp.dsn(t)
 					f.setup(t, &cfg, s3p, pgp)
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 					defer cancel()
-					_, err := Run(ctx, cfg)
+					_, err := exportOne(ctx, cfg)
 					tl.runs++
 					if err == nil {
-						got := getObject(t, client, bucket, key)
-						if sha(got) == sha(want) {
+						got := testenv.Get(t, client, bucket, key)
+						if testenv.SHA256(got) == testenv.SHA256(want) {
 							tl.recovered++
 						} else {
 							tl.differ++
@@ -392,7 +393,7 @@ func TestFaults(t *testing.T) {
 					} else {
 						t.Logf("error: %v", err)
 						visible := objectExists(t, bucket, key)
-						open := openUploads(t, client, bucket, key)
+						open := testenv.OpenUploads(t, client, bucket, key)
 						if f.expect == "fail" && len(f.message) > 0 && strings.Contains(strings.Join(f.message, ""), "pg2s3 cleanup") {
 							// The abort was made to fail: the upload is open, and the message names the cleanup.
 							for _, id := range open {
@@ -403,7 +404,7 @@ func TestFaults(t *testing.T) {
 							if len(open) != 1 {
 								t.Errorf("want exactly the one upload whose abort failed, found %v", open)
 							}
-							open = openUploads(t, client, bucket, key)
+							open = testenv.OpenUploads(t, client, bucket, key)
 						}
 						switch {
 						case visible:
@@ -445,7 +446,7 @@ func namesAll(err error, want []string) bool {
 
 func objectExists(t testing.TB, bucket, key string) bool {
 	t.Helper()
-	_, err := testS3(t).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	_, err := testenv.S3(t).HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
 	return err == nil
 }
 

@@ -1,11 +1,10 @@
-package dump
+package engine
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -16,81 +15,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/pg2s3/pg2s3/copyout"
-	"github.com/pg2s3/pg2s3/export"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-func need(t *testing.T) (bucket string, client *s3.Client) {
-	t.Helper()
-	for _, v := range []string{"PG2S3_TEST_DSN", "PG2S3_TEST_BUCKET", "PG2S3_TEST_S3_ENDPOINT"} {
-		if os.Getenv(v) == "" {
-			t.Skipf("%s is not set: run the tests with `make test` (scripts/stack.sh starts PostgreSQL and MinIO)", v)
-		}
-	}
-	c, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: os.Getenv("PG2S3_TEST_S3_ENDPOINT")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return os.Getenv("PG2S3_TEST_BUCKET"), c
-}
-
-func psql(t testing.TB, sql string) string {
-	t.Helper()
-	cmd := exec.Command("psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql)
-	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("psql -c %q: %v\n%s", sql, err, stderr.String())
-	}
-	return string(out)
-}
-
+// config is a run of several tables into prefix of the test bucket, with small parts and chunks.
 func config(t *testing.T, prefix string) Config {
-	bucket, client := need(t)
+	bucket, client := testenv.Stack(t)
 	return Config{
-		DSN: os.Getenv("PG2S3_TEST_DSN"), To: "s3://" + bucket + "/" + prefix, S3Client: client,
+		Conn: copyout.Conn{DSN: testenv.DSN(t)}, To: dest(t, "s3://"+bucket+"/"+prefix), S3Client: client,
 		Jobs: 3, ChunkSize: 1 << 20, MemoryLimit: 256 << 20,
-		PartSize: upload.MinPartSize, Concurrency: 2, Checksum: upload.CRC32C,
+		Upload: UploadOptions{PartSize: upload.MinPartSize, Concurrency: 2, Checksum: upload.CRC32C},
 	}
-}
-
-func prefix(t *testing.T) string {
-	return fmt.Sprintf("test/dump/%s/%d/", strings.ReplaceAll(t.Name(), "/", "_"), time.Now().UnixNano())
-}
-
-// fetch downloads (and decompresses) an object.
-func fetch(t *testing.T, client *s3.Client, url string) []byte {
-	t.Helper()
-	bucket, key, err := upload.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-	if err != nil {
-		t.Fatalf("get %s: %v", url, err)
-	}
-	defer out.Body.Close()
-	var r io.Reader = out.Body
-	if strings.HasSuffix(key, ".zst") {
-		zr, err := zstd.NewReader(out.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func lines(b []byte) []string {
@@ -101,35 +40,11 @@ func lines(b []byte) []string {
 	return l
 }
 
-func cleanupPrefix(t *testing.T, client *s3.Client, bucket, prefix string) {
-	t.Cleanup(func() {
-		out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
-		if err != nil {
-			return
-		}
-		for _, o := range out.Contents {
-			client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: o.Key})
-		}
-	})
-}
-
-func listKeys(t *testing.T, client *s3.Client, bucket, prefix string) []string {
-	out, err := client.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: &bucket, Prefix: &prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keys []string
-	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
-	}
-	return keys
-}
-
 // Several tables, chunked, with --jobs 3: every table's objects hold, together, exactly psql's COPY
 // of it (as a multiset of lines), and the manifest's row counts are count(*).
 func TestDumpMatchesPsql(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP SCHEMA IF EXISTS dumptest CASCADE; CREATE SCHEMA dumptest;
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS dumptest CASCADE; CREATE SCHEMA dumptest;
 		CREATE TABLE dumptest.big AS SELECT g AS id, md5(g::text) AS s, E'line\nbreak, "q"' AS t, g * 0.5 AS n FROM generate_series(1, 120000) g;
 		CREATE TABLE dumptest.small AS SELECT g AS id FROM generate_series(1, 10) g;
 		CREATE TABLE dumptest.empty (id int);
@@ -139,10 +54,9 @@ func TestDumpMatchesPsql(t *testing.T) {
 		CREATE TABLE dumptest.parted_1 PARTITION OF dumptest.parted FOR VALUES FROM (0) TO (500);
 		CREATE TABLE dumptest.parted_2 PARTITION OF dumptest.parted FOR VALUES FROM (500) TO (1000);
 		INSERT INTO dumptest.parted SELECT g, 'k' || g FROM generate_series(0, 999) g;`)
-	p := prefix(t)
-	cleanupPrefix(t, client, bucket, p)
+	p := testenv.Prefix(t, client, bucket)
 	cfg := config(t, p)
-	cfg.Schemas, cfg.Exclude, cfg.Compress = []string{"dumptest"}, []string{"dumptest.skip*"}, export.Compression{Algorithm: "zstd"}
+	cfg.Schemas, cfg.Exclude, cfg.Compress = []string{"dumptest"}, []string{"dumptest.skip*"}, Compression{Algorithm: "zstd"}
 	m, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -159,17 +73,17 @@ func TestDumpMatchesPsql(t *testing.T) {
 		var got []string
 		for _, o := range m.Objects {
 			if o.Table == tb.Name {
-				got = append(got, lines(fetch(t, client, o.URL))...)
+				got = append(got, lines(testenv.GetURL(t, client, o.URL))...)
 				if tb.Name == `"dumptest"."big"` {
 					chunksOfBig = max(chunksOfBig, o.Chunk+1)
 				}
 			}
 		}
-		want := lines([]byte(psql(t, "COPY (SELECT * FROM "+tb.Name+") TO STDOUT WITH (FORMAT csv)")))
+		want := lines([]byte(testenv.PsqlValue(t, "COPY (SELECT * FROM "+tb.Name+") TO STDOUT WITH (FORMAT csv)")))
 		if !slices.Equal(sortedCopy(got), sortedCopy(want)) {
 			t.Errorf("%s: %d lines in the objects, psql's COPY has %d, or they differ", tb.Name, len(got), len(want))
 		}
-		count, _ := strconv.ParseInt(strings.TrimSpace(psql(t, "SELECT count(*) FROM "+tb.Name)), 10, 64)
+		count, _ := strconv.ParseInt(strings.TrimSpace(testenv.PsqlValue(t, "SELECT count(*) FROM "+tb.Name)), 10, 64)
 		if tb.Rows != count {
 			t.Errorf("%s: manifest says %d rows, count(*) is %d", tb.Name, tb.Rows, count)
 		}
@@ -182,7 +96,7 @@ func TestDumpMatchesPsql(t *testing.T) {
 	}
 	// The manifest object is there, in Redshift's shape, and lists every object with its size.
 	var stored Manifest
-	if err := json.Unmarshal(fetch(t, client, m.URL), &stored); err != nil {
+	if err := json.Unmarshal(testenv.GetURL(t, client, m.URL), &stored); err != nil {
 		t.Fatal(err)
 	}
 	if len(stored.Entries) != len(m.Objects) || !stored.Entries[0].Mandatory || stored.Entries[0].Meta.ContentLength == 0 || stored.Snapshot.ID == "" {
@@ -199,8 +113,8 @@ func sortedCopy(s []string) []string {
 // While a writer moves amounts between two tables (their total stays constant), a --jobs 4 export
 // of both, in many chunks, sees the constant total: every COPY runs in the same snapshot.
 func TestDumpSnapshotConsistency(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP TABLE IF EXISTS acct_a, acct_b;
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP TABLE IF EXISTS acct_a, acct_b;
 		CREATE TABLE acct_a AS SELECT g AS id, 1000 AS amount, md5(g::text) AS pad FROM generate_series(1, 100000) g;
 		CREATE TABLE acct_b AS SELECT g AS id, 1000 AS amount, md5(g::text) AS pad FROM generate_series(1, 100000) g;
 		CREATE INDEX ON acct_a (id); CREATE INDEX ON acct_b (id);`)
@@ -231,7 +145,7 @@ func TestDumpSnapshotConsistency(t *testing.T) {
 		}
 		sum := 0
 		for _, o := range m.Objects {
-			for _, l := range lines(fetch(t, client, o.URL)) {
+			for _, l := range lines(testenv.GetURL(t, client, o.URL)) {
 				f := strings.Split(l, ",")
 				n, _ := strconv.Atoi(f[1])
 				sum += n
@@ -239,23 +153,25 @@ func TestDumpSnapshotConsistency(t *testing.T) {
 		}
 		return sum, len(m.Objects)
 	}
-	// The control: with a snapshot per COPY, the chunks show different instants and the total drifts.
-	// (This proves the writer really interleaves with the export; it may rarely line up, so a few tries.)
+	// The control: two runs, one per table, each in a snapshot of its own, show two instants and the
+	// total drifts. (This proves the writer really interleaves with the export; it may rarely line
+	// up, so a few tries.)
 	drifted := false
 	for try := 0; try < 5 && !drifted; try++ {
-		p := prefix(t)
-		cleanupPrefix(t, client, bucket, p)
-		cfg := config(t, p)
-		cfg.Tables, cfg.Jobs, cfg.ChunkSize, cfg.noSharedSnapshot = []string{"acct_a", "acct_b"}, 4, 512<<10, true
-		sum, _ := exportTotal(cfg)
+		sum := 0
+		for _, table := range []string{"acct_a", "acct_b"} {
+			cfg := config(t, testenv.Prefix(t, client, bucket))
+			cfg.Tables, cfg.Jobs, cfg.ChunkSize = []string{table}, 4, 512<<10
+			n, _ := exportTotal(cfg)
+			sum += n
+		}
 		drifted = sum != total
 	}
 	if !drifted {
 		t.Error("without the shared snapshot the total never drifted: the test cannot tell a consistent export from an inconsistent one")
 	}
 	for run := 0; run < 3; run++ {
-		p := prefix(t)
-		cleanupPrefix(t, client, bucket, p)
+		p := testenv.Prefix(t, client, bucket)
 		cfg := config(t, p)
 		cfg.Tables, cfg.Jobs, cfg.ChunkSize = []string{"acct_a", "acct_b"}, 4, 512<<10
 		before := moves.Load()
@@ -274,11 +190,10 @@ func TestDumpSnapshotConsistency(t *testing.T) {
 
 // --max-object-size and --max-rows split between rows; with a header, every object starts with it.
 func TestDumpSplits(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP TABLE IF EXISTS splitme; CREATE TABLE splitme AS
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP TABLE IF EXISTS splitme; CREATE TABLE splitme AS
 		SELECT g AS id, md5(g::text) AS s, CASE WHEN g = 5000 THEN repeat('x', 7000000) ELSE 'short' END AS big FROM generate_series(1, 300000) g`)
-	p := prefix(t)
-	cleanupPrefix(t, client, bucket, p)
+	p := testenv.Prefix(t, client, bucket)
 	cfg := config(t, p)
 	cfg.Tables, cfg.ChunkSize, cfg.MaxObjectSize, cfg.CSV = []string{"splitme"}, 0, 5<<20, copyout.Options{Header: true}
 	m, err := Run(context.Background(), cfg)
@@ -291,7 +206,7 @@ func TestDumpSplits(t *testing.T) {
 	var all []string
 	oversized := 0
 	for _, o := range m.Objects {
-		b := fetch(t, client, o.URL)
+		b := testenv.GetURL(t, client, o.URL)
 		if !bytes.HasPrefix(b, []byte("id,s,big\n")) {
 			t.Errorf("%s does not start with the header", o.URL)
 		}
@@ -313,13 +228,12 @@ func TestDumpSplits(t *testing.T) {
 	if oversized != 1 {
 		t.Errorf("%d objects over the limit, want exactly the one holding the 7 MB row", oversized)
 	}
-	want := lines([]byte(psql(t, "COPY splitme TO STDOUT WITH (FORMAT csv)")))
+	want := lines([]byte(testenv.PsqlValue(t, "COPY splitme TO STDOUT WITH (FORMAT csv)")))
 	if !slices.Equal(all, want) { // one chunk: the objects, in order, are the COPY
 		t.Errorf("the objects together (%d lines) are not psql's COPY (%d lines)", len(all), len(want))
 	}
 	// --max-rows
-	p2 := prefix(t)
-	cleanupPrefix(t, client, bucket, p2)
+	p2 := testenv.Prefix(t, client, bucket)
 	cfg = config(t, p2)
 	cfg.Tables, cfg.ChunkSize, cfg.MaxRows = []string{"splitme"}, 0, 100000
 	m, err = Run(context.Background(), cfg)
@@ -333,13 +247,12 @@ func TestDumpSplits(t *testing.T) {
 
 // A worker failing fails the run: no manifest, no open upload, no object left.
 func TestDumpWorkerFailure(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP TABLE IF EXISTS failme_a, failme_b CASCADE;
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP TABLE IF EXISTS failme_a, failme_b CASCADE;
 		CREATE TABLE failme_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g;
 		CREATE TABLE failme_b AS SELECT g AS id, g::text AS s FROM generate_series(1, 400000) g;
 		CREATE OR REPLACE VIEW failme_v AS SELECT 1/(id - 390000) AS boom, s FROM failme_b;`)
-	p := prefix(t)
-	cleanupPrefix(t, client, bucket, p)
+	p := testenv.Prefix(t, client, bucket)
 	cfg := config(t, p)
 	cfg.Tables, cfg.ChunkSize = []string{"failme_a", "failme_v"}, 0
 	cfg.MaxRows = 50000 // several objects of failme_v complete before the error, and must be deleted
@@ -351,7 +264,7 @@ func TestDumpWorkerFailure(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "division by zero") || !strings.Contains(err.Error(), "failme_v") || !strings.Contains(err.Error(), "no manifest was written") {
 		t.Fatalf("err = %v; want the cause, the table, and that no manifest was written", err)
 	}
-	if keys := listKeys(t, client, bucket, p); len(keys) > 0 {
+	if keys := testenv.ListKeys(t, client, bucket, p); len(keys) > 0 {
 		t.Errorf("objects left after a failed run: %v", keys)
 	}
 	for _, inc := range mustList(t, client, bucket, p) {
@@ -382,12 +295,11 @@ func TestObjectKey(t *testing.T) {
 
 // A worker whose backend is terminated mid-COPY fails the run the same way.
 func TestDumpWorkerTerminated(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP TABLE IF EXISTS term_a, term_b;
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP TABLE IF EXISTS term_a, term_b;
 		CREATE TABLE term_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 50000) g;
 		CREATE TABLE term_b AS SELECT g AS id, md5(g::text) AS s, md5((g+1)::text) AS t FROM generate_series(1, 3000000) g;`)
-	p := prefix(t)
-	cleanupPrefix(t, client, bucket, p)
+	p := testenv.Prefix(t, client, bucket)
 	cfg := config(t, p)
 	cfg.Tables, cfg.ChunkSize, cfg.Jobs, cfg.MaxRows = []string{"term_a", "term_b"}, 0, 2, 200000
 	done := make(chan error, 1)
@@ -395,7 +307,7 @@ func TestDumpWorkerTerminated(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	terminated := ""
 	for terminated == "" && time.Now().Before(deadline) {
-		terminated = strings.TrimSpace(psql(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		terminated = strings.TrimSpace(testenv.PsqlValue(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE application_name = 'pg2s3' AND query LIKE 'COPY "public"."term_b"%' AND state = 'active'`))
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -412,7 +324,7 @@ func TestDumpWorkerTerminated(t *testing.T) {
 	if !named || !strings.Contains(err.Error(), "term_b") || !strings.Contains(err.Error(), "no manifest was written") {
 		t.Fatalf("err = %v", err)
 	}
-	if keys := listKeys(t, client, bucket, p); len(keys) > 0 {
+	if keys := testenv.ListKeys(t, client, bucket, p); len(keys) > 0 {
 		t.Errorf("objects left after a failed run: %v", keys)
 	}
 	for _, inc := range mustList(t, client, bucket, p) {
@@ -423,10 +335,9 @@ func TestDumpWorkerTerminated(t *testing.T) {
 // Names PostgreSQL cannot parse unquoted are found by their exact name, inside the snapshot's
 // transaction too (a failed lookup must not abort it).
 func TestDumpExactTableNames(t *testing.T) {
-	bucket, client := need(t)
-	psql(t, `DROP TABLE IF EXISTS "Odd Name; x", "ünï 表"; CREATE TABLE "Odd Name; x" AS SELECT 1 AS a; CREATE TABLE "ünï 表" AS SELECT 2 AS b;`)
-	p := prefix(t)
-	cleanupPrefix(t, client, bucket, p)
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP TABLE IF EXISTS "Odd Name; x", "ünï 表"; CREATE TABLE "Odd Name; x" AS SELECT 1 AS a; CREATE TABLE "ünï 表" AS SELECT 2 AS b;`)
+	p := testenv.Prefix(t, client, bucket)
 	cfg := config(t, p)
 	cfg.Tables = []string{"Odd Name; x", "ünï 表"}
 	m, err := Run(context.Background(), cfg)
@@ -437,7 +348,7 @@ func TestDumpExactTableNames(t *testing.T) {
 		t.Fatalf("tables %+v", m.Tables)
 	}
 	for _, o := range m.Objects {
-		if got := string(fetch(t, client, o.URL)); got != "1\n" && got != "2\n" {
+		if got := string(testenv.GetURL(t, client, o.URL)); got != "1\n" && got != "2\n" {
 			t.Errorf("%s: %q", o.URL, got)
 		}
 	}

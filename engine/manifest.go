@@ -1,4 +1,4 @@
-package dump
+package engine
 
 import (
 	"bytes"
@@ -59,7 +59,6 @@ type ManifestFormat struct {
 }
 
 func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took time.Duration) *Manifest {
-	sortObjects(objs)
 	m := &Manifest{Objects: objs, Snapshot: snap, Seconds: took.Seconds()}
 	if cfg.Shard.enabled() {
 		sh := cfg.Shard
@@ -72,49 +71,74 @@ func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took
 	if cfg.Compress.Enabled() {
 		m.Format.Compression = cfg.Compress.Algorithm
 	}
-	byTable := map[string]*ManifestTable{}
 	for _, t := range tables {
-		mt := &ManifestTable{Name: t.String(), Kind: t.Kind, Columns: t.Columns}
-		byTable[mt.Name] = mt
+		m.Tables = append(m.Tables, ManifestTable{Name: t.String(), Kind: t.Kind, Columns: t.Columns})
 	}
-	for _, o := range objs {
-		m.Entries = append(m.Entries, Entry{URL: o.URL, Mandatory: true, Meta: EntryMeta{ContentLength: o.Bytes}})
-		if mt := byTable[o.Table]; mt != nil {
-			mt.Rows += o.Rows
-			mt.Objects++
-			mt.Bytes += o.Bytes
-			mt.CSVBytes += o.CSVBytes
-		}
-	}
-	for _, t := range tables {
-		m.Tables = append(m.Tables, *byTable[t.String()])
-	}
+	m.recount()
 	return m
 }
 
-func sortObjects(objs []Object) {
-	sort.Slice(objs, func(i, j int) bool {
-		if objs[i].Table != objs[j].Table {
-			return objs[i].Table < objs[j].Table
+// recount sorts the objects, rebuilds the entries from them, and recounts every table's rows,
+// objects and bytes (a table the list lacks is added, in the objects' order).
+func (m *Manifest) recount() {
+	sort.Slice(m.Objects, func(i, j int) bool {
+		a, b := m.Objects[i], m.Objects[j]
+		if a.Table != b.Table {
+			return a.Table < b.Table
 		}
-		if objs[i].Chunk != objs[j].Chunk {
-			return objs[i].Chunk < objs[j].Chunk
+		if a.Chunk != b.Chunk {
+			return a.Chunk < b.Chunk
 		}
-		return objs[i].Split < objs[j].Split
+		return a.Split < b.Split
 	})
+	index := map[string]int{}
+	for i := range m.Tables {
+		t := &m.Tables[i]
+		t.Rows, t.Objects, t.Bytes, t.CSVBytes = 0, 0, 0, 0
+		index[t.Name] = i
+	}
+	m.Entries = []Entry{}
+	for _, o := range m.Objects {
+		m.Entries = append(m.Entries, Entry{URL: o.URL, Mandatory: true, Meta: EntryMeta{ContentLength: o.Bytes}})
+		i, ok := index[o.Table]
+		if !ok {
+			i = len(m.Tables)
+			index[o.Table] = i
+			m.Tables = append(m.Tables, ManifestTable{Name: o.Table})
+		}
+		t := &m.Tables[i]
+		t.Rows += o.Rows
+		t.Objects++
+		t.Bytes += o.Bytes
+		t.CSVBytes += o.CSVBytes
+	}
+}
+
+// forTable is the manifest of one table's objects.
+func (m *Manifest) forTable(name string) *Manifest {
+	tm := *m
+	tm.Objects, tm.Tables = nil, nil
+	for _, o := range m.Objects {
+		if o.Table == name {
+			tm.Objects = append(tm.Objects, o)
+		}
+	}
+	for _, t := range m.Tables {
+		if t.Name == name {
+			tm.Tables = append(tm.Tables, t)
+		}
+	}
+	tm.recount()
+	return &tm
 }
 
 // write stores the manifest; it is the last object of a run.
-func (m *Manifest) write(ctx context.Context, client *s3.Client, url string, timeout time.Duration) error {
-	bucket, key, err := upload.ParseURL(url)
-	if err != nil {
-		return err
-	}
+func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, timeout time.Duration) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	up := &upload.Uploader{Client: client, Bucket: bucket, Key: key, Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout}
+	up := &upload.Uploader{Client: client, Bucket: url.Bucket, Key: url.Key, Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout}
 	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
 	}

@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
 // Object options reach MinIO on both paths: a single PutObject and a multipart upload.
 func TestExportObjectOptions(t *testing.T) {
-	bucket := testBucket(t)
-	client := testS3(t)
+	bucket := testenv.Bucket(t)
+	client := testenv.S3(t)
 	kmsKey := os.Getenv("PG2S3_TEST_KMS_KEY")
 	if kmsKey == "" {
 		t.Skip("PG2S3_TEST_KMS_KEY is not set: run the tests with `make test` (MinIO needs a KMS key for SSE)")
@@ -29,11 +30,11 @@ func TestExportObjectOptions(t *testing.T) {
 			Metadata: map[string]string{"source": "pg2s3"}, Tags: map[string]string{"env": "test"}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			key := testKey(t)
-			removeObject(t, client, bucket, key)
+			key := testenv.Key(t)
+			testenv.Remove(t, client, bucket, key)
 			cfg := baseConfig(t, tt.query, "s3://"+bucket+"/"+key)
-			cfg.Object = tt.obj
-			sum, err := Run(context.Background(), cfg)
+			cfg.Upload.Object = tt.obj
+			sum, err := exportOne(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package export
+package command
 
 import (
 	"fmt"
@@ -6,12 +6,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/engine"
 )
 
-// StartProgress redraws one status line on w every half second until the returned stop is called,
+// startProgress redraws one status line on w every half second until the returned stop is called,
 // which erases it. estRows < 0 means no estimate (no ETA).
-func StartProgress(w io.Writer, p *copyout.Progress, estRows int64, header bool, start time.Time) (stop func()) {
+// The estimate comes from the engine's planner (p.EstRows); with a header, each object's first
+// message is not a row.
+func startProgress(w io.Writer, p *engine.Progress, header bool, start time.Time) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -25,7 +27,7 @@ func StartProgress(w io.Writer, p *copyout.Progress, estRows int64, header bool,
 				fmt.Fprint(w, "\r\033[K")
 				return
 			case <-t.C:
-				rows := p.Messages.Load()
+				rows, estRows := p.Messages.Load(), p.EstRows.Load()
 				if header && rows > 0 {
 					rows--
 				}
@@ -39,7 +41,7 @@ func StartProgress(w io.Writer, p *copyout.Progress, estRows int64, header bool,
 
 func progressLine(rows, bytes, estRows int64, elapsed time.Duration) string {
 	secs := elapsed.Seconds()
-	line := fmt.Sprintf("%d rows  %s  %.1f MB/s  %s", rows, HumanBytes(bytes), float64(bytes)/1e6/max(secs, 1e-9), elapsed.Truncate(time.Second))
+	line := fmt.Sprintf("%d rows  %s  %.1f MB/s  %s", rows, humanBytes(bytes), float64(bytes)/1e6/max(secs, 1e-9), elapsed.Truncate(time.Second))
 	if estRows > 0 && rows > 0 {
 		pct := float64(rows) / float64(estRows)
 		if pct < 1 {
@@ -52,8 +54,8 @@ func progressLine(rows, bytes, estRows int64, elapsed time.Duration) string {
 	return line
 }
 
-// HumanBytes renders n in binary units: 512 B, 1.5 KiB, 23.4 MiB, 2.0 GiB.
-func HumanBytes(n int64) string {
+// humanBytes renders n in binary units: 512 B, 1.5 KiB, 23.4 MiB, 2.0 GiB.
+func humanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

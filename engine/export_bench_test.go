@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -15,11 +16,11 @@ import (
 //
 //	make bench   (or, with a stack running: go test -run '^$' -bench Export -benchtime 3x ./export/)
 func BenchmarkExport(b *testing.B) {
-	bucket := testBucket(b)
+	bucket := testenv.Bucket(b)
 	createBenchTable(b)
-	client := testS3(b)
+	client := testenv.S3(b)
 	key := "bench/bench_mixed.csv"
-	removeObject(b, client, bucket, key)
+	testenv.Remove(b, client, bucket, key)
 	for _, dest := range []struct{ name, to string }{{"discard", "-"}, {"s3", "s3://" + bucket + "/" + key}} {
 		b.Run(dest.name, func(b *testing.B) {
 			benchmarkExport(b, benchConfig(b, dest.to))
@@ -30,10 +31,10 @@ func BenchmarkExport(b *testing.B) {
 // BenchmarkExportRatio alternates the two destinations inside each iteration, so that both see the
 // same machine load, and reports each one's MB/s and their ratio (goal: s3/discard >= 0.95).
 func BenchmarkExportRatio(b *testing.B) {
-	bucket := testBucket(b)
+	bucket := testenv.Bucket(b)
 	createBenchTable(b)
 	key := "bench/bench_mixed_ratio.csv"
-	removeObject(b, testS3(b), bucket, key)
+	testenv.Remove(b, testenv.S3(b), bucket, key)
 	discard := benchConfig(b, "-")
 	toS3 := benchConfig(b, "s3://"+bucket+"/"+key)
 	var bytes int64
@@ -45,7 +46,7 @@ func BenchmarkExportRatio(b *testing.B) {
 			d   *time.Duration
 		}{{discard, &tDiscard}, {toS3, &tS3}} {
 			start := time.Now()
-			sum, err := Run(context.Background(), c.cfg)
+			sum, err := exportOne(context.Background(), c.cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -64,7 +65,7 @@ func BenchmarkExportRatio(b *testing.B) {
 // uncompressed export (goal for zstd: 0.85 or more), the compression ratio, and pg2s3's own CPU
 // seconds per GB of CSV (getrusage of this process: the server's and MinIO's CPU are not in it).
 func BenchmarkCompression(b *testing.B) {
-	bucket := testBucket(b)
+	bucket := testenv.Bucket(b)
 	createBenchTable(b)
 	algos := []string{"none", "gzip", "zstd"}
 	secs := map[string]time.Duration{}
@@ -72,7 +73,7 @@ func BenchmarkCompression(b *testing.B) {
 	stored := map[string]int64{}
 	var csvBytes int64
 	for _, a := range algos {
-		removeObject(b, testS3(b), bucket, "bench/compression.csv"+Compression{Algorithm: a}.Extension())
+		testenv.Remove(b, testenv.S3(b), bucket, "bench/compression.csv"+Compression{Algorithm: a}.Extension())
 	}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -80,7 +81,7 @@ func BenchmarkCompression(b *testing.B) {
 			cfg := benchConfig(b, "s3://"+bucket+"/bench/compression.csv")
 			cfg.Compress = Compression{Algorithm: a}
 			c0, t0 := cpuTime(), time.Now()
-			sum, err := Run(context.Background(), cfg)
+			sum, err := exportOne(context.Background(), cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -112,7 +113,7 @@ func benchmarkExport(b *testing.B, cfg Config) {
 	b.ReportAllocs()
 	var bytes int64
 	for b.Loop() {
-		sum, err := Run(context.Background(), cfg)
+		sum, err := exportOne(context.Background(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -123,7 +124,7 @@ func benchmarkExport(b *testing.B, cfg Config) {
 
 // createBenchTable makes a 2,000,000-row table of mixed types: about 230 MB of CSV.
 func createBenchTable(b *testing.B) {
-	psql(b, `CREATE TABLE IF NOT EXISTS bench_mixed AS
+	testenv.Psql(b, `CREATE TABLE IF NOT EXISTS bench_mixed AS
 		SELECT g AS id, md5(g::text) AS a, md5((g * 7)::text) AS b, g * 0.25 AS n,
 		       now() - g * interval '1 minute' AS ts, (g % 3 = 0) AS flag
 		FROM generate_series(1, 2000000) g`)
@@ -132,8 +133,8 @@ func createBenchTable(b *testing.B) {
 // benchConfig exports bench_mixed to to with the default part size and concurrency.
 func benchConfig(b *testing.B, to string) Config {
 	cfg := baseConfig(b, "", to)
-	cfg.Table = "bench_mixed"
-	cfg.PartSize, cfg.Concurrency = upload.DefaultPart, 4
+	cfg.Tables = []string{"bench_mixed"}
+	cfg.Upload.PartSize, cfg.Upload.Concurrency = upload.DefaultPart, 4
 	cfg.Stdout = io.Discard
 	return cfg
 }

@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"fmt"
@@ -9,7 +9,24 @@ import (
 	"github.com/klauspost/pgzip"
 )
 
-// Compression is --compress and --compress-level.
+// Stage transforms one object's byte stream between the COPY and the sink. It is the boundary
+// where compressors sit now, and encoders later: Wrap returns the writer the stage's input goes
+// to, writing its output to w; Close flushes what the stage still holds into w (and does not close
+// w). A stage sees whole objects: the splitter starts a new one on a row boundary.
+//
+// (The row boundary before it is copyout.RowWriter: the splitter receives one CopyData message at
+// a time there, and so will a partition router or an encoder that needs rows.)
+type Stage interface {
+	Wrap(w io.Writer) (io.WriteCloser, error)
+}
+
+// Tee is a stage that also copies the stream to W, unchanged (bench hashes the CSV with it).
+type Tee struct{ W io.Writer }
+
+// Wrap writes to both w and t.W.
+func (t Tee) Wrap(w io.Writer) (io.WriteCloser, error) { return nopCloser{io.MultiWriter(w, t.W)}, nil }
+
+// Compression is the compressor stage: gzip or zstd, streaming, on every core.
 type Compression struct {
 	Algorithm string // "", "none", "gzip" or "zstd"
 	Level     int    // 0: the default (gzip 6, zstd 1); gzip 1-9, zstd 1-22
@@ -18,23 +35,27 @@ type Compression struct {
 // Enabled says whether the output is compressed.
 func (c Compression) Enabled() bool { return c.Algorithm != "" && c.Algorithm != "none" }
 
-// Validate checks the algorithm and level.
+// Validate checks the algorithm and level; its errors are *ConfigError (fields Compress and
+// CompressLevel).
 func (c Compression) Validate() error {
+	level := func(reason string) error {
+		return &ConfigError{Field: "CompressLevel", Value: fmt.Sprint(c.Level), Reason: reason}
+	}
 	switch c.Algorithm {
 	case "", "none":
 		if c.Level != 0 {
-			return fmt.Errorf("--compress-level needs --compress gzip or zstd")
+			return level("a level needs gzip or zstd compression")
 		}
 	case "gzip":
 		if c.Level < 0 || c.Level > 9 {
-			return fmt.Errorf("--compress-level %d: gzip levels are 1 to 9", c.Level)
+			return level("gzip levels are 1 to 9")
 		}
 	case "zstd":
 		if c.Level < 0 || c.Level > 22 {
-			return fmt.Errorf("--compress-level %d: zstd levels are 1 to 22", c.Level)
+			return level("zstd levels are 1 to 22")
 		}
 	default:
-		return fmt.Errorf("--compress %q: want none, gzip or zstd", c.Algorithm)
+		return &ConfigError{Field: "Compress", Value: c.Algorithm, Reason: "want none, gzip or zstd"}
 	}
 	return nil
 }
@@ -67,9 +88,9 @@ const (
 	gzipBlockSize = 1 << 20
 )
 
-// Writer returns a streaming compressor writing to w, using every core beside the COPY, or w
+// Wrap returns a streaming compressor writing to w, using every core beside the COPY, or w
 // itself when there is no compression. Close flushes the compressor's trailer into w.
-func (c Compression) Writer(w io.Writer) (io.WriteCloser, error) {
+func (c Compression) Wrap(w io.Writer) (io.WriteCloser, error) {
 	procs := runtime.GOMAXPROCS(0)
 	switch c.Algorithm {
 	case "gzip":

@@ -1,4 +1,4 @@
-package export
+package engine
 
 import (
 	"bytes"
@@ -12,25 +12,15 @@ import (
 	"time"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/internal/testenv"
 	"github.com/pg2s3/pg2s3/upload"
 )
-
-// hardValues is a query over values that CSV exporters get wrong (testdata/hard_values.sql).
-var hardValues = readSQL("../testdata/hard_values.sql")
-
-func readSQL(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	return strings.TrimSpace(string(b))
-}
 
 // allBytes is one bytea holding every byte value.
 const allBytes = `SELECT decode(string_agg(lpad(to_hex(g), 2, '0'), '' ORDER BY g), 'hex') FROM generate_series(0, 255) g`
 
 func TestExportMatchesPsql(t *testing.T) {
-	psql(t, `DROP TABLE IF EXISTS "Weird ""Name""; DROP TABLE x; --";
+	testenv.Psql(t, `DROP TABLE IF EXISTS "Weird ""Name""; DROP TABLE x; --";
 		CREATE TABLE "Weird ""Name""; DROP TABLE x; --" (id int, "Mixed Col" text);
 		INSERT INTO "Weird ""Name""; DROP TABLE x; --" VALUES (1, 'a'), (2, NULL), (3, '');
 		DROP SCHEMA IF EXISTS "Mixed Case" CASCADE; CREATE SCHEMA "Mixed Case";
@@ -53,8 +43,8 @@ func TestExportMatchesPsql(t *testing.T) {
 		{name: "one part plus one byte", query: "SELECT repeat('x', " + itoa(part) + ")", wantParts: 2},
 		{name: "many parts", query: "SELECT g, md5(g::text), g * 1.5 FROM generate_series(1, 600000) g", wantParts: 6},
 		{name: "row larger than a part", query: "SELECT 1, repeat('y', " + itoa(2*part+12345) + "), 2", wantParts: 3},
-		{name: "hard values", query: hardValues},
-		{name: "hard values with header", query: hardValues, header: true},
+		{name: "hard values", query: testenv.HardValues(t)},
+		{name: "hard values with header", query: testenv.HardValues(t), header: true},
 		{name: "every byte in bytea", query: allBytes},
 		{name: "backslash dot alone", query: `SELECT E'\\.' UNION ALL SELECT 'after'`},
 		{name: "trailing semicolon and comment", query: "SELECT 1 AS a; -- done", truth: "COPY (SELECT 1 AS a) TO STDOUT WITH (FORMAT csv)"},
@@ -65,8 +55,8 @@ func TestExportMatchesPsql(t *testing.T) {
 		{name: "unicode table name", table: "Tëst 表 🎉", header: true, truth: `COPY "Tëst 表 🎉" TO STDOUT WITH (FORMAT csv, HEADER)`},
 		{name: "view", table: `"Mixed Case".vw`, truth: `COPY (SELECT * FROM "Mixed Case".vw) TO STDOUT WITH (FORMAT csv)`},
 	}
-	client := testS3(t)
-	bucket := testBucket(t)
+	client := testenv.S3(t)
+	bucket := testenv.Bucket(t)
 	dir := t.TempDir()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,15 +68,15 @@ func TestExportMatchesPsql(t *testing.T) {
 				}
 				truth = "COPY (" + tt.query + ") TO STDOUT WITH (FORMAT csv" + h + ")"
 			}
-			want := psql(t, truth)
+			want := testenv.Psql(t, truth)
 			for _, dest := range []string{"s3", "stdout", "file"} {
 				t.Run(dest, func(t *testing.T) {
 					var to string
 					var stdout bytes.Buffer
 					switch dest {
 					case "s3":
-						key := testKey(t)
-						removeObject(t, client, bucket, key)
+						key := testenv.Key(t)
+						testenv.Remove(t, client, bucket, key)
 						to = "s3://" + bucket + "/" + key
 					case "stdout":
 						to = "-"
@@ -94,19 +84,24 @@ func TestExportMatchesPsql(t *testing.T) {
 						to = filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".csv")
 					}
 					cfg := baseConfig(t, tt.query, to)
-					cfg.Table, cfg.CSV.Header, cfg.Stdout = tt.table, tt.header, &stdout
+					if tt.table != "" {
+						if tt.table != "" {
+				cfg.Tables = []string{tt.table}
+			}
+					}
+					cfg.CSV.Header, cfg.Stdout = tt.header, &stdout
 					if err := cfg.Validate(); err != nil {
 						t.Fatal(err)
 					}
-					sum, err := Run(context.Background(), cfg)
+					sum, err := exportOne(context.Background(), cfg)
 					if err != nil {
 						t.Fatal(err)
 					}
 					var got []byte
 					switch dest {
 					case "s3":
-						_, key, _ := upload.ParseURL(to)
-						got = getObject(t, client, bucket, key)
+						u, _ := upload.ParseObject(to)
+						got = testenv.Get(t, client, bucket, u.Key)
 						if tt.wantParts != 0 && sum.Parts != tt.wantParts {
 							t.Errorf("parts = %d, want %d", sum.Parts, tt.wantParts)
 						}
@@ -118,9 +113,9 @@ func TestExportMatchesPsql(t *testing.T) {
 						}
 						assertNoTempFiles(t, dir)
 					}
-					if sha(got) != sha(want) {
+					if testenv.SHA256(got) != testenv.SHA256(want) {
 						t.Fatalf("%d bytes, sha256 %s; psql wrote %d bytes, sha256 %s\n got: %.300q\nwant: %.300q",
-							len(got), sha(got), len(want), sha(want), got, want)
+							len(got), testenv.SHA256(got), len(want), testenv.SHA256(want), got, want)
 					}
 					if sum.Bytes != int64(len(want)) {
 						t.Errorf("summary bytes = %d, want %d", sum.Bytes, len(want))
@@ -145,7 +140,7 @@ func TestExportRowCount(t *testing.T) {
 	cfg := baseConfig(t, "SELECT g FROM generate_series(1, 12345) g", "-")
 	cfg.CSV.Header = true
 	cfg.Stdout = &bytes.Buffer{}
-	sum, err := Run(context.Background(), cfg)
+	sum, err := exportOne(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +151,9 @@ func TestExportRowCount(t *testing.T) {
 
 // Failures before any byte: nothing may be created on S3, and the message must say what is wrong.
 func TestExportFailsCleanly(t *testing.T) {
-	psql(t, `DROP TABLE IF EXISTS secret; CREATE TABLE secret AS SELECT 1 AS x;
+	testenv.Psql(t, `DROP TABLE IF EXISTS secret; CREATE TABLE secret AS SELECT 1 AS x;
 		DROP ROLE IF EXISTS pg2s3_noread; CREATE ROLE pg2s3_noread LOGIN PASSWORD 'noread-pw';`)
-	noread := strings.Replace(testDSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_noread:noread-pw@", 1)
+	noread := strings.Replace(testenv.DSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_noread:noread-pw@", 1)
 	tests := []struct {
 		name  string
 		query string
@@ -166,40 +161,42 @@ func TestExportFailsCleanly(t *testing.T) {
 		dsn   string
 		want  []string
 	}{
-		{name: "bad SQL", query: "SELECT FROM WHERE", want: []string{"syntax error", "42601", "LINE 1 of --query"}},
+		{name: "bad SQL", query: "SELECT FROM WHERE", want: []string{"syntax error", "42601", "LINE 1 of the query"}},
 		{name: "missing table in query", query: "SELECT * FROM no_such_table", want: []string{`relation "no_such_table" does not exist`, "42P01"}},
 		{name: "missing table", table: "no_such_table", want: []string{`table "no_such_table" does not exist`}},
 		{name: "permission denied", table: "secret", dsn: noread, want: []string{"permission denied", "42501"}},
 		{name: "not read-only", query: "DELETE FROM secret RETURNING *", want: []string{"read-only transaction", "25006"}},
 		{name: "error at once", query: "SELECT 1/0", want: []string{"division by zero", "22012"}},
 	}
-	client := testS3(t)
-	bucket := testBucket(t)
+	client := testenv.S3(t)
+	bucket := testenv.Bucket(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key := testKey(t)
+			key := testenv.Key(t)
 			cfg := baseConfig(t, tt.query, "s3://"+bucket+"/"+key)
-			cfg.Table = tt.table
-			if tt.dsn != "" {
-				cfg.DSN = tt.dsn
+			if tt.table != "" {
+				cfg.Tables = []string{tt.table}
 			}
-			_, err := Run(context.Background(), cfg)
+			if tt.dsn != "" {
+				cfg.Conn.DSN = tt.dsn
+			}
+			_, err := exportOne(context.Background(), cfg)
 			mustErr(t, err, tt.want...)
-			assertNothingLeft(t, client, bucket, key)
+			testenv.AssertNothingLeft(t, client, bucket, key)
 		})
 	}
-	if got := psql(t, "SELECT count(*) FROM secret"); string(got) != "1\n" && !strings.Contains(string(got), "1") {
+	if got := testenv.Psql(t, "SELECT count(*) FROM secret"); string(got) != "1\n" && !strings.Contains(string(got), "1") {
 		t.Errorf("the DELETE ran: count is %q", got)
 	}
 }
 
 // A server error after several parts were uploaded: the multipart upload must be aborted.
 func TestExportErrorMidStream(t *testing.T) {
-	client := testS3(t)
-	bucket := testBucket(t)
+	client := testenv.S3(t)
+	bucket := testenv.Bucket(t)
 	for _, dest := range []string{"s3", "file"} {
 		t.Run(dest, func(t *testing.T) {
-			key := testKey(t)
+			key := testenv.Key(t)
 			to := "s3://" + bucket + "/" + key
 			dir := t.TempDir()
 			if dest == "file" {
@@ -207,14 +204,14 @@ func TestExportErrorMidStream(t *testing.T) {
 			}
 			var parts []int
 			cfg := baseConfig(t, "SELECT g, md5(g::text), 1/(g-1500000) FROM generate_series(1,2000000) g", to)
-			cfg.onPart = func(n int, _ int64) { parts = append(parts, n) }
-			_, err := Run(context.Background(), cfg)
+			cfg.OnPart = func(_ string, n int, _ int64) { parts = append(parts, n) }
+			_, err := exportOne(context.Background(), cfg)
 			mustErr(t, err, "division by zero", "22012")
 			if dest == "s3" {
 				if len(parts) < 2 {
 					t.Errorf("only %d parts were uploaded before the error; the test needs a multipart upload in flight", len(parts))
 				}
-				assertNothingLeft(t, client, bucket, key)
+				testenv.AssertNothingLeft(t, client, bucket, key)
 			} else {
 				if _, err := os.Stat(to); !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("%s exists after a failed export", to)
@@ -227,19 +224,19 @@ func TestExportErrorMidStream(t *testing.T) {
 
 // Cancellation mid-stream: the export stops within seconds, aborts, and stops the query.
 func TestExportCancelMidStream(t *testing.T) {
-	client := testS3(t)
-	bucket := testBucket(t)
-	key := testKey(t)
+	client := testenv.S3(t)
+	bucket := testenv.Bucket(t)
+	key := testenv.Key(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := baseConfig(t, "SELECT g, md5(g::text), pg_backend_pid() FROM (SELECT generate_series(1, 200000000) g) s", "s3://"+bucket+"/"+key)
-	cfg.onPart = func(n int, _ int64) {
+	cfg.OnPart = func(_ string, n int, _ int64) {
 		if n == 2 {
 			cancel()
 		}
 	}
 	start := time.Now()
-	_, err := Run(ctx, cfg)
+	_, err := exportOne(ctx, cfg)
 	mustErr(t, err, "interrupted")
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v is not context.Canceled", err)
@@ -247,28 +244,28 @@ func TestExportCancelMidStream(t *testing.T) {
 	if d := time.Since(start); d > 60*time.Second {
 		t.Errorf("export took %s to stop after cancellation", d)
 	}
-	assertNothingLeft(t, client, bucket, key)
+	testenv.AssertNothingLeft(t, client, bucket, key)
 	assertQueryGone(t, "generate_series(1, 200000000)")
 }
 
 func TestExportCancelledBeforeStart(t *testing.T) {
-	client := testS3(t)
-	bucket := testBucket(t)
-	key := testKey(t)
+	client := testenv.S3(t)
+	bucket := testenv.Bucket(t)
+	key := testenv.Key(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Run(ctx, baseConfig(t, "SELECT 1", "s3://"+bucket+"/"+key))
+	_, err := exportOne(ctx, baseConfig(t, "SELECT 1", "s3://"+bucket+"/"+key))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	assertNothingLeft(t, client, bucket, key)
+	testenv.AssertNothingLeft(t, client, bucket, key)
 }
 
 // An S3 failure must cancel the query: a missing bucket stops a long COPY at the first part.
 func TestExportS3FailureStopsQuery(t *testing.T) {
 	cfg := baseConfig(t, "SELECT g, md5(g::text), 'stopme' FROM (SELECT generate_series(1, 200000000) g) s", "s3://pg2s3-no-such-bucket/x.csv")
 	start := time.Now()
-	_, err := Run(context.Background(), cfg)
+	_, err := exportOne(context.Background(), cfg)
 	mustErr(t, err, "NoSuchBucket", "s3://pg2s3-no-such-bucket/x.csv")
 	if d := time.Since(start); d > 60*time.Second {
 		t.Errorf("export took %s to fail", d)
@@ -282,7 +279,7 @@ func assertQueryGone(t testing.TB, marker string) {
 	t.Helper()
 	q := "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%" + strings.ReplaceAll(marker, "'", "''") + "%' AND pid <> pg_backend_pid() AND state = 'active'"
 	for i := 0; i < 50; i++ {
-		if strings.TrimSpace(string(psql(t, "COPY ("+q+") TO STDOUT"))) == "0" {
+		if strings.TrimSpace(string(testenv.Psql(t, "COPY ("+q+") TO STDOUT"))) == "0" {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -293,13 +290,13 @@ func assertQueryGone(t testing.TB, marker string) {
 func TestQueryErrorPointsIntoQuery(t *testing.T) {
 	cfg := baseConfig(t, "SELECT 1,\n  2 +* 3", "-")
 	cfg.Stdout = &bytes.Buffer{}
-	_, err := Run(context.Background(), cfg)
+	_, err := exportOne(context.Background(), cfg)
 	var qe *copyout.QueryError
 	if !errors.As(err, &qe) {
 		t.Fatalf("err = %v, want a *copyout.QueryError", err)
 	}
 	// The server points at the operator, the 5th character of line 2.
-	if want := "LINE 2 of --query:   2 +* 3\n" + strings.Repeat(" ", len("LINE 2 of --query: ")+4) + "^"; !strings.Contains(err.Error(), want) {
+	if want := "LINE 2 of the query:   2 +* 3\n" + strings.Repeat(" ", len("LINE 2 of the query: ")+4) + "^"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error:\n%s\nwant it to contain:\n%s", err, want)
 	}
 }

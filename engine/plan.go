@@ -1,4 +1,4 @@
-package dump
+package engine
 
 import (
 	"context"
@@ -37,10 +37,15 @@ type Chunk struct {
 	ToPage   int64  `json:"to_page"`   // ctid < (ToPage,0); 0 = to the end
 	Ranged   bool   `json:"ranged"`    // false: the whole table
 	EstBytes int64  `json:"est_bytes"`
+
+	stmt *copyout.Statement // a query's COPY
 }
 
 // Statement is the chunk's COPY.
 func (c Chunk) Statement(o copyout.Options) copyout.Statement {
+	if c.stmt != nil {
+		return *c.stmt
+	}
 	if !c.Ranged {
 		return copyout.TableStatement(c.Table.Table, o)
 	}
@@ -152,7 +157,7 @@ type Shard struct {
 func ParseShard(s string) (Shard, error) {
 	var sh Shard
 	if _, err := fmt.Sscanf(s, "%d/%d", &sh.Index, &sh.Count); err != nil || sh.Count < 1 || sh.Index < 0 || sh.Index >= sh.Count {
-		return Shard{}, fmt.Errorf("--shard %q: want i/N with 0 <= i < N, e.g. 0/4", s)
+		return Shard{}, fmt.Errorf("want i/N with 0 <= i < N, e.g. 0/4")
 	}
 	return sh, nil
 }

@@ -1,0 +1,435 @@
+package command
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/preset"
+	"github.com/pg2s3/pg2s3/sink"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// A flag is declared once, in one group, and read by one function into the option struct the engine
+// takes; commands are built from groups. Numbers are strings read by the parsers of parse.go, so
+// that a value means the same in every command and mode.
+
+// group is a category of flags, shown under its name in --help, in this order.
+type group struct {
+	name  string
+	flags []cli.Flag
+}
+
+func str(name, alias, placeholderUsage, def, env string) *cli.StringFlag {
+	f := &cli.StringFlag{Name: name, Usage: placeholderUsage, Value: def, EnvVars: []string{env}}
+	if alias != "" {
+		f.Aliases = []string{alias}
+	}
+	return f
+}
+
+func list(name, alias, usage, env string) *cli.StringSliceFlag {
+	f := &cli.StringSliceFlag{Name: name, Usage: usage, EnvVars: []string{env}}
+	if alias != "" {
+		f.Aliases = []string{alias}
+	}
+	return f
+}
+
+func boolean(name, alias, usage, env string) *cli.BoolFlag {
+	f := &cli.BoolFlag{Name: name, Usage: usage, EnvVars: []string{env}}
+	if alias != "" {
+		f.Aliases = []string{alias}
+	}
+	return f
+}
+
+func duration(name, usage string, def time.Duration, env string) *cli.DurationFlag {
+	return &cli.DurationFlag{Name: name, Usage: usage, Value: def, EnvVars: []string{env}}
+}
+
+func destinationGroup() group {
+	return group{"Destination", []cli.Flag{
+		str("to", "o", "where the data goes (`DEST`): s3://bucket/key, s3://bucket/prefix/ (many objects and a "+
+			"manifest), - for stdout, or a file path", "", "PG2S3_TO"),
+	}}
+}
+
+func sourceGroup() group {
+	return group{"Source", []cli.Flag{
+		str("query", "q", "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", "", "PG2S3_QUERY"),
+		list("table", "t", "export the table or view `[schema.]name` (SQL syntax; an exact name also works); repeatable", "PG2S3_TABLE"),
+		list("schema", "", "export every table and view of `SCHEMA` (to a prefix); repeatable", "PG2S3_SCHEMA"),
+		list("exclude-table", "", "leave out tables matching `PATTERN` (a glob on schema.table or table); repeatable", "PG2S3_EXCLUDE_TABLE"),
+	}}
+}
+
+// connectionGroup: the PostgreSQL connection recipe (copyout.Conn).
+func connectionGroup() group {
+	return group{"PostgreSQL connection", []cli.Flag{
+		&cli.StringFlag{Name: "dsn", Usage: "connection `URL` or key=value string (else DATABASE_URL, else the PG* variables)",
+			EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
+		duration("connect-timeout", "give up connecting after `DURATION` (connect_timeout in the DSN wins)", copyout.DefaultConnectTimeout, "PG2S3_CONNECT_TIMEOUT"),
+	}}
+}
+
+// connOptions reads connectionGroup.
+func connOptions(c *cli.Context) copyout.Conn {
+	dsn := c.String("dsn")
+	if dsn == "" {
+		// An empty PG2S3_DSN must not hide DATABASE_URL (urfave/cli takes the first variable set,
+		// even to nothing). Empty means the PG* variables.
+		dsn = os.Getenv("DATABASE_URL")
+	}
+	conn := copyout.Conn{DSN: dsn, ConnectTimeout: c.Duration("connect-timeout")}
+	if hasFlag(c, "timezone") {
+		conn.Session = copyout.Session{TimeZone: c.String("timezone"), KeepServer: c.Bool("server-settings")}
+	}
+	return conn
+}
+
+func hasFlag(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if f.Names()[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+func runGroup() group {
+	return group{"Jobs and objects", []cli.Flag{
+		str("jobs", "j", "`N` COPY connections for several tables or chunks, under one snapshot", "4", "PG2S3_JOBS"),
+		str("memory-limit", "", "`SIZE` shared by every part buffer of the run", "512MiB", "PG2S3_MEMORY_LIMIT"),
+		str("chunk-size", "", "split tables larger than `SIZE` of heap into ctid ranges exported in parallel (0: never)", "256MiB", "PG2S3_CHUNK_SIZE"),
+		str("max-object-size", "", "start a new object after `SIZE` of CSV (before compression), between two rows (0: no limit)", "0", "PG2S3_MAX_OBJECT_SIZE"),
+		str("max-rows", "", "start a new object after `N` rows (0: no limit)", "0", "PG2S3_MAX_ROWS"),
+		str("key-template", "", "object keys under the prefix: {schema} {table} {chunk:05} {split:03}", engine.DefaultTemplate, "PG2S3_KEY_TEMPLATE"),
+		str("manifest", "", "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", "", "PG2S3_MANIFEST"),
+		str("snapshot", "", "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", "", "PG2S3_SNAPSHOT"),
+		str("shard", "", "export only shard `i/N` of the chunks (0 <= i < N), under --snapshot", "", "PG2S3_SHARD"),
+		boolean("keep-partial", "", "when a run fails, keep (and list) the objects it completed instead of deleting them", "PG2S3_KEEP_PARTIAL"),
+		boolean("dry-run", "", "print the plan (tables, estimates, chunks, keys, memory) and check access; export nothing", "PG2S3_DRY_RUN"),
+	}}
+}
+
+func formatGroup() group {
+	return group{"Format", []cli.Flag{
+		str("format", "", "COPY format: csv or text", "csv", "PG2S3_FORMAT"),
+		boolean("header", "", "start with a header line naming the columns (COPY's HEADER)", "PG2S3_HEADER"),
+		str("delimiter", "", "field delimiter, one character (\\t for a tab; csv: comma, text: tab)", "", "PG2S3_DELIMITER"),
+		str("null", "", "the `STRING` that marks NULL (csv: an unquoted empty field, text: \\N)", "", "PG2S3_NULL"),
+		str("quote", "", "quote character for csv (a double quote when not given)", "", "PG2S3_QUOTE"),
+		str("escape", "", "escape character for csv (the quote when not given)", "", "PG2S3_ESCAPE"),
+		list("force-quote", "", "quote every non-NULL value of these `COLUMNS` (comma-separated, or *)", "PG2S3_FORCE_QUOTE"),
+		list("force-not-null", "", "`COLUMNS` whose empty fields load as '' rather than NULL (in the postgres load statement)", "PG2S3_FORCE_NOT_NULL"),
+		str("timezone", "", "TimeZone of the session, for timestamptz values", "UTC", "PG2S3_TIMEZONE"),
+		boolean("server-settings", "", "keep the server's and the role's DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output", "PG2S3_SERVER_SETTINGS"),
+		str("encoding", "", "character set of the output (COPY's ENCODING, e.g. LATIN1; UTF8 when not given)", "", "PG2S3_ENCODING"),
+		str("compress", "", "compress the output, streaming, on every core: none, gzip or zstd (adds .gz/.zst)", "none", "PG2S3_COMPRESS"),
+		str("compress-level", "", "gzip 1-9 (6 when not given), zstd 1-22 (1 when not given)", "", "PG2S3_COMPRESS_LEVEL"),
+		str("preset", "", "settings for a loader, and print its load statement: "+strings.Join(preset.Names(), ", "), "", "PG2S3_PRESET"),
+		boolean("print-load-sql", "", "print the statement that loads the export (for --preset) and exit", "PG2S3_PRINT_LOAD_SQL"),
+		str("load-table", "", "the `TABLE` the load statement loads into (--table when not given, else my_table)", "", "PG2S3_LOAD_TABLE"),
+	}}
+}
+
+// s3Group: the S3 client (upload.ClientConfig).
+func s3Group() group {
+	return group{"S3 connection", []cli.Flag{
+		str("endpoint-url", "", "S3-compatible endpoint `URL` (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)", "", "PG2S3_ENDPOINT_URL"),
+		str("region", "", "S3 `REGION` (else AWS_REGION, the profile's, or us-east-1)", "", "PG2S3_REGION"),
+		boolean("path-style", "", "address buckets as endpoint/bucket (automatic for IP-address and localhost endpoints)", "PG2S3_PATH_STYLE"),
+		str("retries", "", "`N` attempts per S3 request before a transient error (5xx, SlowDown, reset, timeout) is final", "6", "PG2S3_RETRIES"),
+	}}
+}
+
+func s3Options(c *cli.Context) (upload.ClientConfig, error) {
+	attempts, err := parseCount(c.String("retries"))
+	if err != nil {
+		return upload.ClientConfig{}, flagError("retries", c.String("retries"), err)
+	}
+	cc := upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region"), MaxAttempts: attempts}
+	if c.IsSet("path-style") {
+		ps := c.Bool("path-style")
+		cc.PathStyle = &ps
+	}
+	return cc, nil
+}
+
+// uploadGroup: how each object is uploaded (engine.UploadOptions).
+func uploadGroup() group {
+	return group{"S3 upload", []cli.Flag{
+		str("part-size", "", "`SIZE` of the first multipart parts, 5MiB to 5GiB (e.g. 8MiB, 64MB, 16777216)", "16MiB", "PG2S3_PART_SIZE"),
+		str("concurrency", "", "`N` parts of an object uploaded at once", "4", "PG2S3_CONCURRENCY"),
+		str("checksum", "", "checksum on every part and the object: crc32c, crc64nvme or none", "crc32c", "PG2S3_CHECKSUM"),
+		duration("part-timeout", "time limit of each attempt of an S3 request; a stalled part is cut and retried", 5*time.Minute, "PG2S3_PART_TIMEOUT"),
+	}}
+}
+
+func uploadOptions(c *cli.Context) (engine.UploadOptions, error) {
+	var u engine.UploadOptions
+	var err error
+	if u.PartSize, err = parseSize(c.String("part-size")); err != nil {
+		return u, flagError("part-size", c.String("part-size"), err)
+	}
+	if err := upload.CheckPartSize(u.PartSize); err != nil {
+		return u, flagError("part-size", c.String("part-size"), errors.New("outside S3's limits (5 MiB to 5 GiB)"))
+	}
+	if u.Concurrency, err = parseCount(c.String("concurrency")); err != nil {
+		return u, flagError("concurrency", c.String("concurrency"), err)
+	}
+	if u.Checksum, err = upload.ParseChecksum(c.String("checksum")); err != nil {
+		return u, flagError("checksum", c.String("checksum"), err)
+	}
+	if u.PartTimeout = c.Duration("part-timeout"); u.PartTimeout <= 0 {
+		return u, flagError("part-timeout", c.Duration("part-timeout").String(), errors.New("must be positive"))
+	}
+	if hasFlag(c, "content-type") {
+		if u.Object, err = objectOptions(c); err != nil {
+			return u, err
+		}
+	}
+	return u, nil
+}
+
+// objectGroup: the stored object's settings (upload.ObjectOptions).
+func objectGroup() group {
+	return group{"S3 object", []cli.Flag{
+		str("content-type", "", "the object's Content-Type", "text/csv", "PG2S3_CONTENT_TYPE"),
+		str("sse", "", "server-side encryption: AES256, aws:kms or aws:kms:dsse", "", "PG2S3_SSE"),
+		str("sse-kms-key-id", "", "KMS key `ID` or ARN for --sse aws:kms", "", "PG2S3_SSE_KMS_KEY_ID"),
+		str("storage-class", "", "S3 storage `CLASS` (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", "", "PG2S3_STORAGE_CLASS"),
+		list("metadata", "", "user metadata `KEY=VALUE` (x-amz-meta-KEY); repeatable, or comma-separated in the variable", "PG2S3_METADATA"),
+		list("tag", "", "object tag `KEY=VALUE`; repeatable, or comma-separated in the variable", "PG2S3_TAG"),
+	}}
+}
+
+func objectOptions(c *cli.Context) (upload.ObjectOptions, error) {
+	metadata, err := parsePairs(c.StringSlice("metadata"))
+	if err != nil {
+		return upload.ObjectOptions{}, flagError("metadata", "", err)
+	}
+	tags, err := parsePairs(c.StringSlice("tag"))
+	if err != nil {
+		return upload.ObjectOptions{}, flagError("tag", "", err)
+	}
+	o := upload.ObjectOptions{
+		ContentType: c.String("content-type"), SSE: c.String("sse"), SSEKMSKeyID: c.String("sse-kms-key-id"),
+		StorageClass: c.String("storage-class"), Metadata: metadata, Tags: tags,
+	}
+	return o, o.Validate()
+}
+
+// outputGroup: what pg2s3 prints.
+func outputGroup() group {
+	return group{"Output", []cli.Flag{
+		boolean("json", "", "print the summary as one JSON object on stdout (on stderr with --to -)", "PG2S3_JSON"),
+		boolean("quiet", "Q", "no progress line and no summary line", "PG2S3_QUIET"),
+		boolean("verbose", "v", "log what happens, on stderr", "PG2S3_VERBOSE"),
+	}}
+}
+
+// output is what outputGroup asks for.
+type output struct {
+	json, quiet, toStdout bool
+	logger                *slog.Logger
+}
+
+func outputOptions(c *cli.Context, stderr interface{ Write([]byte) (int, error) }) output {
+	level := slog.LevelWarn
+	if c.Bool("verbose") {
+		level = slog.LevelDebug
+	}
+	return output{json: c.Bool("json"), quiet: c.Bool("quiet"), toStdout: c.String("to") == "-",
+		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))}
+}
+
+func flagsOf(groups ...group) []cli.Flag {
+	var out []cli.Flag
+	for _, g := range groups {
+		for _, f := range g.flags {
+			switch f := f.(type) {
+			case *cli.StringFlag:
+				f.Category = g.name
+			case *cli.StringSliceFlag:
+				f.Category = g.name
+			case *cli.BoolFlag:
+				f.Category = g.name
+			case *cli.DurationFlag:
+				f.Category = g.name
+			}
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// flagError is a usage error naming the flag and the value.
+func flagError(flag, value string, err error) error {
+	if value == "" {
+		return usagef("--%s: %v", flag, err)
+	}
+	return usagef("--%s %s: %v", flag, value, err)
+}
+
+// fieldFlags names the flag of each engine setting.
+var fieldFlags = map[string]string{
+	"Query": "query", "To": "to", "MaxObjectSize": "max-object-size", "MaxRows": "max-rows", "Shard": "shard",
+	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
+	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
+	// copyout.OptionError
+	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
+	// upload.OptionError
+	"SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id", "StorageClass": "storage-class", "Metadata": "metadata", "Tags": "tag",
+}
+
+// usage words a library's validation error for the command line: it names the flag and the value.
+// Errors that are not about a setting are returned as they are.
+func usage(err error) error {
+	var (
+		ce *engine.ConfigError
+		oe *copyout.OptionError
+		ue *upload.OptionError
+		le *upload.URLError
+		fe *sink.FileError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce):
+		return flagError(fieldFlags[ce.Field], ce.Value, errors.New(ce.Reason))
+	case errors.As(err, &oe):
+		return flagError(fieldFlags[oe.Option], oe.Value, errors.New(oe.Reason))
+	case errors.As(err, &ue):
+		reason := ue.Reason
+		if ue.Option == "SSEKMSKeyID" {
+			reason = "needs --sse aws:kms or aws:kms:dsse"
+		}
+		return flagError(fieldFlags[ue.Option], ue.Value, errors.New(reason))
+	case errors.As(err, &le):
+		return usagef("--to: %v", le)
+	case errors.As(err, &fe):
+		return usagef("--to %s", fe)
+	}
+	return err
+}
+
+// exportConfig turns export's flags into one engine config and the output options; every error
+// it returns is a usage error. The same function serves one object and many.
+func exportConfig(c *cli.Context, stdout, stderr interface{ Write([]byte) (int, error) }) (engine.Config, output, error) {
+	fail := func(err error) (engine.Config, output, error) { return engine.Config{}, output{}, err }
+	if c.Args().Present() {
+		return fail(usagef("unexpected argument %q (flags come as --name value)", c.Args().First()))
+	}
+	out := outputOptions(c, stderr)
+	query, tables, schemas := c.String("query"), c.StringSlice("table"), c.StringSlice("schema")
+	switch {
+	case query == "" && len(tables) == 0 && len(schemas) == 0:
+		return fail(usagef("give --query or --table (or --schema)"))
+	case query != "" && (len(tables) > 0 || len(schemas) > 0):
+		return fail(usagef("give --query or --table, not both"))
+	case c.String("to") == "":
+		return fail(usagef("--to is required (s3://bucket/key, s3://bucket/prefix/, - for stdout, or a file path)"))
+	case c.String("shard") != "" && c.String("snapshot") == "":
+		return fail(usagef("--shard needs --snapshot: every shard must export the same instant (start `pg2s3 snapshot` first)"))
+	}
+	to, err := engine.ParseDestination(c.String("to"))
+	if err != nil {
+		return fail(usage(err))
+	}
+	cfg := engine.Config{
+		Conn: connOptions(c), Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
+		To: to, Template: c.String("key-template"), Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
+		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
+	}
+	if cfg.S3, err = s3Options(c); err != nil {
+		return fail(err)
+	}
+	if cfg.Upload, err = uploadOptions(c); err != nil {
+		return fail(usage(err))
+	}
+	if cfg.Jobs, err = parseCount(c.String("jobs")); err != nil {
+		return fail(flagError("jobs", c.String("jobs"), err))
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *int64
+	}{{"chunk-size", &cfg.ChunkSize}, {"max-object-size", &cfg.MaxObjectSize}, {"memory-limit", &cfg.MemoryLimit}} {
+		if *s.dst, err = parseSize(c.String(s.flag)); err != nil {
+			return fail(flagError(s.flag, c.String(s.flag), err))
+		}
+	}
+	if cfg.MaxRows, err = parseWhole(c.String("max-rows"), 0); err != nil {
+		return fail(flagError("max-rows", c.String("max-rows"), err))
+	}
+	if sh := c.String("shard"); sh != "" {
+		if cfg.Shard, err = engine.ParseShard(sh); err != nil {
+			return fail(flagError("shard", sh, err))
+		}
+	}
+	if cfg.CSV, cfg.Compress, err = formatOptions(c); err != nil {
+		return fail(err)
+	}
+	if p := c.String("preset"); p != "" {
+		cfg.TableManifests = p == "redshift"
+		if cfg.To.IsPrefix() {
+			if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {
+				return fail(usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", engine.DefaultTemplate))
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fail(usage(err))
+	}
+	return cfg, out, nil
+}
+
+// formatOptions reads formatGroup: the COPY options and the compressor, with a preset's defaults
+// under the flags given explicitly.
+func formatOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
+	o := copyout.Options{
+		Format: c.String("format"), Header: c.Bool("header"), Delimiter: c.String("delimiter"),
+		Quote: c.String("quote"), Escape: c.String("escape"), Encoding: c.String("encoding"),
+		ForceQuote: c.StringSlice("force-quote"),
+	}
+	if o.Delimiter == `\t` {
+		o.Delimiter = "\t"
+	}
+	if c.IsSet("null") {
+		null := c.String("null")
+		o.Null = &null
+	}
+	comp := engine.Compression{Algorithm: c.String("compress")}
+	if l := c.String("compress-level"); l != "" {
+		n, err := parseWhole(l, 1)
+		if err != nil {
+			return o, comp, flagError("compress-level", l, err)
+		}
+		comp.Level = int(min(n, 1000))
+	}
+	if name := c.String("preset"); name != "" {
+		p, err := preset.Get(name)
+		if err != nil {
+			return o, comp, flagError("preset", name, err)
+		}
+		if !c.IsSet("header") {
+			o.Header = p.Header
+		}
+		if !c.IsSet("null") && p.Null != nil {
+			o.Null = p.Null
+		}
+		if !c.IsSet("compress") {
+			comp.Algorithm = p.Compress
+		}
+	} else if c.Bool("print-load-sql") {
+		return o, comp, usagef("--print-load-sql needs --preset")
+	}
+	return o, comp, nil
+}

@@ -1,0 +1,94 @@
+package command
+
+import (
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/preset"
+)
+
+// loadStatement is the statement that loads what the export wrote (to dest) with the preset's loader.
+func loadStatement(c *cli.Context, cfg engine.Config, loader, dest string) string {
+	table := c.String("load-table")
+	if table == "" && len(cfg.Tables) > 0 {
+		table = cfg.Tables[0]
+	}
+	if table == "" {
+		table = "my_table"
+	}
+	return loadStatementFor(c, cfg, loader, dest, table)
+}
+
+// loadStatementFor is loadStatement for a given table name.
+func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table string) string {
+	endpoint := cfg.S3.Endpoint
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
+	}
+	if endpoint == "" {
+		endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	}
+	return preset.Statement(preset.Load{
+		Loader: loader, URL: dest, Endpoint: endpoint, Region: cfg.S3.Region, Table: table,
+		Header: cfg.CSV.Header, Null: cfg.CSV.Null, Delimiter: cfg.CSV.Delimiter,
+		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm,
+	})
+}
+
+// multiLoadStatements is one load statement per table: Redshift reads the table's own manifest,
+// the others the table's folder (a prefix or a glob of its objects).
+func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *engine.Manifest) []string {
+	var out []string
+	for _, t := range m.Tables {
+		schema, name := unquoteTable(t.Name)
+		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
+		url := folder.String() + "*" + ".csv" + cfg.Compress.Extension()
+		switch loader {
+		case "redshift":
+			url = engine.TableManifestURL(*cfg.To.S3, schema, name).String()
+		case "snowflake":
+			url = folder.String()
+		case "bigquery":
+			url = folder.String() + "*"
+		}
+		if loader == "postgres" { // psql reads one stream: one command per object
+			for _, o := range m.Objects {
+				if o.Table == t.Name {
+					out = append(out, loadStatementFor(c, cfg, loader, o.URL, loadName(schema, name)))
+				}
+			}
+			continue
+		}
+		stmt := loadStatementFor(c, cfg, loader, url, loadName(schema, name))
+		if loader == "redshift" {
+			stmt = strings.Replace(stmt, " IAM_ROLE", " MANIFEST IAM_ROLE", 1)
+		}
+		out = append(out, stmt)
+	}
+	return out
+}
+
+// unquoteTable splits a quoted "schema"."table" name.
+func unquoteTable(q string) (schema, table string) {
+	parts := strings.SplitN(q, `"."`, 2)
+	if len(parts) != 2 {
+		return "", q
+	}
+	un := func(s string) string { return strings.ReplaceAll(strings.Trim(s, `"`), `""`, `"`) }
+	return un(parts[0]), un(parts[1])
+}
+
+// loadName names a table for a load statement: schema.table, quoted where needed.
+func loadName(schema, table string) string {
+	q := func(s string) string {
+		if s != "" && strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') }) < 0 {
+			return s
+		}
+		return copyout.QuoteIdent(s)
+	}
+	return q(schema) + "." + q(table)
+}

@@ -1,0 +1,54 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/pg2s3/pg2s3/engine"
+)
+
+// planCommand is `pg2s3 plan`: export's flags, with --dry-run.
+func planCommand(stdout, stderr io.Writer) *cli.Command {
+	cmd := command("plan", "show what an export would do, and check access, without exporting (export --dry-run)",
+		"pg2s3 plan (--table NAME... | --schema NAME...) --to s3://bucket/prefix/ [flags]", "",
+		exportGroups(), func(c *cli.Context) error { return runExport(c, stdout, stderr) })
+	cmd.Before = func(c *cli.Context) error { return c.Set("dry-run", "true") }
+	return cmd
+}
+
+func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) error {
+	r, err := engine.Plan(c.Context, cfg)
+	if err != nil {
+		return err
+	}
+	if out.json {
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT")
+		for _, t := range r.Tables {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\n", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
+		}
+		tw.Flush()
+		fmt.Fprintln(stdout)
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHUNK\tRANGE\tEST. SIZE\tFIRST OBJECT")
+		for _, ch := range r.Chunks {
+			fmt.Fprintf(tw, "%s #%d\t%s\t%s\t%s\n", ch.Table, ch.Chunk, ch.Range, humanBytes(ch.EstBytes), ch.FirstKey)
+		}
+		tw.Flush()
+		fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
+			len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+	}
+	if len(r.Problems) > 0 {
+		return fmt.Errorf("the export would fail: %s", strings.Join(r.Problems, "; "))
+	}
+	return nil
+}

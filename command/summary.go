@@ -1,0 +1,124 @@
+package command
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/pg2s3/pg2s3/engine"
+)
+
+// The one place where every command's summary is built and printed: as one JSON value on stdout
+// (on stderr when stdout carries the data) with --json, else as a text line on stderr, never with
+// --quiet.
+
+func emit(out output, stdout, stderr io.Writer, text string, v any) error {
+	if out.json {
+		w := stdout
+		if out.toStdout {
+			w = stderr
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	if !out.quiet && text != "" {
+		_, err := fmt.Fprintln(stderr, text)
+		return err
+	}
+	return nil
+}
+
+// objectSummary is an export to one object.
+type objectSummary struct {
+	Destination string  `json:"destination"`
+	Rows        int64   `json:"rows"`
+	Bytes       int64   `json:"bytes"`     // stored (compressed when --compress)
+	CSVBytes    int64   `json:"csv_bytes"` // produced by COPY
+	Compression string  `json:"compression,omitempty"`
+	Ratio       float64 `json:"compression_ratio,omitempty"` // csv_bytes / bytes
+	Parts       int     `json:"parts"`
+	Seconds     float64 `json:"seconds"`
+	MBPerSec    float64 `json:"mb_per_s"`
+	Checksum    string  `json:"checksum,omitempty"`
+	ETag        string  `json:"etag,omitempty"`
+	LoadSQL     string  `json:"load_sql,omitempty"`
+	PeakRSS     int64   `json:"peak_rss_bytes,omitempty"` // this process's peak memory (VmHWM)
+}
+
+// runSummary is an export to a prefix: many objects and a manifest.
+type runSummary struct {
+	Manifest string   `json:"manifest"`
+	Snapshot string   `json:"snapshot"`
+	Tables   int      `json:"tables"`
+	Objects  int      `json:"objects"`
+	Rows     int64    `json:"rows"`
+	Bytes    int64    `json:"bytes"`
+	CSVBytes int64    `json:"csv_bytes"`
+	Seconds  float64  `json:"seconds"`
+	MBPerSec float64  `json:"mb_per_s"`
+	LoadSQL  []string `json:"load_sql,omitempty"`
+	PeakRSS  int64    `json:"peak_rss_bytes,omitempty"`
+}
+
+// exportSummary prints what a run did, in the shape of its destination.
+func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, compression string, loads []string) error {
+	stored, csv := m.Bytes()
+	rate := float64(csv) / 1e6 / max(m.Seconds, 1e-9)
+	if m.URL != "" {
+		s := runSummary{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, rate, loads, engine.PeakRSS()}
+		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of CSV in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
+			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
+		if len(loads) > 0 && !out.json {
+			text += "\npg2s3: load them with:\n" + joinLines(loads)
+		}
+		return emit(out, stdout, stderr, text, s)
+	}
+	o := m.Objects[0]
+	s := objectSummary{Destination: o.URL, Rows: m.Rows(), Bytes: o.Bytes, CSVBytes: o.CSVBytes, Parts: o.Parts,
+		Seconds: m.Seconds, MBPerSec: rate, Checksum: o.Checksum, ETag: o.ETag, PeakRSS: engine.PeakRSS()}
+	if compression != "" && compression != "none" {
+		s.Compression = compression
+		if s.Bytes > 0 {
+			s.Ratio = float64(s.CSVBytes) / float64(s.Bytes)
+		}
+	}
+	parts := ""
+	if s.Parts > 0 {
+		parts = fmt.Sprintf(", %d part%s", s.Parts, plural(s.Parts))
+	}
+	size := fmt.Sprintf("%s (%d bytes)", humanBytes(s.Bytes), s.Bytes)
+	if s.Compression != "" {
+		size = fmt.Sprintf("%s of CSV as %s %s (%d bytes, %.1fx)", humanBytes(s.CSVBytes), humanBytes(s.Bytes), s.Compression, s.Bytes, s.Ratio)
+	}
+	text := fmt.Sprintf("pg2s3: exported %d row%s, %s%s, %.2fs, %.1f MB/s -> %s",
+		s.Rows, plural(int(s.Rows)), size, parts, s.Seconds, s.MBPerSec, s.Destination)
+	if len(loads) > 0 {
+		s.LoadSQL = loads[0]
+		if !out.json {
+			text += "\npg2s3: load it with:\n" + loads[0]
+		}
+	}
+	return emit(out, stdout, stderr, text, s)
+}
+
+func joinLines(lines []string) string {
+	s := ""
+	for i, l := range lines {
+		if i > 0 {
+			s += "\n"
+		}
+		s += l
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/sink"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// DefaultTemplate names each object under a prefix destination.
+const DefaultTemplate = "{schema}.{table}/part-{chunk:05}-{split:03}.csv"
+
+// Config is one run: what to export, where, and how. Validate checks it without the network.
+type Config struct {
+	Conn copyout.Conn // the connection recipe of the coordinator and of every worker
+
+	// The source: one query, or tables (named ones, and every table and view of Schemas, minus the
+	// Exclude globs on schema.table or table).
+	Query   string
+	Tables  []string
+	Schemas []string
+	Exclude []string
+
+	To       Destination
+	Template string // object keys under a prefix destination (DefaultTemplate)
+	// Manifest is where a prefix destination's manifest goes (default: prefix + manifest.json).
+	Manifest    string
+	KeepPartial bool   // on failure, keep (and name) the objects already completed
+	Snapshot    string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
+	Shard       Shard  // export only this shard's chunks (with Snapshot)
+	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
+	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
+	TableManifests bool
+
+	Jobs          int   // COPY connections (default 4)
+	ChunkSize     int64 // heap bytes per ctid chunk of a table (0: no chunks); prefix destinations only
+	MaxObjectSize int64 // bytes of CSV per object before a new one starts (0: no limit)
+	MaxRows       int64 // rows per object (0: no limit)
+	MemoryLimit   int64 // shared by every part buffer of the run (default 512 MiB)
+
+	CSV      copyout.Options
+	Compress Compression // the last stage before the sink
+	Stages   []Stage     // more stages, between the COPY and the compressor, in order
+
+	S3       upload.ClientConfig
+	S3Client *s3.Client // used instead of one built from S3, when set
+	Upload   UploadOptions
+
+	Stdout   io.Writer // where a stdout destination writes (default os.Stdout)
+	Logger   *slog.Logger
+	Progress *Progress // counts rows and bytes over every worker, when set
+	// OnPart, when set, is told of every uploaded part of every object (one call at a time per object).
+	OnPart func(key string, part int, size int64)
+}
+
+// UploadOptions are the settings of each object's upload.
+type UploadOptions struct {
+	PartSize    int64 // first part size (default 16 MiB); grows on upload.PartSize's schedule
+	Concurrency int   // parts in flight per object (default 4)
+	Checksum    upload.Checksum
+	Object      upload.ObjectOptions
+	PartTimeout time.Duration
+}
+
+// Progress counts what a run produced so far; safe to read while it runs.
+type Progress struct {
+	copyout.Progress
+	EstRows atomic.Int64 // the planner's estimate of the rows (-1: none), set before the first COPY
+}
+
+// ConfigError is a setting the run cannot use. Field names the Config field ("MemoryLimit",
+// "To", ...); callers word it for their users.
+type ConfigError struct {
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s: %s", e.Field, e.Reason)
+	}
+	return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Reason)
+}
+
+func (c *Config) defaults() {
+	if c.Jobs == 0 {
+		c.Jobs = 4
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = 512 << 20
+	}
+	if c.Template == "" {
+		c.Template = DefaultTemplate
+	}
+	if c.Upload.PartSize == 0 {
+		c.Upload.PartSize = upload.DefaultPart
+	}
+	if c.Upload.Concurrency == 0 {
+		c.Upload.Concurrency = 4
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = &Progress{}
+	}
+	if c.Compress.Enabled() && c.Upload.Object.ContentEncoding == "" {
+		c.Upload.Object.ContentEncoding = c.Compress.ContentEncoding()
+	}
+}
+
+// jobs is how many connections the run can use: one for a single object.
+func (c *Config) jobs() int {
+	if !c.To.IsPrefix() {
+		return 1
+	}
+	return c.Jobs
+}
+
+// Validate checks the config without touching the network; it fills in defaults. Its errors are
+// *ConfigError, *copyout.OptionError, *upload.OptionError, *upload.URLError or *sink.FileError.
+func (c *Config) Validate() error {
+	c.defaults()
+	tables := len(c.Tables) > 0 || len(c.Schemas) > 0
+	switch {
+	case c.Query == "" && !tables:
+		return &ConfigError{Field: "Query", Reason: "nothing to export: give a query or tables"}
+	case c.Query != "" && tables:
+		return &ConfigError{Field: "Query", Reason: "give a query or tables, not both"}
+	case c.To.Raw == "":
+		return &ConfigError{Field: "To", Reason: "no destination"}
+	}
+	if c.Query != "" {
+		if _, err := copyout.CheckQuery(c.Query); err != nil {
+			return &ConfigError{Field: "Query", Reason: err.Error()}
+		}
+		if c.To.IsPrefix() {
+			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object: give s3://bucket/key, - or a file"}
+		}
+	}
+	if !c.To.IsPrefix() {
+		switch {
+		case len(c.Tables) > 1 || len(c.Schemas) > 0:
+			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "for several tables, give a prefix: s3://bucket/prefix/ (ending in /)"}
+		case c.MaxObjectSize > 0:
+			return &ConfigError{Field: "MaxObjectSize", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
+		case c.MaxRows > 0:
+			return &ConfigError{Field: "MaxRows", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
+		case c.Shard.enabled():
+			return &ConfigError{Field: "Shard", Reason: "shards write several objects: give a prefix destination, s3://bucket/prefix/"}
+		case c.Manifest != "":
+			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: "a single object has no manifest: give a prefix destination"}
+		}
+		c.ChunkSize = 0 // one object is one COPY
+	}
+	if c.Shard.enabled() && c.Snapshot == "" {
+		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
+	}
+	if c.Jobs < 1 {
+		return &ConfigError{Field: "Jobs", Value: fmt.Sprint(c.Jobs), Reason: "must be at least 1"}
+	}
+	if c.Upload.Concurrency < 1 {
+		return &ConfigError{Field: "Concurrency", Value: fmt.Sprint(c.Upload.Concurrency), Reason: "must be at least 1"}
+	}
+	if c.MaxObjectSize < 0 || c.MaxRows < 0 || c.ChunkSize < 0 {
+		return &ConfigError{Field: "MaxObjectSize", Reason: "sizes and counts must not be negative"}
+	}
+	if err := upload.CheckPartSize(c.Upload.PartSize); err != nil {
+		return &ConfigError{Field: "PartSize", Value: fmt.Sprint(c.Upload.PartSize), Reason: "outside S3's limits (5 MiB to 5 GiB)"}
+	}
+	if need := int64(c.jobs()) * 2 * c.Upload.PartSize; c.To.S3 != nil && c.MemoryLimit < need {
+		return &ConfigError{Field: "MemoryLimit", Value: fmt.Sprint(c.MemoryLimit), Reason: fmt.Sprintf(
+			"too small: %d workers need at least 2 parts of %d bytes each (%d bytes)", c.jobs(), c.Upload.PartSize, need)}
+	}
+	if c.Manifest != "" {
+		if _, err := upload.ParseObject(c.Manifest); err != nil {
+			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: err.Error()}
+		}
+	}
+	if c.To.IsPrefix() {
+		if err := checkTemplate(c.Template); err != nil {
+			return err
+		}
+	}
+	if err := c.CSV.Validate(); err != nil {
+		return err
+	}
+	if err := c.Compress.Validate(); err != nil {
+		return err
+	}
+	if err := c.Upload.Object.Validate(); err != nil {
+		return err
+	}
+	if c.To.Path != "" {
+		return sink.File{Path: c.To.withExtension(c.Compress)}.Check()
+	}
+	return nil
+}
+
+func checkTemplate(t string) error {
+	if t == "" || placeholder.ReplaceAllString(t, "x") == "" {
+		return &ConfigError{Field: "Template", Value: t, Reason: "gives empty keys"}
+	}
+	if t[0] == '/' {
+		return &ConfigError{Field: "Template", Value: t, Reason: "keys must not start with /"}
+	}
+	return nil
+}
+
+// Destination is where a run writes: one S3 object, an S3 prefix (many objects and a manifest),
+// a local file, or stdout.
+type Destination struct {
+	Raw    string
+	S3     *upload.URL // an object, or a prefix when its key is empty or ends in "/"
+	Path   string      // a local file
+	Stdout bool
+}
+
+// ParseDestination reads s3://bucket/key, s3://bucket/prefix/, - (stdout) or a file path.
+func ParseDestination(to string) (Destination, error) {
+	d := Destination{Raw: to}
+	switch {
+	case to == "":
+		return d, nil
+	case to == "-":
+		d.Stdout = true
+	case upload.IsS3(to):
+		u, err := upload.ParseURL(to)
+		if err != nil {
+			return Destination{}, err
+		}
+		d.S3 = &u
+	case containsScheme(to):
+		return Destination{}, &upload.URLError{URL: to, Reason: "is not a destination: want s3://bucket/key, s3://bucket/prefix/, - for stdout, or a file path"}
+	default:
+		d.Path = to
+	}
+	return d, nil
+}
+
+// IsPrefix says whether the run writes many objects under an S3 prefix.
+func (d Destination) IsPrefix() bool { return d.S3 != nil && d.S3.IsPrefix() }
+
+// withExtension is the single object's name with the compression's extension (.gz, .zst) added
+// when missing.
+func (d Destination) withExtension(c Compression) string {
+	name := d.Raw
+	if d.S3 != nil {
+		name = d.S3.String()
+	}
+	if d.Stdout {
+		return "stdout"
+	}
+	if ext := c.Extension(); ext != "" && !hasSuffix(name, ext) {
+		return name + ext
+	}
+	return name
+}
+
+func hasSuffix(s, suffix string) bool {
+	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+}
+
+func containsScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ':' {
+			return i > 0 && i+2 < len(s) && s[i+1] == '/' && s[i+2] == '/'
+		}
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return false
+}
+
+var errNoTables = errors.New("no table is left to export after the exclusions")

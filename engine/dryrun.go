@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// PlanReport is what a run would do, computed inside its snapshot, with nothing exported.
+type PlanReport struct {
+	Snapshot     Snapshot    `json:"snapshot"`
+	Tables       []PlanTable `json:"tables"`
+	Chunks       []PlanChunk `json:"chunks"`
+	Jobs         int         `json:"jobs"`
+	PartSize     int64       `json:"part_size"`
+	MemoryLimit  int64       `json:"memory_limit"`
+	Manifest     string      `json:"manifest"`
+	BucketAccess string      `json:"bucket_access"` // "ok", or what HeadBucket said
+	Problems     []string    `json:"problems,omitempty"`
+}
+
+// PlanTable is a table of the plan.
+type PlanTable struct {
+	Name      string `json:"name"`
+	Kind      string `json:"kind"`
+	EstRows   int64  `json:"est_rows"`
+	SizeBytes int64  `json:"size_bytes"`
+	Select    bool   `json:"select_privilege"`
+}
+
+// PlanChunk is a chunk of the plan and the key of its first object.
+type PlanChunk struct {
+	Table    string `json:"table"`
+	Chunk    int    `json:"chunk"`
+	Range    string `json:"range"`
+	EstBytes int64  `json:"est_bytes"`
+	FirstKey string `json:"first_object"`
+}
+
+// Plan checks access and reports what Run would do: tables, estimates, chunks with their ctid
+// ranges, object keys, part size and memory budget. It exports nothing and changes nothing.
+func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
+	p, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn(ctx, p.coord)
+	cfg = p.cfg
+	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit}
+	if cfg.To.IsPrefix() {
+		r.Manifest = p.manifestURL.String()
+	}
+	for _, t := range p.tables {
+		r.Tables = append(r.Tables, PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select})
+		if !t.Select {
+			r.Problems = append(r.Problems, (&PrivilegeError{Table: t.String()}).Error())
+		}
+	}
+	for _, c := range p.plan {
+		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
+			FirstKey: p.target(c, 0).String()})
+	}
+	r.BucketAccess = "ok"
+	if cfg.To.S3 != nil {
+		if _, err := p.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.To.S3.Bucket}); err != nil {
+			r.BucketAccess = (&upload.Error{Op: "head bucket", Bucket: cfg.To.S3.Bucket, Err: err}).Error()
+			r.Problems = append(r.Problems, r.BucketAccess)
+		}
+	} else {
+		r.BucketAccess = "not used"
+	}
+	return r, nil
+}

@@ -1,0 +1,560 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/sink"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split)(?::(0\d+))?\}`)
+
+// TableManifestURL is where TableManifests puts a table's own manifest.
+func TableManifestURL(prefix upload.URL, schema, table string) upload.URL {
+	return prefix.Join(schema + "." + table + ".manifest.json")
+}
+
+// TableFolder returns the folder holding one table's objects under prefix, when the key template
+// gives every table a folder of its own (as the default does); ok is false otherwise.
+func TableFolder(prefix upload.URL, template, schema, table string) (folder upload.URL, ok bool) {
+	if template == "" {
+		template = DefaultTemplate
+	}
+	i := strings.LastIndexByte(template, '/')
+	if i < 0 {
+		return upload.URL{}, false
+	}
+	dir := template[:i+1]
+	if !strings.Contains(dir, "{table}") || strings.Contains(dir, "{chunk") || strings.Contains(dir, "{split") {
+		return upload.URL{}, false
+	}
+	t := &Table{Table: copyout.Table{Schema: schema, Name: table}}
+	return prefix.Join(objectKey(dir, t, 0, 0)), true
+}
+
+// objectKey expands the template.
+func objectKey(template string, t *Table, chunk, split int) string {
+	return placeholder.ReplaceAllStringFunc(template, func(m string) string {
+		sub := placeholder.FindStringSubmatch(m)
+		switch sub[1] {
+		case "schema":
+			return t.Schema
+		case "table":
+			return t.Name
+		}
+		n := chunk
+		if sub[1] == "split" {
+			n = split
+		}
+		if sub[2] != "" {
+			width, _ := strconv.Atoi(sub[2])
+			return fmt.Sprintf("%0*d", width, n)
+		}
+		return strconv.Itoa(n)
+	})
+}
+
+// Object is one completed object of the run.
+type Object struct {
+	URL      string `json:"url"`
+	Table    string `json:"table"`
+	Chunk    int    `json:"chunk"`
+	Split    int    `json:"split"`
+	Rows     int64  `json:"rows"`
+	Bytes    int64  `json:"bytes"`     // stored
+	CSVBytes int64  `json:"csv_bytes"` // before compression
+	Parts    int    `json:"parts,omitempty"`
+	Checksum string `json:"checksum,omitempty"`
+	ETag     string `json:"etag,omitempty"`
+}
+
+// run is a run planned inside its snapshot, with the coordinator holding it.
+type run struct {
+	cfg         Config
+	manifestURL upload.URL
+	client      *s3.Client
+	budget      *upload.Budget
+	coord       *pgconn.PgConn
+	snap        Snapshot
+	tables      []*Table
+	plan        []Chunk
+}
+
+// prepare connects the coordinator, opens (or joins) the snapshot and plans the chunks inside it.
+// The caller closes r.coord.
+func prepare(ctx context.Context, cfg Config) (*run, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, budget: upload.NewBudget(cfg.MemoryLimit)}
+	if cfg.To.IsPrefix() {
+		r.manifestURL = cfg.To.S3.Join("manifest.json")
+		if cfg.Shard.enabled() {
+			r.manifestURL = cfg.To.S3.Join(fmt.Sprintf("manifest-shard-%d-of-%d.json", cfg.Shard.Index, cfg.Shard.Count))
+		}
+		if cfg.Manifest != "" {
+			r.manifestURL, _ = upload.ParseObject(cfg.Manifest)
+		}
+	}
+	if cfg.To.S3 != nil {
+		r.client = cfg.S3Client
+		if r.client == nil {
+			var err error
+			if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
+				return nil, err
+			}
+		}
+	}
+	coord, err := cfg.Conn.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.coord = coord
+	fail := func(err error) (*run, error) {
+		closeConn(ctx, coord)
+		return nil, err
+	}
+	if r.snap, err = openSnapshot(ctx, coord, cfg.Snapshot); err != nil {
+		return fail(err)
+	}
+	if cfg.Query != "" {
+		stmt, err := copyout.QueryStatement(cfg.Query, cfg.CSV)
+		if err != nil {
+			return fail(err)
+		}
+		r.plan = []Chunk{{Table: &Table{Table: copyout.Table{Name: "query", EstRows: -1}}, stmt: &stmt}}
+		cfg.Progress.EstRows.Store(-1)
+		return r, nil
+	}
+	if r.tables, err = listTables(ctx, coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
+		return fail(err)
+	}
+	if len(r.tables) == 0 {
+		return fail(errNoTables)
+	}
+	tidRange := r.snap.ServerVersionNum >= 140000
+	if !tidRange && cfg.ChunkSize > 0 {
+		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
+	}
+	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard)
+	est := int64(0)
+	for _, t := range r.tables {
+		est += max(t.EstRows, 0)
+	}
+	cfg.Progress.EstRows.Store(est)
+	cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", cfg.jobs())
+	return r, nil
+}
+
+func closeConn(ctx context.Context, conn *pgconn.PgConn) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	conn.Close(cctx)
+}
+
+// Run performs the export and returns its manifest: the objects it wrote, with their tables and
+// the snapshot. For a prefix destination the manifest is also written, last; Manifest.URL says where.
+func Run(ctx context.Context, cfg Config) (*Manifest, error) {
+	start := time.Now()
+	r, err := prepare(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer closeConn(ctx, r.coord)
+	m, err := r.run(ctx, start)
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("export to %s interrupted: %w", r.cfg.To.withExtension(r.cfg.Compress), cancelCause(ctx, err))
+	}
+	return m, err
+}
+
+// cancelCause keeps the most useful error of an interrupted run: an abort that failed (which names
+// the upload to clean up) beats the bare context error.
+func cancelCause(ctx context.Context, err error) error {
+	var ae *upload.AbortError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return context.Cause(ctx)
+}
+
+func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
+	cfg := r.cfg
+	for _, t := range r.tables {
+		if !t.Select {
+			return nil, &PrivilegeError{Table: t.String()}
+		}
+	}
+	var (
+		mu        sync.Mutex
+		completed []Object
+	)
+	collect := func(c Chunk, wait func() ([]Object, error)) error {
+		objs, err := wait()
+		mu.Lock()
+		completed = append(completed, objs...)
+		mu.Unlock()
+		if err != nil && cfg.To.IsPrefix() {
+			return &ChunkError{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), Err: err}
+		}
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if len(r.plan) == 1 && cfg.Snapshot == "" {
+		// One COPY: it runs on the coordinator, inside the snapshot's own transaction.
+		c := r.plan[0]
+		g.Go(func() error {
+			wait, _ := r.runChunk(gctx, r.coord, "", c)
+			return collect(c, wait)
+		})
+	} else {
+		queue := make(chan Chunk, len(r.plan))
+		for _, c := range r.plan {
+			queue <- c
+		}
+		close(queue)
+		for w := 0; w < min(cfg.jobs(), len(r.plan)); w++ {
+			g.Go(func() error {
+				conn, err := cfg.Conn.Connect(gctx)
+				if err != nil {
+					return err
+				}
+				defer closeConn(gctx, conn)
+				for c := range queue {
+					wait, err := r.runChunk(gctx, conn, r.snap.ID, c)
+					if err != nil {
+						return collect(c, wait)
+					}
+					// The COPY is done: the connection takes the next chunk while these uploads finish.
+					g.Go(func() error { return collect(c, wait) })
+				}
+				return nil
+			})
+		}
+	}
+	runErr := g.Wait()
+	if runErr == nil {
+		if err := copyout.Commit(ctx, r.coord); err != nil {
+			runErr = fmt.Errorf("releasing the snapshot: %w", err)
+		}
+	}
+	if runErr != nil {
+		return nil, r.fail(ctx, completed, runErr)
+	}
+	m := newManifest(r.snap, r.tables, completed, cfg, time.Since(start))
+	if !cfg.To.IsPrefix() {
+		return m, nil
+	}
+	if cfg.TableManifests {
+		for _, t := range r.tables {
+			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.Upload.PartTimeout); err != nil {
+				return nil, r.fail(ctx, completed, err)
+			}
+		}
+	}
+	if err := m.write(ctx, r.client, r.manifestURL, cfg.Upload.PartTimeout); err != nil {
+		return nil, r.fail(ctx, completed, err)
+	}
+	m.URL = r.manifestURL.String()
+	return m, nil
+}
+
+// PrivilegeError is a table the role may not read.
+type PrivilegeError struct{ Table string }
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("permission denied: the role has no SELECT privilege on %s (the COPY would fail with SQLSTATE 42501; "+
+		"GRANT SELECT ON %s TO the export's role)", e.Table, e.Table)
+}
+
+// ChunkError is a chunk of a table that failed.
+type ChunkError struct {
+	Table string
+	Chunk int
+	Range string
+	Err   error
+}
+
+func (e *ChunkError) Error() string {
+	return fmt.Sprintf("%s, chunk %d (%s): %v", e.Table, e.Chunk, e.Range, e.Err)
+}
+
+func (e *ChunkError) Unwrap() error { return e.Err }
+
+// fail deletes the S3 objects the failed run completed (unless KeepPartial) and returns cause,
+// completed with what was left behind.
+func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
+	if !r.cfg.To.IsPrefix() {
+		if len(completed) == 0 || r.client == nil {
+			return cause // the object was not published
+		}
+		// One object, published, but the run failed after it (releasing the snapshot).
+		if err := r.delete(ctx, completed[0]); err != nil {
+			return fmt.Errorf("%w; deleting %s failed too: %v", cause, completed[0].URL, err)
+		}
+		return cause
+	}
+	if len(completed) == 0 {
+		return fmt.Errorf("%w; no manifest was written, and no object was completed", cause)
+	}
+	if r.cfg.KeepPartial {
+		var urls []string
+		for _, o := range completed {
+			urls = append(urls, o.URL)
+		}
+		return fmt.Errorf("%w; no manifest was written, and the %d objects already completed were kept (as asked): %s",
+			cause, len(completed), strings.Join(urls, " "))
+	}
+	var left []string
+	for _, o := range completed {
+		if err := r.delete(ctx, o); err != nil {
+			left = append(left, o.URL)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("%w; no manifest was written, and deleting the objects already completed failed for: %s", cause, strings.Join(left, " "))
+	}
+	return fmt.Errorf("%w; no manifest was written, and the %d objects already completed were deleted", cause, len(completed))
+}
+
+// delete removes a completed object, on a context the run's cancellation does not reach.
+func (r *run) delete(ctx context.Context, o Object) error {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	u, _ := upload.ParseObject(o.URL)
+	_, err := r.client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(u.Key)})
+	return err
+}
+
+// runChunk exports one chunk through a splitter into one or more objects. snapshot, when not
+// empty, is joined in a transaction of the chunk's own; otherwise conn is already in one.
+//
+// It returns once the COPY is done, with a function that waits for the chunk's uploads and returns
+// the objects that completed (on failure too, so that they can be deleted).
+func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string, c Chunk) (wait func() ([]Object, error), err error) {
+	sp := &splitter{run: r, ctx: ctx, chunk: c, header: r.cfg.CSV.Header}
+	failed := func(err error) (func() ([]Object, error), error) {
+		objs, _ := sp.finish(err)
+		return func() ([]Object, error) { return objs, err }, err
+	}
+	stmt := c.Statement(r.cfg.CSV)
+	r.cfg.Logger.Debug("running COPY", "table", c.Table.String(), "chunk", c.Index, "sql", stmt.SQL)
+	if snapshot != "" {
+		if err := copyout.Begin(ctx, conn, snapshot); err != nil {
+			return failed(err)
+		}
+	}
+	if _, err := copyout.Copy(ctx, conn, stmt, sp, &r.cfg.Progress.Progress); err != nil {
+		return failed(err)
+	}
+	if snapshot != "" {
+		if err := copyout.Commit(ctx, conn); err != nil {
+			return failed(err)
+		}
+	}
+	if err := sp.closeAll(nil); err != nil {
+		objs, _ := sp.wait()
+		return func() ([]Object, error) { return objs, err }, err
+	}
+	return sp.wait, nil
+}
+
+// target is where object split of chunk c goes.
+func (r *run) target(c Chunk, split int) sink.Target {
+	cfg := r.cfg
+	var url upload.URL
+	switch {
+	case cfg.To.IsPrefix():
+		url = cfg.To.S3.Join(objectKey(cfg.Template, c.Table, c.Index, split) + cfg.Compress.Extension())
+	case cfg.To.S3 != nil:
+		url, _ = upload.ParseObject(cfg.To.withExtension(cfg.Compress))
+	case cfg.To.Stdout:
+		w := cfg.Stdout
+		if w == nil {
+			w = os.Stdout
+		}
+		return sink.Stream{W: w, Name: "stdout"}
+	default:
+		return sink.File{Path: cfg.To.withExtension(cfg.Compress)}
+	}
+	var onPart func(int, int64)
+	if cfg.OnPart != nil {
+		onPart = func(n int, size int64) { cfg.OnPart(url.Key, n, size) }
+	}
+	u := cfg.Upload
+	return sink.S3{Uploader: &upload.Uploader{
+		Client: r.client, Bucket: url.Bucket, Key: url.Key, PartSize: u.PartSize, Concurrency: u.Concurrency,
+		Checksum: u.Checksum, Object: u.Object, PartTimeout: u.PartTimeout, Logger: cfg.Logger, Budget: r.budget, OnPart: onPart,
+	}}
+}
+
+// splitter is the RowWriter of one chunk: it starts a new object whenever the current one reached
+// MaxObjectSize or MaxRows, between two rows, and repeats the header at the top of each object.
+type splitter struct {
+	run    *run
+	ctx    context.Context
+	chunk  Chunk
+	header bool
+
+	hdr       []byte
+	cur       *objectWriter
+	done      []*objectWriter
+	split     int
+	gotHeader bool
+}
+
+// objectWriter is one object on its way: buffer -> stages -> sink.
+type objectWriter struct {
+	bw       *bufio.Writer
+	stages   []io.WriteCloser // the stages' writers, the one nearest the COPY first
+	obj      *sink.Object
+	rows     int64
+	csvBytes int64
+}
+
+func (s *splitter) start() error {
+	o := &objectWriter{obj: sink.Open(s.ctx, s.run.target(s.chunk, s.split))}
+	s.cur = o
+	s.split++
+	stages := append(append([]Stage{}, s.run.cfg.Stages...), s.run.cfg.Compress)
+	var w io.Writer = o.obj
+	for i := len(stages) - 1; i >= 0; i-- {
+		sw, err := stages[i].Wrap(w)
+		if err != nil {
+			return err
+		}
+		o.stages = append([]io.WriteCloser{sw}, o.stages...)
+		w = sw
+	}
+	o.bw = bufio.NewWriterSize(w, copyout.BufferSize)
+	if s.hdr != nil {
+		if _, err := o.bw.Write(s.hdr); err != nil {
+			return err
+		}
+		o.csvBytes += int64(len(s.hdr))
+	}
+	return nil
+}
+
+// close ends the object's stream: cleanly (the sink publishes; its upload completes in the
+// background) when err is nil, else with err (the sink publishes nothing).
+func (o *objectWriter) close(err error) error {
+	if err == nil {
+		err = o.bw.Flush()
+		for _, sw := range o.stages {
+			if err == nil {
+				err = sw.Close() // the stage's last bytes (a compressor's trailer)
+			}
+		}
+		if err == nil {
+			return o.obj.Close()
+		}
+	}
+	o.obj.CloseWithError(err)
+	for _, sw := range o.stages {
+		sw.Close() // stops a compressor's goroutines; its writes fail on the closed stream
+	}
+	return err
+}
+
+func (s *splitter) closeCurrent() error {
+	o := s.cur
+	s.cur = nil
+	s.done = append(s.done, o)
+	return o.close(nil)
+}
+
+// WriteRow receives one CopyData message.
+func (s *splitter) WriteRow(row []byte) error {
+	if s.header && !s.gotHeader {
+		s.gotHeader = true
+		s.hdr = append([]byte(nil), row...)
+		if s.cur == nil {
+			return s.start()
+		}
+		return nil
+	}
+	cfg := &s.run.cfg
+	if s.cur != nil && s.cur.rows > 0 &&
+		((cfg.MaxObjectSize > 0 && s.cur.csvBytes+int64(len(row)) > cfg.MaxObjectSize) ||
+			(cfg.MaxRows > 0 && s.cur.rows >= cfg.MaxRows)) {
+		if err := s.closeCurrent(); err != nil {
+			return err
+		}
+	}
+	if s.cur == nil {
+		if err := s.start(); err != nil {
+			return err
+		}
+	}
+	if _, err := s.cur.bw.Write(row); err != nil {
+		return err
+	}
+	s.cur.rows++
+	s.cur.csvBytes += int64(len(row))
+	return nil
+}
+
+// finish ends the chunk after a failure (every open stream is closed with the error, which aborts
+// its upload) or a success (see closeAll), waits for the uploads, and returns the objects that
+// completed.
+func (s *splitter) finish(copyErr error) ([]Object, error) {
+	err := s.closeAll(copyErr)
+	objs, werr := s.wait()
+	if err == nil {
+		err = werr
+	}
+	return objs, err
+}
+
+// closeAll ends the chunk's streams without waiting for the uploads. On success a chunk without
+// rows still gets one (empty or header-only) object when it is the table's first chunk.
+func (s *splitter) closeAll(copyErr error) error {
+	err := copyErr
+	if err == nil && s.cur == nil && len(s.done) == 0 && s.chunk.Index == 0 {
+		err = s.start()
+	}
+	if s.cur != nil {
+		o := s.cur
+		s.cur = nil
+		s.done = append(s.done, o)
+		if cerr := o.close(err); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// wait waits for the chunk's uploads and returns the objects that completed.
+func (s *splitter) wait() ([]Object, error) {
+	var err error
+	var objs []Object
+	for i, o := range s.done {
+		res, werr := o.obj.Wait()
+		if werr != nil {
+			if err == nil {
+				err = werr
+			}
+			continue
+		}
+		objs = append(objs, Object{URL: res.URL, Table: s.chunk.Table.String(), Chunk: s.chunk.Index, Split: i,
+			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag})
+	}
+	return objs, err
+}

@@ -1,0 +1,195 @@
+// Package sink receives the byte stream of one object and publishes it only when the stream ended
+// cleanly: an S3 object (one PutObject or a multipart upload, chosen by size, through package
+// upload), a local file (a temporary file renamed into place), or a stream such as stdout.
+//
+// What it promises:
+//
+//   - [Open] starts the target's consumer in a goroutine joined to the caller by an io.Pipe: the
+//     only pipe of pg2s3. Writes block while the consumer is busy, which is back-pressure all the
+//     way to PostgreSQL's socket; memory is the target's own (about (concurrency+1) x part size for
+//     S3, 1 MiB for a file or a stream).
+//   - Only [Object.Close] publishes: the consumer sees io.EOF and completes the upload or renames the
+//     file. [Object.CloseWithError] makes it see the error instead, and it aborts the multipart upload
+//     or removes the temporary file. Nothing half-written is ever published.
+//   - A consumer that fails closes its end of the pipe with its error, so a producer still writing
+//     gets that error at once instead of blocking for ever.
+//   - Cancelling the context stops the consumer; clean-up (the abort) still runs, on a context the
+//     cancellation does not reach (package upload).
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// Target is where one object goes. Consume reads r until io.EOF and only then publishes; any other
+// error from r discards what was read.
+type Target interface {
+	Consume(ctx context.Context, r io.Reader) (Result, error)
+	String() string
+}
+
+// Result describes a published object.
+type Result struct {
+	URL      string // s3://bucket/key, a file path, or the stream's name
+	Bytes    int64  // stored
+	Parts    int    // S3 parts (1 for a single PutObject; 0 for files and streams)
+	Checksum string // algorithm:base64 of the whole object, when the store computed one
+	ETag     string
+}
+
+// Object is one object being written.
+type Object struct {
+	pw   *io.PipeWriter
+	done chan struct{}
+	res  Result
+	err  error
+}
+
+// Open starts t's consumer and returns the object's writer.
+func Open(ctx context.Context, t Target) *Object {
+	pr, pw := io.Pipe()
+	o := &Object{pw: pw, done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		o.res, o.err = t.Consume(ctx, pr)
+		if o.err == nil {
+			o.res.URL = t.String()
+		}
+		// A producer still writing stops at once (with the consumer's error, or ErrClosedPipe).
+		pr.CloseWithError(o.err)
+	}()
+	return o
+}
+
+// Write sends b to the consumer; it blocks while the consumer is busy.
+func (o *Object) Write(b []byte) (int, error) { return o.pw.Write(b) }
+
+// Close ends the stream cleanly: the target publishes the object. Wait says how that went.
+func (o *Object) Close() error { return o.pw.Close() }
+
+// CloseWithError ends the stream with err (not nil): nothing is published.
+func (o *Object) CloseWithError(err error) {
+	if err == nil {
+		err = errors.New("sink: stream ended without a cause")
+	}
+	o.pw.CloseWithError(err)
+}
+
+// Wait waits for the consumer and returns what it published.
+func (o *Object) Wait() (Result, error) {
+	<-o.done
+	return o.res, o.err
+}
+
+// S3 uploads the stream as one object with a configured Uploader.
+type S3 struct{ Uploader *upload.Uploader }
+
+func (t S3) String() string {
+	return upload.URL{Bucket: t.Uploader.Bucket, Key: t.Uploader.Key}.String()
+}
+
+// Consume uploads r.
+func (t S3) Consume(ctx context.Context, r io.Reader) (Result, error) {
+	res, err := t.Uploader.Upload(ctx, r)
+	return Result{Bytes: res.Bytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag}, err
+}
+
+// Stream writes the stream to W (stdout) as it comes: a stream cannot take back what it wrote, so
+// a failed export leaves a partial stream behind and says so through its exit status.
+type Stream struct {
+	W    io.Writer
+	Name string
+}
+
+func (t Stream) String() string { return t.Name }
+
+// Consume copies r to W.
+func (t Stream) Consume(_ context.Context, r io.Reader) (Result, error) {
+	n, err := io.CopyBuffer(t.W, r, make([]byte, 1<<20))
+	if err != nil {
+		return Result{Bytes: n}, fmt.Errorf("writing to %s: %w", t.Name, err)
+	}
+	return Result{Bytes: n}, nil
+}
+
+// File writes a local file: a temporary file beside it, renamed into place only after io.EOF.
+type File struct{ Path string }
+
+func (t File) String() string { return t.Path }
+
+// FileError is a file destination that cannot be written.
+type FileError struct {
+	Path   string
+	Reason string
+}
+
+func (e *FileError) Error() string { return e.Path + ": " + e.Reason }
+
+// Check fails early when the file cannot be written, before anything runs on the server.
+func (t File) Check() error {
+	if fi, err := os.Stat(t.Path); err == nil && fi.IsDir() {
+		return &FileError{Path: t.Path, Reason: "is a directory; give a file name"}
+	}
+	dir := filepath.Dir(t.Path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return &FileError{Path: t.Path, Reason: fmt.Sprintf("folder %s: %v", dir, errors.Unwrap(err))}
+	}
+	if !fi.IsDir() {
+		return &FileError{Path: t.Path, Reason: dir + " is not a folder"}
+	}
+	return nil
+}
+
+// Consume writes r to a temporary file and renames it into place on io.EOF.
+func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
+	dir, base := filepath.Split(t.Path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".pg2s3-*.tmp")
+	if err != nil {
+		return res, fmt.Errorf("creating a temporary file for %s: %w", t.Path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if res.Bytes, err = io.CopyBuffer(tmp, r, make([]byte, 1<<20)); err != nil {
+		return res, fmt.Errorf("writing %s: %w", t.Path, err)
+	}
+	if err = tmp.Chmod(0o644); err == nil {
+		if err = tmp.Sync(); err == nil {
+			err = tmp.Close()
+		}
+	}
+	if err != nil {
+		return res, fmt.Errorf("writing %s: %w", t.Path, err)
+	}
+	if err = os.Rename(tmp.Name(), t.Path); err != nil {
+		return res, fmt.Errorf("moving the finished file into place at %s: %w", t.Path, err)
+	}
+	return res, nil
+}
+
+// WriteFile writes a small file atomically through File: write fills it.
+func WriteFile(ctx context.Context, path string, write func(io.Writer) error) error {
+	o := Open(ctx, File{Path: path})
+	if err := write(o); err != nil {
+		o.CloseWithError(err)
+		o.Wait()
+		return err
+	}
+	o.Close()
+	_, err := o.Wait()
+	return err
+}
