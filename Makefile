@@ -25,7 +25,7 @@ test-unit:
 	go test -count=1 ./...
 
 bench:
-	scripts/stack.sh run -- go test -run '^$$' -bench . -benchtime 3x -timeout 30m ./export/ ./bench/ ./dump/
+	scripts/stack.sh run -- go test -run '^$$' -bench . -benchtime 3x -timeout 30m ./engine/ ./bench/
 
 # pg2s3 bench on the README's two tables: COPY against the cursor and in-memory approaches.
 bench-approaches:

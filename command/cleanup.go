@@ -35,11 +35,7 @@ func cleanupCommand(stdout, stderr io.Writer) *cli.Command {
 			if c.Duration("older-than") < 0 {
 				return usagef("--older-than %s: must not be negative", c.Duration("older-than"))
 			}
-			cc, err := s3Options(c)
-			if err != nil {
-				return err
-			}
-			client, err := upload.NewClient(c.Context, cc)
+			client, err := s3Client(c)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/urfave/cli/v2"
 
 	"github.com/pg2s3/pg2s3/copyout"
@@ -161,6 +162,15 @@ func s3Options(c *cli.Context) (upload.ClientConfig, error) {
 		cc.PathStyle = &ps
 	}
 	return cc, nil
+}
+
+// s3Client is the client of s3Group, for commands that talk to S3 themselves.
+func s3Client(c *cli.Context) (*s3.Client, error) {
+	cc, err := s3Options(c)
+	if err != nil {
+		return nil, err
+	}
+	return upload.NewClient(c.Context, cc)
 }
 
 // uploadGroup: how each object is uploaded (engine.UploadOptions).

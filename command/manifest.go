@@ -29,11 +29,7 @@ func manifestCommand(stdout, stderr io.Writer) *cli.Command {
 					return usagef("manifest %v", err)
 				}
 			}
-			cc, err := s3Options(c)
-			if err != nil {
-				return err
-			}
-			client, err := upload.NewClient(c.Context, cc)
+			client, err := s3Client(c)
 			if err != nil {
 				return err
 			}

@@ -111,7 +111,9 @@ type DSNError struct {
 	Msg string
 }
 
-func (e *DSNError) Error() string { return fmt.Sprintf("invalid connection string %s: %s", e.DSN, e.Msg) }
+func (e *DSNError) Error() string {
+	return fmt.Sprintf("invalid connection string %s: %s", e.DSN, e.Msg)
+}
 
 // Connect opens a connection with cfg. Its errors name the host and port that failed.
 func Connect(ctx context.Context, cfg *pgconn.Config) (*pgconn.PgConn, error) {

@@ -47,7 +47,9 @@ type OptionError struct {
 	Reason string
 }
 
-func (e *OptionError) Error() string { return fmt.Sprintf("COPY option %s %q: %s", e.Option, e.Value, e.Reason) }
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("COPY option %s %q: %s", e.Option, e.Value, e.Reason)
+}
 
 // FormatName is the COPY format: csv or text.
 func (o Options) FormatName() string {

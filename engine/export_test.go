@@ -86,8 +86,8 @@ func TestExportMatchesPsql(t *testing.T) {
 					cfg := baseConfig(t, tt.query, to)
 					if tt.table != "" {
 						if tt.table != "" {
-				cfg.Tables = []string{tt.table}
-			}
+							cfg.Tables = []string{tt.table}
+						}
 					}
 					cfg.CSV.Header, cfg.Stdout = tt.header, &stdout
 					if err := cfg.Validate(); err != nil {

@@ -2,9 +2,7 @@ package engine
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,38 +10,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/internal/testenv"
 )
-
-func decompress(t testing.TB, algo string, b []byte) []byte {
-	t.Helper()
-	var r io.Reader
-	switch algo {
-	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(b)) // the standard library's reader checks pgzip's output
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = zr
-	case "zstd":
-		zr, err := zstd.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
-		r = zr
-	default:
-		return b
-	}
-	out, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("decompressing %s: %v", algo, err)
-	}
-	return out
-}
 
 // Compressed exports decompress to exactly psql's COPY output, on every destination, and the S3
 // object says how it is encoded.

@@ -7,7 +7,7 @@ runs="${RUNS:-5}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 PG2S3_FAULT_RUNS="$runs" PG2S3_FAULT_REPORT_DIR="$out" scripts/stack.sh run -- \
-	go test -count=1 -p 1 -timeout 60m -v -run 'TestFaults|TestSignalsAtRandomPoints' ./export/ . >"$out/test.log" 2>&1 ||
+	go test -count=1 -p 1 -timeout 60m -v -run 'TestFaults|TestSignalsAtRandomPoints' ./engine/ . >"$out/test.log" 2>&1 ||
 	{ grep -v '^=== RUN' "$out/test.log" | grep -B3 -A10 -E '^\s*--- FAIL|_test.go:[0-9]+: [^e]' >&2; exit 1; }
 {
 	cat <<HEAD

@@ -1,0 +1,37 @@
+// Package engine is pg2s3's one pipeline: it exports a query, a table or many tables, as one
+// object or many, and every capability of an export is written here once.
+//
+// A run plans inside one snapshot and then streams:
+//
+//	coordinator: BEGIN REPEATABLE READ READ ONLY; pg_export_snapshot(); resolve tables; plan chunks
+//	each chunk:  COPY ... TO STDOUT -> splitter (copyout.RowWriter) -> buffer -> Stages -> sink
+//
+// An export to one object (an S3 key, a file, stdout) is the one-job, one-chunk, no-split case:
+// its COPY runs on the coordinator itself, in the snapshot's own transaction.
+//
+// What it promises:
+//
+//   - One instant: every COPY of a run, across tables, chunks and workers, joins the coordinator's
+//     exported snapshot (or the one given in Config.Snapshot), which the coordinator holds until
+//     the last COPY has finished.
+//   - Chunks: ordinary tables larger than ChunkSize are split into ctid page ranges (a TID Range
+//     Scan on PostgreSQL 14+; older servers export each table as one chunk, and the run says so),
+//     scheduled largest first over Jobs connections. Only prefix destinations are chunked.
+//   - Splits on row boundaries: PostgreSQL sends one CopyData message per row, so a new object
+//     starts between two messages when MaxObjectSize (bytes of CSV, before compression) or MaxRows
+//     is reached; no row is parsed, and with a header every object starts with it.
+//   - Stages: each object's bytes pass through Config.Stages and then the compressor ([Stage]) on
+//     their way to the sink; a stage sees whole objects.
+//   - Memory: one budget (MemoryLimit) shared by every part buffer of the run; a worker that would
+//     go over it waits, which back-pressures its COPY.
+//   - All or nothing: an object is published only when its stream ended cleanly (package sink);
+//     the manifest of a prefix destination is written last, only after every object completed, so
+//     its presence means the run is whole. If anything fails, every upload is aborted, the objects
+//     already completed are deleted (unless KeepPartial, which names them), and no manifest is
+//     written.
+//   - Cancellation: cancelling the context cancels every query (a cancel request, then the socket)
+//     and aborts every upload on a context the cancellation does not reach; Run returns an error
+//     saying the run was interrupted, with the cause.
+//   - Errors: Validate's are typed (*ConfigError and the option errors of copyout and upload) and
+//     never name a command-line flag; package command words them.
+package engine
