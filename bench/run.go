@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -30,13 +29,13 @@ import (
 // Spec is what to benchmark; the parent hands it to each worker process as JSON on stdin (so the
 // DSN, which may carry a password, never appears in a process listing).
 type Spec struct {
-	Conn   copyout.Conn         `json:"conn"`
-	Query  string               `json:"query,omitempty"`
-	Table  string               `json:"table,omitempty"`
-	To     string               `json:"to"` // "null", or s3://bucket/prefix/ (each approach writes prefix + approach + ".csv")
-	Batch  int                  `json:"batch"`
-	S3     upload.ClientConfig  `json:"s3"`
-	Upload engine.UploadOptions `json:"upload"`
+	Conn   copyout.Conn        `json:"conn"`
+	Query  string              `json:"query,omitempty"`
+	Table  string              `json:"table,omitempty"`
+	To     string              `json:"to"` // "null", or s3://bucket/prefix/ (each approach writes prefix + approach + ".csv")
+	Batch  int                 `json:"batch"`
+	S3     upload.ClientConfig `json:"s3"`
+	Upload upload.Options      `json:"upload"`
 }
 
 // Validate checks a spec before anything runs; its errors are *engine.ConfigError.
@@ -81,21 +80,13 @@ type Result struct {
 	PeakRSS     int64   `json:"peak_rss_bytes"` // VmHWM reported by the worker itself (rusage's ru_maxrss as a fallback)
 }
 
-// FailEnv names an approach that the worker fails on purpose: the tests use it to check that a
-// failed approach is reported, not dropped.
-const FailEnv = "PG2S3_BENCH_FAIL"
-
 // Work runs one approach in this process (the hidden bench-worker command) and returns its result.
 func Work(ctx context.Context, spec Spec, approach string) Result {
 	res := Result{Approach: approach}
 	start := time.Now()
 	h := sha256.New()
 	var err error
-	if os.Getenv(FailEnv) == approach {
-		err = fmt.Errorf("failed on purpose (%s=%s)", FailEnv, approach)
-	} else {
-		res.Rows, res.Bytes, err = work(ctx, spec, approach, h)
-	}
+	res.Rows, res.Bytes, err = work(ctx, spec, approach, h)
 	res.Seconds = time.Since(start).Seconds()
 	res.PeakRSS = engine.PeakRSS() // the worker's own; the parent's rusage would include its own peak (vfork)
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -168,10 +159,7 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 			return rows, out.n, err
 		}
 		// The same sink as the copy approach: only the producer differs.
-		u := spec.object(approach)
-		obj := sink.Open(ctx, sink.S3{Uploader: &upload.Uploader{Client: client, Bucket: u.Bucket, Key: u.Key,
-			PartSize: spec.Upload.PartSize, Concurrency: spec.Upload.Concurrency, Checksum: spec.Upload.Checksum,
-			Object: spec.Upload.Object, PartTimeout: spec.Upload.PartTimeout}})
+		obj := sink.Open(ctx, sink.S3{Uploader: upload.New(client, spec.object(approach), spec.Upload)})
 		rows, err = CursorCSV(ctx, conn, query, spec.Batch, io.MultiWriter(obj, out))
 		if err != nil {
 			obj.CloseWithError(err)

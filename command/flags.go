@@ -173,7 +173,7 @@ func s3Client(c *cli.Context) (*s3.Client, error) {
 	return upload.NewClient(c.Context, cc)
 }
 
-// uploadGroup: how each object is uploaded (engine.UploadOptions).
+// uploadGroup: how each object is uploaded (upload.Options).
 func uploadGroup() group {
 	return group{"S3 upload", []cli.Flag{
 		str("part-size", "", "`SIZE` of the first multipart parts, 5MiB to 5GiB (e.g. 8MiB, 64MB, 16777216)", "16MiB", "PG2S3_PART_SIZE"),
@@ -183,8 +183,8 @@ func uploadGroup() group {
 	}}
 }
 
-func uploadOptions(c *cli.Context) (engine.UploadOptions, error) {
-	var u engine.UploadOptions
+func uploadOptions(c *cli.Context) (upload.Options, error) {
+	var u upload.Options
 	var err error
 	if u.PartSize, err = parseSize(c.String("part-size")); err != nil {
 		return u, flagError("part-size", c.String("part-size"), err)

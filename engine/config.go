@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -52,22 +51,13 @@ type Config struct {
 
 	S3       upload.ClientConfig
 	S3Client *s3.Client // used instead of one built from S3, when set
-	Upload   UploadOptions
+	Upload   upload.Options
 
 	Stdout   io.Writer // where a stdout destination writes (default os.Stdout)
 	Logger   *slog.Logger
 	Progress *Progress // counts rows and bytes over every worker, when set
 	// OnPart, when set, is told of every uploaded part of every object (one call at a time per object).
 	OnPart func(key string, part int, size int64)
-}
-
-// UploadOptions are the settings of each object's upload.
-type UploadOptions struct {
-	PartSize    int64 // first part size (default 16 MiB); grows on upload.PartSize's schedule
-	Concurrency int   // parts in flight per object (default 4)
-	Checksum    upload.Checksum
-	Object      upload.ObjectOptions
-	PartTimeout time.Duration
 }
 
 // Progress counts what a run produced so far; safe to read while it runs.

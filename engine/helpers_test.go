@@ -51,7 +51,7 @@ func baseConfig(t testing.TB, query, to string) Config {
 	return Config{
 		Conn: copyout.Conn{DSN: testenv.DSN(t)}, Query: query, To: dest(t, to),
 		S3:     upload.ClientConfig{Endpoint: testenv.Endpoint()},
-		Upload: UploadOptions{PartSize: upload.MinPartSize, Concurrency: 3, Checksum: upload.CRC32C},
+		Upload: upload.Options{PartSize: upload.MinPartSize, Concurrency: 3, Checksum: upload.CRC32C},
 	}
 }
 

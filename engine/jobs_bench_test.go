@@ -47,7 +47,7 @@ func BenchmarkJobs(b *testing.B) {
 		for _, j := range jobs {
 			cfg := Config{Conn: copyout.Conn{DSN: os.Getenv("PG2S3_TEST_DSN")}, Tables: []string{"bench_jobs"},
 				To: dest(b, "s3://"+bucket+"/bench/jobs-"+strconv.Itoa(j)+"/"), S3Client: client, Jobs: j, ChunkSize: 32 << 20,
-				MemoryLimit: 512 << 20, Upload: UploadOptions{PartSize: upload.DefaultPart, Concurrency: 4, Checksum: upload.CRC32C}}
+				MemoryLimit: 512 << 20, Upload: upload.Options{PartSize: upload.DefaultPart, Concurrency: 4, Checksum: upload.CRC32C}}
 			t0 := time.Now()
 			if _, err := Run(context.Background(), cfg); err != nil {
 				b.Fatal(err)

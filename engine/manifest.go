@@ -138,7 +138,7 @@ func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL,
 	if err != nil {
 		return err
 	}
-	up := &upload.Uploader{Client: client, Bucket: url.Bucket, Key: url.Key, Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout}
+	up := upload.New(client, url, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout})
 	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
 	}

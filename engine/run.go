@@ -397,11 +397,9 @@ func (r *run) target(c Chunk, split int) sink.Target {
 	if cfg.OnPart != nil {
 		onPart = func(n int, size int64) { cfg.OnPart(url.Key, n, size) }
 	}
-	u := cfg.Upload
-	return sink.S3{Uploader: &upload.Uploader{
-		Client: r.client, Bucket: url.Bucket, Key: url.Key, PartSize: u.PartSize, Concurrency: u.Concurrency,
-		Checksum: u.Checksum, Object: u.Object, PartTimeout: u.PartTimeout, Logger: cfg.Logger, Budget: r.budget, OnPart: onPart,
-	}}
+	up := upload.New(r.client, url, cfg.Upload)
+	up.Logger, up.Budget, up.OnPart = cfg.Logger, r.budget, onPart
+	return sink.S3{Uploader: up}
 }
 
 // splitter is the RowWriter of one chunk: it starts a new object whenever the current one reached

@@ -28,7 +28,7 @@ func config(t *testing.T, prefix string) Config {
 	return Config{
 		Conn: copyout.Conn{DSN: testenv.DSN(t)}, To: dest(t, "s3://"+bucket+"/"+prefix), S3Client: client,
 		Jobs: 3, ChunkSize: 1 << 20, MemoryLimit: 256 << 20,
-		Upload: UploadOptions{PartSize: upload.MinPartSize, Concurrency: 2, Checksum: upload.CRC32C},
+		Upload: upload.Options{PartSize: upload.MinPartSize, Concurrency: 2, Checksum: upload.CRC32C},
 	}
 }
 

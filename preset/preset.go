@@ -118,7 +118,7 @@ func Statement(l Load) string {
 			opts += ", FORCE_NOT_NULL (" + strings.Join(cols, ", ") + ")"
 		}
 		src := "cat " + upload.ShellQuote(l.URL)
-		if strings.HasPrefix(l.URL, "s3://") {
+		if upload.IsS3(l.URL) {
 			src = "aws s3 cp " + upload.ShellQuote(l.URL) + " -"
 			if l.Endpoint != "" {
 				src += " --endpoint-url " + upload.ShellQuote(l.Endpoint)
@@ -165,8 +165,8 @@ func Statement(l Load) string {
 			null = *l.Null
 		}
 		url := l.URL
-		if strings.HasPrefix(url, "s3://") {
-			url = "gs://" + strings.TrimPrefix(url, "s3://") // bq load reads Cloud Storage: use GCS interop, or copy the object there
+		if u, err := upload.ParseURL(url); err == nil {
+			url = "gs://" + u.Bucket + "/" + u.Key // bq load reads Cloud Storage: use GCS interop, or copy the object there
 		}
 		return fmt.Sprintf("bq load --source_format=CSV --skip_leading_rows=%d --field_delimiter=%s --null_marker=%s "+
 			"--allow_quoted_newlines --preserve_ascii_control_characters %s %s", header, upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.Table, upload.ShellQuote(url))
@@ -176,12 +176,11 @@ func Statement(l Load) string {
 			format = "CSVWithNames"
 		}
 		url := l.URL
-		if strings.HasPrefix(url, "s3://") {
-			bucket, key, _ := strings.Cut(strings.TrimPrefix(url, "s3://"), "/")
+		if u, err := upload.ParseURL(url); err == nil {
 			if l.Endpoint != "" {
-				url = strings.TrimSuffix(l.Endpoint, "/") + "/" + bucket + "/" + key
+				url = strings.TrimSuffix(l.Endpoint, "/") + "/" + u.Bucket + "/" + u.Key
 			} else {
-				url = "https://" + bucket + ".s3.amazonaws.com/" + key
+				url = "https://" + u.Bucket + ".s3.amazonaws.com/" + u.Key
 			}
 		}
 		comp := map[string]string{"gzip": "gzip", "zstd": "zstd"}[l.Compress]

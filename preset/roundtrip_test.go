@@ -50,7 +50,7 @@ func TestRoundTrip(t *testing.T) {
 					Conn: copyout.Conn{DSN: testenv.DSN(t)}, Tables: []string{"rt"}, To: to,
 					CSV:      copyout.Options{Header: p.Header, Null: p.Null},
 					Compress: engine.Compression{Algorithm: comp}, S3Client: client,
-					Upload: engine.UploadOptions{PartSize: upload.MinPartSize, Concurrency: 2},
+					Upload: upload.Options{PartSize: upload.MinPartSize, Concurrency: 2},
 				}
 				m, err := engine.Run(context.Background(), cfg)
 				if err != nil {

@@ -93,17 +93,27 @@ func (c Checksum) sum(b []byte) string {
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
+// Options are the settings of an upload; the zero value of each means its default.
+type Options struct {
+	PartSize    int64         // size of the first parts; grows on the PartSize schedule (default 16 MiB)
+	Concurrency int           // parts uploaded at once (default 4)
+	Checksum    Checksum      // default CRC32C
+	Object      ObjectOptions // content type, encoding, encryption, storage class, metadata, tags
+	PartTimeout time.Duration // time limit of each attempt of each S3 request (default 5 minutes; Complete gets at least 15)
+}
+
+// New returns the uploader of the object to with the options o: the one way pg2s3 assembles one.
+func New(client API, to URL, o Options) *Uploader {
+	return &Uploader{Client: client, Bucket: to.Bucket, Key: to.Key, Options: o}
+}
+
 // Uploader streams one object. The zero value is not usable: set Client, Bucket and Key.
 type Uploader struct {
 	Client API
 	Bucket string
 	Key    string
+	Options
 
-	PartSize     int64         // size of the first parts; grows on the PartSize schedule (default 16 MiB)
-	Concurrency  int           // parts uploaded at once (default 4)
-	Checksum     Checksum      // default CRC32C
-	Object       ObjectOptions // content type, encryption, storage class, metadata, tags
-	PartTimeout  time.Duration // time limit of each attempt of each S3 request (default 5 minutes; Complete gets at least 15)
 	AbortTimeout time.Duration // how long clean-up may take after a failure (default 2 minutes)
 	Logger       *slog.Logger  // warnings (checksum fallback); default: discard
 

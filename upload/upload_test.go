@@ -172,7 +172,7 @@ func data(n int) []byte {
 }
 
 func newUploader(f *fakeS3) *Uploader {
-	return &Uploader{Client: f, Bucket: "b", Key: "k.csv", PartSize: MinPartSize, Concurrency: 3}
+	return &Uploader{Client: f, Bucket: "b", Key: "k.csv", Options: Options{PartSize: MinPartSize, Concurrency: 3}}
 }
 
 func TestUploadShapes(t *testing.T) {
@@ -366,7 +366,7 @@ func TestBudgetSharedByUploads(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("k%d", i), PartSize: MinPartSize, Concurrency: 3, Budget: budget}
+			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("k%d", i), Options: Options{PartSize: MinPartSize, Concurrency: 3}, Budget: budget}
 			_, err := u.Upload(context.Background(), bytes.NewReader(data(4*MinPartSize+i)))
 			errs <- err
 		}()
@@ -403,7 +403,7 @@ func TestBudgetTightForConcurrency(t *testing.T) {
 	errs := make(chan error, 2)
 	for i := range 2 {
 		go func() {
-			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("t%d", i), PartSize: MinPartSize, Concurrency: 4, Budget: budget}
+			u := &Uploader{Client: f, Bucket: "b", Key: fmt.Sprintf("t%d", i), Options: Options{PartSize: MinPartSize, Concurrency: 4}, Budget: budget}
 			_, err := u.Upload(context.Background(), bytes.NewReader(data(10*MinPartSize)))
 			errs <- err
 		}()
