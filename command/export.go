@@ -38,14 +38,14 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	if c.Bool("print-load-sql") {
-		_, err := fmt.Fprintln(stdout, loadStatement(c, cfg, c.String("preset"), objectName(cfg)))
+		_, err := fmt.Fprintln(stdout, loadStatement(c, cfg, c.String("preset"), cfg.To.Name(cfg.Compress)))
 		return err
 	}
 	if c.Bool("dry-run") {
 		return printPlan(c, cfg, out, stdout)
 	}
 	// A soft memory limit near the bound makes the garbage collector keep the heap there.
-	debug.SetMemoryLimit(memoryBound(cfg) + 64<<20)
+	debug.SetMemoryLimit(cfg.MemoryBound() + 64<<20)
 	stop := func() {}
 	if !out.quiet && isTerminal(stderr) {
 		cfg.Progress = &engine.Progress{}
@@ -65,29 +65,6 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 		}
 	}
 	return exportSummary(out, stdout, stderr, m, cfg.Compress.Algorithm, loads)
-}
-
-// memoryBound is the most the run's part buffers can take: the memory limit, or less when the
-// jobs cannot fill it.
-func memoryBound(cfg engine.Config) int64 {
-	jobs := int64(cfg.Jobs)
-	if !cfg.To.IsPrefix() {
-		jobs = 1
-	}
-	return min(cfg.MemoryLimit, jobs*int64(cfg.Upload.Concurrency+1)*cfg.Upload.PartSize)
-}
-
-// objectName is the single object's name as the export writes it (with the compression's
-// extension), or the prefix.
-func objectName(cfg engine.Config) string {
-	if cfg.To.IsPrefix() || cfg.To.Stdout {
-		return cfg.To.Raw
-	}
-	to := cfg.To.Raw
-	if ext := cfg.Compress.Extension(); ext != "" && (len(to) < len(ext) || to[len(to)-len(ext):] != ext) {
-		to += ext
-	}
-	return to
 }
 
 func isTerminal(w io.Writer) bool {

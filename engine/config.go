@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -191,7 +192,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if c.To.Path != "" {
-		return sink.File{Path: c.To.withExtension(c.Compress)}.Check()
+		return sink.File{Path: c.To.Name(c.Compress)}.Check()
 	}
 	return nil
 }
@@ -240,24 +241,30 @@ func ParseDestination(to string) (Destination, error) {
 // IsPrefix says whether the run writes many objects under an S3 prefix.
 func (d Destination) IsPrefix() bool { return d.S3 != nil && d.S3.IsPrefix() }
 
-// withExtension is the single object's name with the compression's extension (.gz, .zst) added
-// when missing.
-func (d Destination) withExtension(c Compression) string {
+// Name is what the run writes to, as it names it: the single object with the compression's
+// extension (.gz, .zst) added when missing, "stdout", or the prefix.
+func (d Destination) Name(c Compression) string {
+	switch {
+	case d.Stdout:
+		return "stdout"
+	case d.IsPrefix():
+		return d.S3.String()
+	}
 	name := d.Raw
 	if d.S3 != nil {
 		name = d.S3.String()
 	}
-	if d.Stdout {
-		return "stdout"
-	}
-	if ext := c.Extension(); ext != "" && !hasSuffix(name, ext) {
+	if ext := c.Extension(); ext != "" && !strings.HasSuffix(name, ext) {
 		return name + ext
 	}
 	return name
 }
 
-func hasSuffix(s, suffix string) bool {
-	return len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix
+// MemoryBound is the most the run's part buffers can take: the memory limit, or less when the
+// jobs cannot fill it (about (concurrency + 1) part buffers per object being uploaded).
+func (c Config) MemoryBound() int64 {
+	c.defaults()
+	return min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
 }
 
 func containsScheme(s string) bool {

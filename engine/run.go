@@ -179,7 +179,7 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 	defer closeConn(ctx, r.coord)
 	m, err := r.run(ctx, start)
 	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("export to %s interrupted: %w", r.cfg.To.withExtension(r.cfg.Compress), cancelCause(ctx, err))
+		return nil, fmt.Errorf("export to %s interrupted: %w", r.cfg.To.Name(r.cfg.Compress), cancelCause(ctx, err))
 	}
 	return m, err
 }
@@ -383,7 +383,7 @@ func (r *run) target(c Chunk, split int) sink.Target {
 	case cfg.To.IsPrefix():
 		url = cfg.To.S3.Join(objectKey(cfg.Template, c.Table, c.Index, split) + cfg.Compress.Extension())
 	case cfg.To.S3 != nil:
-		url, _ = upload.ParseObject(cfg.To.withExtension(cfg.Compress))
+		url, _ = upload.ParseObject(cfg.To.Name(cfg.Compress))
 	case cfg.To.Stdout:
 		w := cfg.Stdout
 		if w == nil {
@@ -391,7 +391,7 @@ func (r *run) target(c Chunk, split int) sink.Target {
 		}
 		return sink.Stream{W: w, Name: "stdout"}
 	default:
-		return sink.File{Path: cfg.To.withExtension(cfg.Compress)}
+		return sink.File{Path: cfg.To.Name(cfg.Compress)}
 	}
 	var onPart func(int, int64)
 	if cfg.OnPart != nil {
