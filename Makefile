@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench bench-approaches lint faults
+.PHONY: build demo test test-unit bench bench-approaches lint faults compare
 
 build:
 	go build -o pg2s3 .
@@ -30,3 +30,7 @@ bench:
 # pg2s3 bench on the README's two tables: COPY against the cursor and in-memory approaches.
 bench-approaches:
 	scripts/stack.sh run -- scripts/bench.sh
+
+# HEAD against an earlier revision, side by side on one table (make compare REV=3eb1df6).
+compare:
+	scripts/stack.sh run -- scripts/compare-rev.sh $(REV)

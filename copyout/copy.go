@@ -71,6 +71,7 @@ func Copy(ctx context.Context, conn *pgconn.PgConn, stmt Statement, rw RowWriter
 	}
 	ra := &rowAdapter{rw: rw, p: p}
 	tag, err := conn.CopyTo(ctx, ra, stmt.SQL)
+	ra.publish()
 	if err != nil {
 		return 0, wrapQueryError(ctx, err, stmt, ra.err, p.Bytes.Load())
 	}
@@ -130,20 +131,36 @@ func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {
 
 // rowAdapter sits where pgconn writes one CopyData message at a time: it hands each message to a
 // RowWriter, counts it, and remembers the RowWriter's first error (the cause, when CopyTo fails).
+// The counts reach Progress every progressEvery messages rather than per row: a reader of Progress
+// (a progress line twice a second) needs no finer grain, and a row costs no atomic operation.
 type rowAdapter struct {
 	rw  RowWriter
 	p   *Progress
 	err error
+
+	msgs, bytes int64 // not yet added to p
 }
 
+const progressEvery = 256
+
 func (r *rowAdapter) Write(b []byte) (int, error) {
-	r.p.Messages.Add(1)
 	if err := r.rw.WriteRow(b); err != nil {
 		if r.err == nil {
 			r.err = err
 		}
 		return 0, err
 	}
-	r.p.Bytes.Add(int64(len(b)))
+	r.msgs++
+	r.bytes += int64(len(b))
+	if r.msgs == progressEvery {
+		r.publish()
+	}
 	return len(b), nil
+}
+
+// publish adds the pending counts to Progress.
+func (r *rowAdapter) publish() {
+	r.p.Messages.Add(r.msgs)
+	r.p.Bytes.Add(r.bytes)
+	r.msgs, r.bytes = 0, 0
 }
