@@ -2,6 +2,7 @@ package command
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -252,7 +253,7 @@ type output struct {
 	logger                *slog.Logger
 }
 
-func outputOptions(c *cli.Context, stderr interface{ Write([]byte) (int, error) }) output {
+func outputOptions(c *cli.Context, stderr io.Writer) output {
 	level := slog.LevelWarn
 	if c.Bool("verbose") {
 		level = slog.LevelDebug
@@ -333,7 +334,7 @@ func usage(err error) error {
 
 // exportConfig turns export's flags into one engine config and the output options; every error
 // it returns is a usage error. The same function serves one object and many.
-func exportConfig(c *cli.Context, stdout, stderr interface{ Write([]byte) (int, error) }) (engine.Config, output, error) {
+func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, output, error) {
 	fail := func(err error) (engine.Config, output, error) { return engine.Config{}, output{}, err }
 	if c.Args().Present() {
 		return fail(usagef("unexpected argument %q (flags come as --name value)", c.Args().First()))
