@@ -114,6 +114,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://b/k.csv", "--max-rows", "10"}, "give a prefix destination"},
 		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://b/p/"}, "a query exports one result"},
 		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
+		{"-v before the command", []string{"-v", "export", "-q", "SELECT 1", "--to", "-"}, "flag provided but not defined: -v"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {

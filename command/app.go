@@ -76,6 +76,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	onUsage := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
+	// -v is --verbose under the commands; before a command it is refused rather than read as
+	// --version, which would exit 0 without exporting anything.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	cmds := []*cli.Command{
 		exportCommand(stdout, stderr),
 		planCommand(stdout, stderr),

@@ -124,8 +124,12 @@ func benchSpec(c *cli.Context) (bench.Spec, []string, int, error) {
 	if c.String("query") == "" && c.String("table") == "" {
 		return fail(usagef("give --query or --table"))
 	}
+	conn, err := connOptions(c)
+	if err != nil {
+		return fail(err)
+	}
 	spec := bench.Spec{
-		Conn: connOptions(c), Query: c.String("query"), Table: c.String("table"), To: c.String("to"), Batch: batch,
+		Conn: conn, Query: c.String("query"), Table: c.String("table"), To: c.String("to"), Batch: batch,
 		S3: s3cfg, Upload: up,
 	}
 	if err := spec.Validate(); err != nil {

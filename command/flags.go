@@ -78,22 +78,31 @@ func connectionGroup() group {
 		&cli.StringFlag{Name: "dsn", Usage: "connection `URL` or key=value string (else DATABASE_URL, else the PG* variables)",
 			EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
 		duration("connect-timeout", "give up connecting after `DURATION` (connect_timeout in the DSN wins)", copyout.DefaultConnectTimeout, "PG2S3_CONNECT_TIMEOUT"),
+		duration("lock-wait-timeout", "fail when a table's lock is not granted within `DURATION` (0: wait, as pg_dump)", 0, "PG2S3_LOCK_WAIT_TIMEOUT"),
+		boolean("enable-row-security", "", "export the rows the role's row-level security policies let it see, instead of failing on such a table (as pg_dump)", "PG2S3_ENABLE_ROW_SECURITY"),
 	}}
 }
 
 // connOptions reads connectionGroup.
-func connOptions(c *cli.Context) copyout.Conn {
+func connOptions(c *cli.Context) (copyout.Conn, error) {
+	for _, f := range []string{"connect-timeout", "lock-wait-timeout"} {
+		if d := c.Duration(f); d < 0 {
+			return copyout.Conn{}, flagError(f, d.String(), errors.New("must not be negative"))
+		}
+	}
 	dsn := c.String("dsn")
 	if dsn == "" {
 		// An empty PG2S3_DSN must not hide DATABASE_URL (urfave/cli takes the first variable set,
 		// even to nothing). Empty means the PG* variables.
 		dsn = os.Getenv("DATABASE_URL")
 	}
-	conn := copyout.Conn{DSN: dsn, ConnectTimeout: c.Duration("connect-timeout")}
+	conn := copyout.Conn{DSN: dsn, ConnectTimeout: c.Duration("connect-timeout"), Session: copyout.Session{
+		LockTimeout: c.Duration("lock-wait-timeout"), RowSecurity: c.Bool("enable-row-security"),
+	}}
 	if hasFlag(c, "timezone") {
-		conn.Session = copyout.Session{TimeZone: c.String("timezone"), KeepServer: c.Bool("server-settings")}
+		conn.Session.TimeZone, conn.Session.KeepServer = c.String("timezone"), c.Bool("server-settings")
 	}
-	return conn
+	return conn, nil
 }
 
 func hasFlag(c *cli.Context, name string) bool {
@@ -355,8 +364,12 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if err != nil {
 		return fail(usage(err))
 	}
+	conn, err := connOptions(c)
+	if err != nil {
+		return fail(err)
+	}
 	cfg := engine.Config{
-		Conn: connOptions(c), Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
+		Conn: conn, Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
 		To: to, Template: c.String("key-template"), Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
 		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
 	}

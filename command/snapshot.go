@@ -22,7 +22,11 @@ func snapshotCommand(stdout, stderr io.Writer) *cli.Command {
 			if c.Args().Present() {
 				return usagef("unexpected argument %q", c.Args().First())
 			}
-			return engine.HoldSnapshot(c.Context, connOptions(c), func(id string) {
+			conn, err := connOptions(c)
+			if err != nil {
+				return err
+			}
+			return engine.HoldSnapshot(c.Context, conn, func(id string) {
 				fmt.Fprintln(stdout, id)
 				if f, ok := stdout.(*os.File); ok {
 					f.Sync()

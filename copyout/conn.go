@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,32 +14,58 @@ import (
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 )
 
-// Session holds the settings that make COPY's output independent of the server's and the role's
-// defaults: the same table gives the same bytes whoever exports it, wherever.
+// Session holds the settings of an export session. Two kinds, both sent in the startup packet so
+// that they take precedence over ALTER ROLE/DATABASE ... SET (a setting the DSN names itself, in
+// its options, is left to the DSN):
+//
+//   - Output: DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3 (every
+//     float round-trips), bytea_output=hex, client_encoding=UTF8: the same table gives the same
+//     bytes whoever exports it, wherever. KeepServer keeps the server's and the role's instead
+//     (client_encoding stays UTF8).
+//   - Protection, as pg_dump's setup_connection sets them, always: synchronize_seqscans=off (a
+//     sequential scan starts at the table's first page, so an unchanged table gives the same row
+//     order every time), statement_timeout=0, lock_timeout=0 (or LockTimeout),
+//     idle_in_transaction_session_timeout=0 (a role's timeouts cannot kill the export or the
+//     coordinator holding its snapshot), row_security=off (a table with row-level security fails
+//     the export, naming the policy, instead of silently losing rows; RowSecurity turns it on).
+//     idle_session_timeout (PostgreSQL 14+) and transaction_timeout (17+) are set to 0 right after
+//     connecting, where the server knows them.
 type Session struct {
-	TimeZone   string // TimeZone (default UTC)
-	KeepServer bool   // keep the server's and the role's settings instead (what psql shows by default)
+	TimeZone    string        // TimeZone (default UTC)
+	KeepServer  bool          // keep the server's and the role's output settings
+	LockTimeout time.Duration // lock_timeout: give up waiting for a table's lock after this (0: wait)
+	RowSecurity bool          // row_security=on: export what the role's policies let it see
 }
 
-// Settings returns the settings a session starts with:
-//
-//	DateStyle=ISO, IntervalStyle=iso_8601, TimeZone=UTC, extra_float_digits=3 (every float
-//	round-trips), bytea_output=hex, client_encoding=UTF8
-//
-// They travel in the startup packet, so they take precedence over ALTER ROLE/DATABASE ... SET.
+// Settings returns the settings a session starts with (see Session).
 func (s Session) Settings() map[string]string {
-	if s.KeepServer {
-		return map[string]string{"client_encoding": "UTF8"}
+	m := map[string]string{"client_encoding": "UTF8"}
+	if !s.KeepServer {
+		tz := s.TimeZone
+		if tz == "" {
+			tz = "UTC"
+		}
+		for k, v := range map[string]string{"DateStyle": "ISO", "IntervalStyle": "iso_8601", "TimeZone": tz,
+			"extra_float_digits": "3", "bytea_output": "hex"} {
+			m[k] = v
+		}
 	}
-	tz := s.TimeZone
-	if tz == "" {
-		tz = "UTC"
+	m["synchronize_seqscans"] = "off"
+	m["statement_timeout"] = "0"
+	m["lock_timeout"] = strconv.FormatInt(s.LockTimeout.Milliseconds(), 10)
+	m["idle_in_transaction_session_timeout"] = "0"
+	m["row_security"] = "off"
+	if s.RowSecurity {
+		m["row_security"] = "on"
 	}
-	return map[string]string{
-		"DateStyle": "ISO", "IntervalStyle": "iso_8601", "TimeZone": tz,
-		"extra_float_digits": "3", "bytea_output": "hex", "client_encoding": "UTF8",
-	}
+	return m
 }
+
+// laterSettings are the protective settings older servers do not know, set after connecting.
+var laterSettings = []struct {
+	name    string
+	version int // server_version_num from which the setting exists
+}{{"idle_session_timeout", 140000}, {"transaction_timeout", 170000}}
 
 // PGOptions renders the settings as a PGOPTIONS value, so that psql can run with the same ones.
 func (s Session) PGOptions() string {
@@ -79,7 +106,26 @@ func (c Conn) Config() (*pgconn.Config, error) {
 	}
 	cfg.RuntimeParams["default_transaction_read_only"] = "on"
 	for k, v := range c.Session.Settings() {
+		if _, own := cfg.RuntimeParams[k]; own || strings.Contains(cfg.RuntimeParams["options"], k) {
+			continue // the DSN set it
+		}
 		cfg.RuntimeParams[k] = v
+	}
+	cfg.AfterConnect = func(ctx context.Context, pc *pgconn.PgConn) error {
+		version, _ := strconv.Atoi(pc.ParameterStatus("server_version_num"))
+		if version == 0 { // before PostgreSQL 12 the server does not report server_version_num
+			major, _, _ := strings.Cut(pc.ParameterStatus("server_version"), ".")
+			n, _ := strconv.Atoi(major)
+			version = n * 10000
+		}
+		for _, l := range laterSettings {
+			if version >= l.version && !strings.Contains(cfg.RuntimeParams["options"], l.name) {
+				if err := exec(ctx, pc, "SET "+l.name+" = 0"); err != nil {
+					return fmt.Errorf("setting %s: %w", l.name, err)
+				}
+			}
+		}
+		return nil
 	}
 	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
 		cfg.RuntimeParams["application_name"] = "pg2s3"

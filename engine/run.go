@@ -255,7 +255,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 		}
 	}
 	if runErr != nil {
-		return nil, r.fail(ctx, completed, runErr)
+		return nil, r.fail(ctx, completed, r.realCause(ctx, runErr))
 	}
 	m := newManifest(r.snap, r.tables, completed, cfg, time.Since(start))
 	if !cfg.To.IsPrefix() {
@@ -273,6 +273,21 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	}
 	m.URL = r.manifestURL.String()
 	return m, nil
+}
+
+// realCause names why workers could not join the run's snapshot when the coordinator holding it
+// died (a timeout, a terminated backend): the workers only see "invalid snapshot identifier".
+func (r *run) realCause(ctx context.Context, err error) error {
+	var se *copyout.SnapshotError
+	if r.cfg.Snapshot != "" || !errors.As(err, &se) || ctx.Err() != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, perr := r.coord.Exec(pctx, "SELECT 1").ReadAll(); perr != nil {
+		return fmt.Errorf("the connection holding the run's snapshot was lost (%v), so the workers could not join it: %w", perr, err)
+	}
+	return err
 }
 
 // PrivilegeError is a table the role may not read.
