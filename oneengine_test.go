@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,5 +200,64 @@ func TestSameBytesOneObjectAndMany(t *testing.T) {
 		if testenv.SHA256(a) != testenv.SHA256(b) || len(a) == 0 {
 			t.Errorf("%s: one object has %d bytes (sha256 %s), the multi-table run's %d (%s)", name, len(a), testenv.SHA256(a), len(b), testenv.SHA256(b))
 		}
+	}
+}
+
+// Keys: distinct tables never share a key by default, and a run whose keys would collide is
+// refused before any COPY (exit 2, naming both), with nothing written.
+func TestKeyCollisionsRefused(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP SCHEMA IF EXISTS "a.b" CASCADE; DROP SCHEMA IF EXISTS a CASCADE; CREATE SCHEMA "a.b"; CREATE SCHEMA a;
+		CREATE TABLE "a.b".c AS SELECT 1 AS x; CREATE TABLE a."b.c" AS SELECT 2 AS y;
+		DROP TABLE IF EXISTS keys_small; CREATE TABLE keys_small AS SELECT 1 AS z;
+		DROP TABLE IF EXISTS keys_big; CREATE TABLE keys_big AS SELECT g, md5(g::text) AS s FROM generate_series(1, 100000) g;`)
+	prefix := testenv.Prefix(t, client, bucket)
+	to := func(name string) string { return "s3://" + bucket + "/" + prefix + name + "/" }
+	r := pg2s3(t, nil, "export", "-t", `"a.b".c`, "-t", `a."b.c"`, "--to", to("encoded"), "--json")
+	if r.code != 0 {
+		t.Fatalf("dotted names: exit %d: %s", r.code, r.stderr)
+	}
+	keys := testenv.ListKeys(t, client, bucket, prefix+"encoded/")
+	for _, want := range []string{prefix + "encoded/a%2Eb.c/part-00000-000.csv", prefix + "encoded/a.b%2Ec/part-00000-000.csv"} {
+		if !slices.Contains(keys, want) {
+			t.Errorf("%s missing; the run wrote %v", want, keys)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no {table} for two tables", []string{"-t", "keys_big", "-t", "keys_small", "--key-template", "{schema}/part-{chunk}-{split}.csv"},
+			[]string{`table "public"."keys_big" chunk 0`, `table "public"."keys_small" chunk 0`}},
+		{"no {chunk} for a chunked table", []string{"-t", "keys_big", "--chunk-size", "1MiB", "--key-template", "{table}/part-{split}.csv"},
+			[]string{`table "public"."keys_big" chunk 0`, `table "public"."keys_big" chunk 1`}},
+		{"no {split} when objects split", []string{"-t", "keys_big", "--max-rows", "1000", "--key-template", "{table}/part-{chunk}.csv"},
+			[]string{"its second, when it splits"}},
+		{"manifest on a data object", []string{"-t", "keys_big", "--manifest", to("manifest") + "public.keys_big/part-00000-000.csv"},
+			[]string{`table "public"."keys_big" chunk 0`, "the manifest"}},
+		{"manifest among the splits", []string{"-t", "keys_big", "--max-rows", "1000", "--manifest", to("manifest") + "public.keys_big/part-00000-042.csv"},
+			[]string{"one of its splits", "the manifest"}},
+		{"unknown placeholder", []string{"-t", "keys_big", "--key-template", "{tabel}/{split}.csv"}, []string{"--key-template", "unknown placeholder {tabel}"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dest := to(strings.ReplaceAll(tt.name, " ", "_"))
+			if strings.HasPrefix(tt.name, "manifest") {
+				dest = to("manifest")
+			}
+			r := pg2s3(t, nil, append([]string{"export", "--to", dest}, tt.args...)...)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2: %s", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr does not name %q: %s", w, r.stderr)
+				}
+			}
+			u := strings.TrimPrefix(dest, "s3://"+bucket+"/")
+			if left := testenv.ListKeys(t, client, bucket, u); len(left) > 0 {
+				t.Errorf("a refused run wrote %v", left)
+			}
+		})
 	}
 }

@@ -54,7 +54,7 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 	m, err := engine.Run(c.Context, cfg)
 	stop()
 	if err != nil {
-		return err
+		return usage(err) // a key collision is found after planning, and is a usage error
 	}
 	var loads []string
 	if p := c.String("preset"); p != "" {

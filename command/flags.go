@@ -319,6 +319,7 @@ func usage(err error) error {
 		ue *upload.OptionError
 		le *upload.URLError
 		fe *sink.FileError
+		kc *engine.KeyCollisionError
 	)
 	switch {
 	case err == nil:
@@ -337,6 +338,8 @@ func usage(err error) error {
 		return usagef("--to: %v", le)
 	case errors.As(err, &fe):
 		return usagef("--to %s", fe)
+	case errors.As(err, &kc):
+		return usagef("%v: nothing was exported; give a --key-template whose placeholders ({schema} {table} {chunk} {split}) tell them apart, or another --manifest", kc)
 	}
 	return err
 }

@@ -24,7 +24,7 @@ func planCommand(stdout, stderr io.Writer) *cli.Command {
 func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) error {
 	r, err := engine.Plan(c.Context, cfg)
 	if err != nil {
-		return err
+		return usage(err)
 	}
 	if out.json {
 		b, _ := json.MarshalIndent(r, "", "  ")

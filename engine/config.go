@@ -197,16 +197,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-func checkTemplate(t string) error {
-	if t == "" || placeholder.ReplaceAllString(t, "x") == "" {
-		return &ConfigError{Field: "Template", Value: t, Reason: "gives empty keys"}
-	}
-	if t[0] == '/' {
-		return &ConfigError{Field: "Template", Value: t, Reason: "keys must not start with /"}
-	}
-	return nil
-}
-
 // Destination is where a run writes: one S3 object, an S3 prefix (many objects and a manifest),
 // a local file, or stdout.
 type Destination struct {

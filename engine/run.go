@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,11 +21,9 @@ import (
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split)(?::(0\d+))?\}`)
-
 // TableManifestURL is where TableManifests puts a table's own manifest.
 func TableManifestURL(prefix upload.URL, schema, table string) upload.URL {
-	return prefix.Join(schema + "." + table + ".manifest.json")
+	return prefix.Join(KeyName(schema) + "." + KeyName(table) + ".manifest.json")
 }
 
 // TableFolder returns the folder holding one table's objects under prefix, when the key template
@@ -46,28 +42,6 @@ func TableFolder(prefix upload.URL, template, schema, table string) (folder uplo
 	}
 	t := &Table{Table: copyout.Table{Schema: schema, Name: table}}
 	return prefix.Join(objectKey(dir, t, 0, 0)), true
-}
-
-// objectKey expands the template.
-func objectKey(template string, t *Table, chunk, split int) string {
-	return placeholder.ReplaceAllStringFunc(template, func(m string) string {
-		sub := placeholder.FindStringSubmatch(m)
-		switch sub[1] {
-		case "schema":
-			return t.Schema
-		case "table":
-			return t.Name
-		}
-		n := chunk
-		if sub[1] == "split" {
-			n = split
-		}
-		if sub[2] != "" {
-			width, _ := strconv.Atoi(sub[2])
-			return fmt.Sprintf("%0*d", width, n)
-		}
-		return strconv.Itoa(n)
-	})
 }
 
 // Object is one completed object of the run.
@@ -158,6 +132,9 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		est += max(t.EstRows, 0)
 	}
 	cfg.Progress.EstRows.Store(est)
+	if err := r.checkKeys(); err != nil {
+		return fail(err)
+	}
 	cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", cfg.jobs())
 	return r, nil
 }
