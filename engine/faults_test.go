@@ -464,3 +464,56 @@ func writeFaultReport(t *testing.T, name string, ts []*tally) {
 		t.Error(err)
 	}
 }
+
+// When S3 fails a many-object run and its aborts fail too, the error names every upload left open
+// and every object it could not delete, with one command line that removes them; running that
+// command leaves nothing.
+func TestManyObjectsLeftoversNamed(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS left_a, left_b;
+		CREATE TABLE left_a AS SELECT g, md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g;
+		CREATE TABLE left_b AS SELECT g, md5(g::text) || md5((g*5)::text) AS s FROM generate_series(1, 200000) g;`)
+	proxy := newS3Proxy(t)
+	// Part 3 of every upload fails for good (no retry helps), and so does every abort.
+	proxy.fault = func(w http.ResponseWriter, r *http.Request, kind string, part, attempt int) bool {
+		switch {
+		case kind == "UploadPart" && part == 3, kind == "Abort":
+			s3Error(w, r, http.StatusForbidden, "AccessDenied", "fault: denied")
+			return true
+		}
+		return false
+	}
+	proxied, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: proxy.URL, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.Prefix(t, client, bucket)
+	cfg := config(t, p)
+	cfg.S3Client, cfg.Tables, cfg.ChunkSize, cfg.Jobs = proxied, []string{"left_a", "left_b"}, 0, 2
+	_, err = Run(context.Background(), cfg)
+	if err == nil {
+		t.Fatal("the run succeeded although part 3 of every upload was refused")
+	}
+	var stuck []upload.Incomplete
+	for _, inc := range mustList(t, client, bucket, p) {
+		stuck = append(stuck, inc)
+		if !strings.Contains(err.Error(), inc.UploadID) {
+			t.Errorf("upload %s of %s is open and the error does not name it: %v", inc.UploadID, inc.Key, err)
+		}
+	}
+	if len(stuck) == 0 {
+		t.Fatalf("no upload was left open: the test does not exercise failed aborts (err %v)", err)
+	}
+	_, command, ok := strings.Cut(err.Error(), "remove them with: ")
+	if !ok || !strings.HasPrefix(command, upload.CleanupCommand(bucket, p)) {
+		t.Fatalf("no command to remove them: %v", err)
+	}
+	for _, inc := range stuck { // what the named command does
+		if err := upload.Abort(context.Background(), client, inc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := mustList(t, client, bucket, p); len(left) > 0 {
+		t.Errorf("uploads still open: %v", left)
+	}
+}

@@ -68,6 +68,19 @@ type run struct {
 	snap        Snapshot
 	tables      []*Table
 	plan        []Chunk
+
+	mu    sync.Mutex
+	stuck []*upload.AbortError // uploads whose abort failed: their parts stay stored
+}
+
+// noteStuck remembers an upload that failed and could not be aborted.
+func (r *run) noteStuck(err error) {
+	var ae *upload.AbortError
+	if errors.As(err, &ae) {
+		r.mu.Lock()
+		r.stuck = append(r.stuck, ae)
+		r.mu.Unlock()
+	}
 }
 
 // prepare connects the coordinator, opens (or joins) the snapshot and plans the chunks inside it.
@@ -294,7 +307,7 @@ func (e *ChunkError) Unwrap() error { return e.Err }
 func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 	if !r.cfg.To.IsPrefix() {
 		if len(completed) == 0 || r.client == nil {
-			return cause // the object was not published
+			return cause // the object was not published (an upload that could not be aborted says so)
 		}
 		// One object, published, but the run failed after it (releasing the snapshot).
 		if err := r.delete(ctx, completed[0]); err != nil {
@@ -302,27 +315,47 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 		}
 		return cause
 	}
-	if len(completed) == 0 {
-		return fmt.Errorf("%w; no manifest was written, and no object was completed", cause)
-	}
-	if r.cfg.KeepPartial {
-		var urls []string
+	msg := "no manifest was written"
+	var left []string // objects still there
+	switch {
+	case len(completed) == 0:
+		msg += ", and no object was completed"
+	case r.cfg.KeepPartial:
 		for _, o := range completed {
-			urls = append(urls, o.URL)
-		}
-		return fmt.Errorf("%w; no manifest was written, and the %d objects already completed were kept (as asked): %s",
-			cause, len(completed), strings.Join(urls, " "))
-	}
-	var left []string
-	for _, o := range completed {
-		if err := r.delete(ctx, o); err != nil {
 			left = append(left, o.URL)
 		}
+		msg += fmt.Sprintf(", and the %d objects already completed were kept (as asked): %s", len(completed), strings.Join(left, " "))
+		left = nil
+	default:
+		for _, o := range completed {
+			if err := r.delete(ctx, o); err != nil {
+				left = append(left, o.URL)
+			}
+		}
+		if len(left) == 0 {
+			msg += fmt.Sprintf(", and the %d objects already completed were deleted", len(completed))
+		} else {
+			msg += fmt.Sprintf(", and deleting the objects already completed failed for %d of them: %s", len(left), strings.Join(left, " "))
+		}
 	}
-	if len(left) > 0 {
-		return fmt.Errorf("%w; no manifest was written, and deleting the objects already completed failed for: %s", cause, strings.Join(left, " "))
+	r.mu.Lock()
+	stuck := r.stuck
+	r.mu.Unlock()
+	if len(stuck) > 0 {
+		var ids []string
+		for _, ae := range stuck {
+			ids = append(ids, fmt.Sprintf("s3://%s/%s (upload %s)", ae.Bucket, ae.Key, ae.UploadID))
+		}
+		msg += fmt.Sprintf("; %d multipart uploads could not be aborted and keep their parts, billed: %s", len(stuck), strings.Join(ids, " "))
 	}
-	return fmt.Errorf("%w; no manifest was written, and the %d objects already completed were deleted", cause, len(completed))
+	if len(left) > 0 || len(stuck) > 0 {
+		cmd := []string{upload.CleanupCommand(r.cfg.To.S3.Bucket, r.cfg.To.S3.Key)}
+		for _, u := range left {
+			cmd = append(cmd, "aws s3 rm "+upload.ShellQuote(u))
+		}
+		msg += "; remove them with: " + strings.Join(cmd, " && ")
+	}
+	return fmt.Errorf("%w; %s", cause, msg)
 }
 
 // delete removes a completed object, on a context the run's cancellation does not reach.
@@ -538,6 +571,7 @@ func (s *splitter) wait() ([]Object, error) {
 	for i, o := range s.done {
 		res, werr := o.obj.Wait()
 		if werr != nil {
+			s.run.noteStuck(werr)
 			if err == nil {
 				err = werr
 			}

@@ -29,32 +29,38 @@ type Incomplete struct {
 }
 
 // ListIncomplete lists the incomplete multipart uploads of bucket whose keys start with prefix.
-// The whole bucket is listed and filtered here, because some stores (MinIO) list uploads only
-// without a prefix or for a whole key.
+// It asks twice and joins the answers: once for the prefix (some stores, after a restart, list an
+// upload only for its exact key or prefix) and once for the whole bucket, filtered here (some
+// stores list uploads only without a prefix).
 func ListIncomplete(ctx context.Context, c ListAPI, bucket, prefix string) ([]Incomplete, error) {
 	var out []Incomplete
-	in := &s3.ListMultipartUploadsInput{Bucket: &bucket}
-	for {
-		page, err := c.ListMultipartUploads(ctx, in)
-		if err != nil {
-			return nil, &Error{Op: "list multipart uploads", Bucket: bucket, Key: prefix, Err: err}
-		}
-		for _, u := range page.Uploads {
-			key := aws.ToString(u.Key)
-			if !strings.HasPrefix(key, prefix) {
-				continue
+	seen := map[string]bool{}
+	for _, p := range []*string{&prefix, nil} {
+		in := &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: p}
+		for {
+			page, err := c.ListMultipartUploads(ctx, in)
+			if err != nil {
+				return nil, &Error{Op: "list multipart uploads", Bucket: bucket, Key: prefix, Err: err}
 			}
-			inc := Incomplete{Bucket: bucket, Key: key, UploadID: aws.ToString(u.UploadId), Initiated: aws.ToTime(u.Initiated)}
-			if err := countParts(ctx, c, &inc); err != nil {
-				return nil, err
+			for _, u := range page.Uploads {
+				key, id := aws.ToString(u.Key), aws.ToString(u.UploadId)
+				if !strings.HasPrefix(key, prefix) || seen[id] {
+					continue
+				}
+				seen[id] = true
+				inc := Incomplete{Bucket: bucket, Key: key, UploadID: id, Initiated: aws.ToTime(u.Initiated)}
+				if err := countParts(ctx, c, &inc); err != nil {
+					return nil, err
+				}
+				out = append(out, inc)
 			}
-			out = append(out, inc)
+			if !aws.ToBool(page.IsTruncated) {
+				break
+			}
+			in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
 		}
-		if !aws.ToBool(page.IsTruncated) {
-			return out, nil
-		}
-		in.KeyMarker, in.UploadIdMarker = page.NextKeyMarker, page.NextUploadIdMarker
 	}
+	return out, nil
 }
 
 func countParts(ctx context.Context, c ListAPI, inc *Incomplete) error {

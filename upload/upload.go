@@ -278,7 +278,12 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			in.ChecksumAlgorithm = c.algorithm()
 			in.ChecksumType = types.ChecksumTypeFullObject
 		}
-		return u.Client.CreateMultipartUpload(ctx, in, u.opts(NoChecksum, 0)...)
+		// Not cancellable once sent: a CreateMultipartUpload cut mid-way may have created an upload
+		// whose ID never reaches us, and nobody could abort it. The cancellation is checked after.
+		return u.Client.CreateMultipartUpload(context.WithoutCancel(ctx), in, u.opts(NoChecksum, 0)...)
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, context.Cause(ctx)
 	}
 	out, err := create(checksum)
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
@@ -298,6 +303,9 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			err = u.abort(ctx, uploadID, err)
 		}
 	}()
+	if err := ctx.Err(); err != nil { // cancelled while the upload was being created: abort it
+		return res, context.Cause(ctx)
+	}
 
 	full := checksum.new() // the full-object checksum, computed in stream order
 	var (
