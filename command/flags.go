@@ -102,6 +102,9 @@ func connOptions(c *cli.Context) (copyout.Conn, error) {
 	if hasFlag(c, "timezone") {
 		conn.Session.TimeZone, conn.Session.KeepServer = c.String("timezone"), c.Bool("server-settings")
 	}
+	if _, err := conn.Config(); err != nil { // parsed before any command connects
+		return copyout.Conn{}, usage(err)
+	}
 	return conn, nil
 }
 
@@ -304,6 +307,7 @@ var fieldFlags = map[string]string{
 	"Query": "query", "To": "to", "MaxObjectSize": "max-object-size", "MaxRows": "max-rows", "Shard": "shard",
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
+	"Snapshot": "snapshot", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
 	// upload.OptionError
@@ -320,6 +324,7 @@ func usage(err error) error {
 		le *upload.URLError
 		fe *sink.FileError
 		kc *engine.KeyCollisionError
+		de *copyout.DSNError
 	)
 	switch {
 	case err == nil:
@@ -338,6 +343,8 @@ func usage(err error) error {
 		return usagef("--to: %v", le)
 	case errors.As(err, &fe):
 		return usagef("--to %s", fe)
+	case errors.As(err, &de):
+		return usagef("--dsn: %v", de)
 	case errors.As(err, &kc):
 		return usagef("%v: nothing was exported; give a --key-template whose placeholders ({schema} {table} {chunk} {split}) tell them apart, or another --manifest", kc)
 	}

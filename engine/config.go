@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
+	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -118,7 +120,8 @@ func (c *Config) jobs() int {
 }
 
 // Validate checks the config without touching the network; it fills in defaults. Its errors are
-// *ConfigError, *copyout.OptionError, *upload.OptionError, *upload.URLError or *sink.FileError.
+// *ConfigError, *copyout.DSNError, *copyout.OptionError, *upload.OptionError, *upload.URLError or
+// *sink.FileError.
 func (c *Config) Validate() error {
 	c.defaults()
 	tables := len(c.Tables) > 0 || len(c.Schemas) > 0
@@ -129,6 +132,19 @@ func (c *Config) Validate() error {
 		return &ConfigError{Field: "Query", Reason: "give a query or tables, not both"}
 	case c.To.Raw == "":
 		return &ConfigError{Field: "To", Reason: "no destination"}
+	}
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"Tables", c.Tables}, {"Schemas", c.Schemas}, {"Exclude", c.Exclude}} {
+		for _, n := range l.names {
+			if strings.TrimSpace(n) == "" {
+				return &ConfigError{Field: l.field, Value: n, Reason: "an empty name"}
+			}
+			if _, err := path.Match(n, ""); l.field == "Exclude" && err != nil {
+				return &ConfigError{Field: l.field, Value: n, Reason: "not a valid glob pattern"}
+			}
+		}
 	}
 	if c.Query != "" {
 		if _, err := copyout.CheckQuery(c.Query); err != nil {
@@ -152,6 +168,12 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: "a single object has no manifest: give a prefix destination"}
 		}
 		c.ChunkSize = 0 // one object is one COPY
+	}
+	if _, err := c.Conn.Config(); err != nil {
+		return err
+	}
+	if c.Snapshot != "" && !snapshotID.MatchString(c.Snapshot) {
+		return &ConfigError{Field: "Snapshot", Value: c.Snapshot, Reason: "is not a snapshot ID as pg_export_snapshot() prints them (like 00000003-0000001B-1)"}
 	}
 	if c.Shard.enabled() && c.Snapshot == "" {
 		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
@@ -196,6 +218,8 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+var snapshotID = regexp.MustCompile(`^[0-9A-Fa-f]{1,16}-[0-9A-Fa-f]{1,16}-[0-9]{1,10}$`)
 
 // Destination is where a run writes: one S3 object, an S3 prefix (many objects and a manifest),
 // a local file, or stdout.

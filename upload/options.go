@@ -58,9 +58,12 @@ func (o ObjectOptions) Validate() error {
 		}
 		return &OptionError{Option: "StorageClass", Value: o.StorageClass, Reason: "want one of " + strings.Join(names, ", ")}
 	}
-	for k := range o.Metadata {
-		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
-			return &OptionError{Option: "Metadata", Value: k, Reason: "keys are non-empty and hold no blanks or colons"}
+	for k, v := range o.Metadata {
+		if k == "" || strings.IndexFunc(k, func(r rune) bool { return r > '~' || r <= ' ' || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
+			return &OptionError{Option: "Metadata", Value: k, Reason: "keys are non-empty ASCII letters, digits and !#$%&'*+-.^_`|~ (they travel as HTTP header names)"}
+		}
+		if strings.IndexFunc(v, func(r rune) bool { return r > '~' || r < ' ' }) >= 0 {
+			return &OptionError{Option: "Metadata", Value: k + "=" + v, Reason: "values are printable ASCII (S3 sends them as HTTP header values)"}
 		}
 	}
 	if len(o.Tags) > 10 {

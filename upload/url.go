@@ -2,7 +2,9 @@ package upload
 
 import (
 	"fmt"
+	"net"
 	"strings"
+	"unicode/utf8"
 )
 
 // URL is an S3 location, s3://Bucket/Key. A Key that is empty or ends in "/" is a prefix (a folder
@@ -33,7 +35,37 @@ func ParseURL(s string) (URL, error) {
 	if bucket == "" {
 		return URL{}, &URLError{URL: s, Reason: "has no bucket name (want s3://bucket/key)"}
 	}
+	if reason := checkBucket(bucket); reason != "" {
+		return URL{}, &URLError{URL: s, Reason: "has a bucket name S3 would refuse: " + reason}
+	}
+	if len(key) > 1024 {
+		return URL{}, &URLError{URL: s, Reason: fmt.Sprintf("has a key of %d bytes; S3 keys are at most 1024", len(key))}
+	}
+	if !utf8.ValidString(key) {
+		return URL{}, &URLError{URL: s, Reason: "has a key that is not UTF-8"}
+	}
 	return URL{Bucket: bucket, Key: key}, nil
+}
+
+// checkBucket applies S3's bucket naming rules: 3 to 63 characters; letters, digits, dots and
+// hyphens; a letter or digit first and last; no two dots in a row; not an IP address. Upper case
+// and underscores, which only old AWS buckets and some S3-compatible stores allow, are accepted.
+func checkBucket(b string) string {
+	switch {
+	case len(b) < 3 || len(b) > 63:
+		return fmt.Sprintf("%q has %d characters, not 3 to 63", b, len(b))
+	case strings.Contains(b, ".."):
+		return fmt.Sprintf("%q has two dots in a row", b)
+	case net.ParseIP(b) != nil:
+		return fmt.Sprintf("%q is an IP address", b)
+	}
+	for i, r := range b {
+		alnum := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+		if !alnum && ((r != '.' && r != '-' && r != '_') || i == 0 || i == len(b)-1) {
+			return fmt.Sprintf("%q has %q at position %d (letters, digits, dots and hyphens; a letter or digit first and last)", b, r, i+1)
+		}
+	}
+	return ""
 }
 
 // ParseObject reads s3://bucket/key naming one object: the key is not empty and does not end in "/".
