@@ -87,10 +87,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"part size not a size", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
 		{"concurrency 0", []string{"export", "-q", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
 		{"bad checksum", []string{"export", "-q", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
-		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://b/prefix/"}, "--to s3://b/prefix/: a query exports one result to one object"},
-		{"key ends in slash, one table", []string{"export", "-t", "t", "--to", "s3://b/prefix/", "--memory-limit", "1KiB"}, "--memory-limit"},
-		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://b"}, "give s3://bucket/key"},
-		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://b/k"}, "want s3://bucket/key"},
+		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt/prefix/"}, "--to s3://bkt/prefix/: a query exports one result to one object"},
+		{"key ends in slash, one table", []string{"export", "-t", "t", "--to", "s3://bkt/prefix/", "--memory-limit", "1KiB"}, "--memory-limit"},
+		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt"}, "give s3://bucket/key"},
+		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://bkt/k"}, "want s3://bucket/key"},
 		{"tag S3 would refuse", []string{"export", "-q", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
 		{"metadata without =", []string{"export", "-q", "SELECT 1", "--to", "-", "--metadata", "novalue"}, "want KEY=VALUE"},
 		{"sse unknown", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse", "rot13"}, "want AES256, aws:kms"},
@@ -98,7 +98,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"cleanup without URL", []string{"cleanup"}, "give one s3://bucket"},
 		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not an s3:// URL"},
 		{"bench unknown approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
-		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://b/prefix"}, "ending in /"},
+		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://bkt/prefix"}, "ending in /"},
 		{"bench no source", []string{"bench"}, "give --query or --table"},
 		{"unknown compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
 		{"gzip level too high", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
@@ -107,13 +107,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
 		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
 		{"load sql without preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
-		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
-		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},
-		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/k.csv"}, "for several tables, give a prefix"},
-		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://b/k.csv"}, "give a prefix"},
-		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://b/k.csv", "--max-rows", "10"}, "give a prefix destination"},
-		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://b/p/"}, "a query exports one result"},
-		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://b/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
+		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
+		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},
+		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/k.csv"}, "for several tables, give a prefix"},
+		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://bkt/k.csv"}, "give a prefix"},
+		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://bkt/k.csv", "--max-rows", "10"}, "give a prefix destination"},
+		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt/p/"}, "a query exports one result"},
+		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
 		{"-v before the command", []string{"-v", "export", "-q", "SELECT 1", "--to", "-"}, "flag provided but not defined: -v"},
 		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
@@ -358,15 +358,15 @@ func TestPrintLoadSQL(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"--preset", "redshift", "-t", "public.orders"}, []string{"COPY public.orders FROM 's3://b/exports/orders.csv.gz'", "FORMAT AS CSV", `NULL AS '\N'`, "GZIP", "IGNOREHEADER 0"}},
-		{[]string{"--preset", "snowflake", "-t", "orders", "--load-table", "db.s.orders"}, []string{"COPY INTO db.s.orders FROM 's3://b/exports/orders.csv.zst'", "SKIP_HEADER = 1", "EMPTY_FIELD_AS_NULL = TRUE", "COMPRESSION = ZSTD"}},
-		{[]string{"--preset", "duckdb", "-q", "SELECT 1"}, []string{"CREATE TABLE my_table AS SELECT * FROM read_csv('s3://b/exports/orders.csv.zst'", "allow_quoted_nulls = false", "header = true"}},
-		{[]string{"--preset", "postgres", "-t", "orders", "--force-not-null", "note"}, []string{"aws s3 cp s3://b/exports/orders.csv -", `\copy orders FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("note"))`}},
-		{[]string{"--preset", "bigquery", "-t", "ds.orders", "--compress", "none"}, []string{"bq load --source_format=CSV --skip_leading_rows=1", "ds.orders gs://b/exports/orders.csv"}},
-		{[]string{"--preset", "clickhouse", "-t", "orders", "--header=false", "--endpoint-url", "http://minio:9000"}, []string{"s3('http://minio:9000/b/exports/orders.csv.zst', 'CSV', 'zstd')"}},
+		{[]string{"--preset", "redshift", "-t", "public.orders"}, []string{"COPY public.orders FROM 's3://bkt/exports/orders.csv.gz'", "FORMAT AS CSV", `NULL AS '\N'`, "GZIP", "IGNOREHEADER 0"}},
+		{[]string{"--preset", "snowflake", "-t", "orders", "--load-table", "db.s.orders"}, []string{"COPY INTO db.s.orders FROM 's3://bkt/exports/orders.csv.zst'", "SKIP_HEADER = 1", "EMPTY_FIELD_AS_NULL = TRUE", "COMPRESSION = ZSTD"}},
+		{[]string{"--preset", "duckdb", "-q", "SELECT 1"}, []string{"CREATE TABLE my_table AS SELECT * FROM read_csv('s3://bkt/exports/orders.csv.zst'", "allow_quoted_nulls = false", "header = true"}},
+		{[]string{"--preset", "postgres", "-t", "orders", "--force-not-null", "note"}, []string{"aws s3 cp s3://bkt/exports/orders.csv -", `\copy orders FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("note"))`}},
+		{[]string{"--preset", "bigquery", "-t", "ds.orders", "--compress", "none"}, []string{"bq load --source_format=CSV --skip_leading_rows=1", "ds.orders gs://bkt/exports/orders.csv"}},
+		{[]string{"--preset", "clickhouse", "-t", "orders", "--header=false", "--endpoint-url", "http://minio:9000"}, []string{"s3('http://minio:9000/bkt/exports/orders.csv.zst', 'CSV', 'zstd')"}},
 	}
 	for _, tt := range tests {
-		args := append([]string{"export", "--dsn", "postgres://u:secret@127.0.0.1:1/x", "--to", "s3://b/exports/orders.csv", "--print-load-sql"}, tt.args...)
+		args := append([]string{"export", "--dsn", "postgres://u:secret@127.0.0.1:1/x", "--to", "s3://bkt/exports/orders.csv", "--print-load-sql"}, tt.args...)
 		r := pg2s3(t, nil, args...)
 		if r.code != 0 {
 			t.Errorf("%v: exit %d: %s", tt.args, r.code, r.stderr)

@@ -80,8 +80,8 @@ func TestConnectTimeoutEveryMode(t *testing.T) {
 func TestBadNumbersSameInEveryMode(t *testing.T) {
 	modes := map[string][]string{
 		"one object":  {"export", "-t", "a", "--to", "-"},
-		"many tables": {"export", "-t", "a", "-t", "b", "--to", "s3://b/p/"},
-		"plan":        {"plan", "-t", "a", "-t", "b", "--to", "s3://b/p/"},
+		"many tables": {"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/"},
+		"plan":        {"plan", "-t", "a", "-t", "b", "--to", "s3://bkt/p/"},
 	}
 	bad := []struct {
 		args []string

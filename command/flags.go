@@ -60,6 +60,11 @@ func destinationGroup() group {
 	return group{"Destination", []cli.Flag{
 		str("to", "o", "where the data goes (`DEST`): s3://bucket/key, s3://bucket/prefix/ (many objects and a "+
 			"manifest), - for stdout, or a file path", "", "PG2S3_TO"),
+		boolean("no-clobber", "", "never replace an existing object or file (an atomic conditional write); "+
+			"one object or file is replaced when this is not given", "PG2S3_NO_CLOBBER"),
+		boolean("overwrite", "", "write into a prefix that holds objects, replacing same-named ones "+
+			"(without it, a prefix must be empty)", "PG2S3_OVERWRITE"),
+		boolean("clean-path", "", "after success, delete every object under the prefix that this run did not write", "PG2S3_CLEAN_PATH"),
 	}}
 }
 
@@ -307,6 +312,7 @@ var fieldFlags = map[string]string{
 	"Query": "query", "To": "to", "MaxObjectSize": "max-object-size", "MaxRows": "max-rows", "Shard": "shard",
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
+	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
 	"Snapshot": "snapshot", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
@@ -325,6 +331,7 @@ func usage(err error) error {
 		fe *sink.FileError
 		kc *engine.KeyCollisionError
 		de *copyout.DSNError
+		pe *engine.PrefixInUseError
 	)
 	switch {
 	case err == nil:
@@ -345,6 +352,9 @@ func usage(err error) error {
 		return usagef("--to %s", fe)
 	case errors.As(err, &de):
 		return usagef("--dsn: %v", de)
+	case errors.As(err, &pe):
+		return usagef("--to %v: nothing was exported; give --overwrite (replace same-named objects), --clean-path "+
+			"(the prefix ends up holding exactly this run's objects) or an empty prefix", pe)
 	case errors.As(err, &kc):
 		return usagef("%v: nothing was exported; give a --key-template whose placeholders ({schema} {table} {chunk} {split}) tell them apart, or another --manifest", kc)
 	}
@@ -379,6 +389,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(err)
 	}
 	cfg := engine.Config{
+		Overwrite: c.Bool("overwrite"), CleanPath: c.Bool("clean-path"),
 		Conn: conn, Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
 		To: to, Template: c.String("key-template"), Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
 		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
@@ -389,6 +400,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if cfg.Upload, err = uploadOptions(c); err != nil {
 		return fail(usage(err))
 	}
+	cfg.Upload.NoClobber = c.Bool("no-clobber")
 	if cfg.Jobs, err = parseCount(c.String("jobs")); err != nil {
 		return fail(flagError("jobs", c.String("jobs"), err))
 	}

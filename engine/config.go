@@ -35,9 +35,14 @@ type Config struct {
 	Template string // object keys under a prefix destination (DefaultTemplate)
 	// Manifest is where a prefix destination's manifest goes (default: prefix + manifest.json).
 	Manifest    string
-	KeepPartial bool   // on failure, keep (and name) the objects already completed
-	Snapshot    string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
-	Shard       Shard  // export only this shard's chunks (with Snapshot)
+	KeepPartial bool // on failure, keep (and name) the objects already completed
+	// A prefix destination must be empty (for a shard: hold none of its keys) unless Overwrite
+	// (same-named objects are replaced, others stay) or CleanPath (after success the prefix holds
+	// exactly this run's objects: the others are deleted).
+	Overwrite bool
+	CleanPath bool
+	Snapshot  string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
+	Shard     Shard  // export only this shard's chunks (with Snapshot)
 	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
 	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
 	TableManifests bool
@@ -175,6 +180,14 @@ func (c *Config) Validate() error {
 	if c.Snapshot != "" && !snapshotID.MatchString(c.Snapshot) {
 		return &ConfigError{Field: "Snapshot", Value: c.Snapshot, Reason: "is not a snapshot ID as pg_export_snapshot() prints them (like 00000003-0000001B-1)"}
 	}
+	switch {
+	case (c.Overwrite || c.CleanPath) && !c.To.IsPrefix():
+		return &ConfigError{Field: "Overwrite", Reason: "is for prefix destinations; a single object is replaced by default (NoClobber keeps it)"}
+	case c.Overwrite && c.CleanPath:
+		return &ConfigError{Field: "Overwrite", Reason: "give one of overwrite and clean-path"}
+	case c.CleanPath && c.Shard.enabled():
+		return &ConfigError{Field: "CleanPath", Reason: "would delete the other shards' objects: clean the path before the shards start"}
+	}
 	if c.Shard.enabled() && c.Snapshot == "" {
 		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
 	}
@@ -213,8 +226,11 @@ func (c *Config) Validate() error {
 	if err := c.Upload.Object.Validate(); err != nil {
 		return err
 	}
+	if c.Upload.NoClobber && (c.To.Stdout || c.To.IsPrefix() && (c.Overwrite || c.CleanPath)) {
+		return &ConfigError{Field: "NoClobber", Reason: "is for objects and files that must not be replaced (not stdout, not with overwrite or clean-path)"}
+	}
 	if c.To.Path != "" {
-		return sink.File{Path: c.To.Name(c.Compress)}.Check()
+		return sink.File{Path: c.To.Name(c.Compress), NoClobber: c.Upload.NoClobber}.Check()
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 			FirstKey: p.target(c, 0).String()})
 	}
 	r.BucketAccess = "ok"
+	if err := p.checkPrefix(ctx); err != nil {
+		r.Problems = append(r.Problems, err.Error())
+	}
 	if cfg.To.S3 != nil {
 		if _, err := p.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.To.S3.Bucket}); err != nil {
 			r.BucketAccess = (&upload.Error{Op: "head bucket", Bucket: cfg.To.S3.Bucket, Err: err}).Error()

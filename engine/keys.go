@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -116,6 +119,7 @@ func (r *run) checkKeys() error {
 		}
 	}
 	seen := map[string]string{}
+	defer func() { r.keys, r.patterns = seen, patterns }()
 	for _, k := range keys {
 		if prev, ok := seen[k.url.Key]; ok {
 			return &KeyCollisionError{URL: k.url.String(), A: prev, B: k.what}
@@ -148,4 +152,113 @@ func splitPattern(template string, c Chunk, ext, prefix string) *regexp.Regexp {
 	}
 	b.WriteString(regexp.QuoteMeta(template[last:]+ext) + "$")
 	return regexp.MustCompile(b.String())
+}
+
+// wouldWrite says whether the run writes key (a first object, a manifest, or any split).
+func (r *run) wouldWrite(key string) bool {
+	if _, ok := r.keys[key]; ok {
+		return true
+	}
+	for _, p := range r.patterns {
+		if p.MatchString(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// PrefixInUseError is a prefix destination that already holds objects, which the run would mix
+// with its own (or replace) without Overwrite or CleanPath.
+type PrefixInUseError struct {
+	Prefix string
+	Key    string // one object found there
+	Shard  bool   // a shard's run: the object is one this shard would write
+}
+
+func (e *PrefixInUseError) Error() string {
+	if e.Shard {
+		return fmt.Sprintf("%s already holds s3://%s, which this shard would replace", e.Prefix, e.Key)
+	}
+	return fmt.Sprintf("%s already holds objects (s3://%s, ...): a reader of the prefix would see two runs mixed", e.Prefix, e.Key)
+}
+
+// checkPrefix refuses, before any COPY, a prefix that already holds objects (for a shard: objects
+// it would write), unless the run may overwrite them or clean the path.
+func (r *run) checkPrefix(ctx context.Context) error {
+	cfg := r.cfg
+	if !cfg.To.IsPrefix() || cfg.Overwrite || cfg.CleanPath {
+		return nil
+	}
+	var found string
+	err := r.listPrefix(ctx, func(key string) bool {
+		if !cfg.Shard.enabled() || r.wouldWrite(key) {
+			found = key
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if found != "" {
+		return &PrefixInUseError{Prefix: cfg.To.S3.String(), Key: cfg.To.S3.Bucket + "/" + found, Shard: cfg.Shard.enabled()}
+	}
+	return nil
+}
+
+// listPrefix calls each with every key under the destination prefix until it returns false.
+func (r *run) listPrefix(ctx context.Context, each func(key string) bool) error {
+	u := r.cfg.To.S3
+	in := &s3.ListObjectsV2Input{Bucket: &u.Bucket, Prefix: &u.Key}
+	for {
+		out, err := r.client.ListObjectsV2(ctx, in)
+		if err != nil {
+			return &upload.Error{Op: "list objects", Bucket: u.Bucket, Key: u.Key, Err: err}
+		}
+		for _, o := range out.Contents {
+			if !each(aws.ToString(o.Key)) {
+				return nil
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+}
+
+// cleanPath deletes every object under the prefix that this run did not write, after the run
+// succeeded, so that the prefix holds exactly this run's objects.
+func (r *run) cleanPath(ctx context.Context, m *Manifest) error {
+	mine := map[string]bool{r.manifestURL.Key: true}
+	for _, o := range m.Objects {
+		u, _ := upload.ParseObject(o.URL)
+		mine[u.Key] = true
+	}
+	if r.cfg.TableManifests {
+		for _, t := range r.tables {
+			mine[TableManifestURL(*r.cfg.To.S3, t.Schema, t.Name).Key] = true
+		}
+	}
+	var stale []string
+	if err := r.listPrefix(ctx, func(key string) bool {
+		if !mine[key] {
+			stale = append(stale, key)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	var failed []string
+	for _, k := range stale {
+		if err := r.delete(ctx, Object{URL: upload.URL{Bucket: r.cfg.To.S3.Bucket, Key: k}.String()}); err != nil {
+			failed = append(failed, k)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("the run is complete, but %d objects of earlier runs under %s could not be deleted: %s",
+			len(failed), r.cfg.To.S3, strings.Join(failed, " "))
+	}
+	r.cfg.Logger.Debug("cleaned the path", "prefix", r.cfg.To.S3.String(), "deleted", len(stale))
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -69,6 +70,9 @@ type run struct {
 	tables      []*Table
 	plan        []Chunk
 
+	keys     map[string]string // every key the run writes, but the splits after the first (see checkKeys)
+	patterns []*regexp.Regexp  // every split's key, per chunk, when objects split
+
 	mu    sync.Mutex
 	stuck []*upload.AbortError // uploads whose abort failed: their parts stay stored
 }
@@ -106,6 +110,13 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if cfg.Upload.NoClobber && cfg.To.S3 != nil && !cfg.To.IsPrefix() {
+		// Refused before the COPY rather than after it: the conditional write stays the guarantee.
+		u, _ := upload.ParseObject(cfg.To.Name(cfg.Compress))
+		if _, err := r.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err == nil {
+			return nil, &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 	}
 	coord, err := cfg.Conn.Connect(ctx)
@@ -148,6 +159,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if err := r.checkKeys(); err != nil {
 		return fail(err)
 	}
+
 	cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", cfg.jobs())
 	return r, nil
 }
@@ -167,6 +179,9 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 	defer closeConn(ctx, r.coord)
+	if err := r.checkPrefix(ctx); err != nil {
+		return nil, err
+	}
 	m, err := r.run(ctx, start)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("export to %s interrupted: %w", r.cfg.To.Name(r.cfg.Compress), cancelCause(ctx, err))
@@ -262,6 +277,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 		return nil, r.fail(ctx, completed, err)
 	}
 	m.URL = r.manifestURL.String()
+	if cfg.CleanPath {
+		if err := r.cleanPath(ctx, m); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
 }
 
@@ -416,7 +436,7 @@ func (r *run) target(c Chunk, split int) sink.Target {
 		}
 		return sink.Stream{W: w, Name: "stdout"}
 	default:
-		return sink.File{Path: cfg.To.Name(cfg.Compress)}
+		return sink.File{Path: cfg.To.Name(cfg.Compress), NoClobber: cfg.Upload.NoClobber}
 	}
 	var onPart func(int, int64)
 	if cfg.OnPart != nil {

@@ -119,8 +119,16 @@ func (t Stream) Consume(_ context.Context, r io.Reader) (Result, error) {
 	return Result{Bytes: n}, nil
 }
 
-// File writes a local file: a temporary file beside it, renamed into place only after io.EOF.
-type File struct{ Path string }
+// File writes a local file. A regular file (or none yet) is written to a temporary file beside it
+// and renamed into place only after io.EOF. A symlink is written through, to its target, the same
+// way (the link stays a link). A device, FIFO or socket is written into directly, as a shell
+// redirection does (it cannot take back what it wrote; a failed export says so by its exit
+// status). With NoClobber an existing file is never replaced: the finished file is hard-linked
+// into place, which fails if the name exists by then.
+type File struct {
+	Path      string
+	NoClobber bool
+}
 
 func (t File) String() string { return t.Path }
 
@@ -132,25 +140,77 @@ type FileError struct {
 
 func (e *FileError) Error() string { return e.Path + ": " + e.Reason }
 
+// resolve follows a symlink to the path that is written, and says what is there.
+func (t File) resolve() (path string, fi os.FileInfo, err error) {
+	path = t.Path
+	for i := 0; i < 40; i++ {
+		fi, err = os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		link, lerr := os.Readlink(path)
+		if lerr != nil {
+			return "", nil, lerr
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(path), link)
+		}
+		path = link
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", nil, err
+	}
+	if err != nil {
+		return path, nil, nil // a new file (or a dangling link's target)
+	}
+	return path, fi, nil
+}
+
 // Check fails early when the file cannot be written, before anything runs on the server.
 func (t File) Check() error {
-	if fi, err := os.Stat(t.Path); err == nil && fi.IsDir() {
+	path, fi, err := t.resolve()
+	switch {
+	case err != nil:
+		return &FileError{Path: t.Path, Reason: err.Error()}
+	case fi != nil && fi.IsDir():
 		return &FileError{Path: t.Path, Reason: "is a directory; give a file name"}
+	case fi != nil && t.NoClobber:
+		return &FileError{Path: t.Path, Reason: "exists, and --no-clobber keeps it"}
+	case fi != nil && !fi.Mode().IsRegular():
+		return nil // a device or a FIFO: written into as it is
 	}
-	dir := filepath.Dir(t.Path)
-	fi, err := os.Stat(dir)
+	dir := filepath.Dir(path)
+	dfi, err := os.Stat(dir)
 	if err != nil {
 		return &FileError{Path: t.Path, Reason: fmt.Sprintf("folder %s: %v", dir, errors.Unwrap(err))}
 	}
-	if !fi.IsDir() {
+	if !dfi.IsDir() {
 		return &FileError{Path: t.Path, Reason: dir + " is not a folder"}
 	}
 	return nil
 }
 
-// Consume writes r to a temporary file and renames it into place on io.EOF.
+// Consume writes r to the file (see File) and publishes it on io.EOF.
 func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
-	dir, base := filepath.Split(t.Path)
+	path, fi, err := t.resolve()
+	if err != nil {
+		return res, fmt.Errorf("writing %s: %w", t.Path, err)
+	}
+	if fi != nil && !fi.Mode().IsRegular() && !t.NoClobber {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return res, fmt.Errorf("opening %s: %w", t.Path, err)
+		}
+		res.Bytes, err = io.CopyBuffer(f, r, make([]byte, 1<<20))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return res, fmt.Errorf("writing %s: %w", t.Path, err)
+		}
+		return res, nil
+	}
+	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
@@ -167,7 +227,11 @@ func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
 	if res.Bytes, err = io.CopyBuffer(tmp, r, make([]byte, 1<<20)); err != nil {
 		return res, fmt.Errorf("writing %s: %w", t.Path, err)
 	}
-	if err = tmp.Chmod(0o644); err == nil {
+	mode := os.FileMode(0o644)
+	if fi != nil {
+		mode = fi.Mode().Perm() // a replaced file keeps its permissions
+	}
+	if err = tmp.Chmod(mode); err == nil {
 		if err = tmp.Sync(); err == nil {
 			err = tmp.Close()
 		}
@@ -175,7 +239,17 @@ func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
 	if err != nil {
 		return res, fmt.Errorf("writing %s: %w", t.Path, err)
 	}
-	if err = os.Rename(tmp.Name(), t.Path); err != nil {
+	if t.NoClobber {
+		if err = os.Link(tmp.Name(), path); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return res, &FileError{Path: t.Path, Reason: "exists, and --no-clobber keeps it: nothing was written"}
+			}
+			return res, fmt.Errorf("moving the finished file into place at %s: %w", t.Path, err)
+		}
+		os.Remove(tmp.Name())
+		return res, nil
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
 		return res, fmt.Errorf("moving the finished file into place at %s: %w", t.Path, err)
 	}
 	return res, nil

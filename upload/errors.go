@@ -125,3 +125,24 @@ func rejectsChecksum(err error) bool {
 	}
 	return false
 }
+
+// ExistsError is an object that exists and may not be replaced (NoClobber).
+type ExistsError struct{ Bucket, Key string }
+
+func (e *ExistsError) Error() string {
+	return fmt.Sprintf("s3://%s/%s already exists, and it may not be replaced: nothing was written", e.Bucket, e.Key)
+}
+
+func isPreconditionFailed(err error) bool {
+	if Code(err) == "PreconditionFailed" {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusPreconditionFailed
+}
+
+// rejectsCondition says whether the store does not implement a conditional write header.
+func rejectsCondition(err error) bool {
+	var re *awshttp.ResponseError
+	return Code(err) == "NotImplemented" || errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotImplemented
+}

@@ -100,6 +100,11 @@ type Options struct {
 	Checksum    Checksum      // default CRC32C
 	Object      ObjectOptions // content type, encoding, encryption, storage class, metadata, tags
 	PartTimeout time.Duration // time limit of each attempt of each S3 request (default 5 minutes; Complete gets at least 15)
+	// NoClobber never replaces an existing object: PutObject and CompleteMultipartUpload carry
+	// If-None-Match: *, so that the store refuses atomically (HTTP 412, an *ExistsError). Where a
+	// store does not implement the condition, a HEAD decides instead, with a warning that the
+	// check is not atomic.
+	NoClobber bool
 }
 
 // New returns the uploader of the object to with the options o: the one way pg2s3 assembles one.
@@ -242,14 +247,32 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 		setChecksum(c, c.sum(body), &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 		return in
 	}
-	out, err := u.Client.PutObject(ctx, in(checksum), u.opts(checksum, 0)...)
+	conditional := u.NoClobber
+	put := func() (*s3.PutObjectOutput, error) {
+		req := in(checksum)
+		if conditional {
+			req.IfNoneMatch = aws.String("*")
+		}
+		return u.Client.PutObject(ctx, req, u.opts(checksum, 0)...)
+	}
+	out, err := put()
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
 		logger.Warn("the S3 store rejected the checksum header; uploading without a checksum",
 			"bucket", u.Bucket, "key", u.Key, "checksum", string(checksum), "error", describe(err))
 		checksum = NoChecksum
-		out, err = u.Client.PutObject(ctx, in(checksum), u.opts(checksum, 0)...)
+		out, err = put()
+	}
+	if err != nil && conditional && rejectsCondition(err) {
+		if err := u.checkAbsent(ctx); err != nil {
+			return Result{}, err
+		}
+		conditional = false
+		out, err = put()
 	}
 	if err != nil {
+		if isPreconditionFailed(err) {
+			return Result{}, &ExistsError{Bucket: u.Bucket, Key: u.Key}
+		}
 		return Result{}, &Error{Op: "put object", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
 	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1, ETag: aws.ToString(out.ETag)}
@@ -396,8 +419,21 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		in.ChecksumType = types.ChecksumTypeFullObject
 		res.Checksum = string(checksum) + ":" + sum
 	}
+	if u.NoClobber {
+		in.IfNoneMatch = aws.String("*")
+	}
 	cout, err := u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
+	if err != nil && u.NoClobber && rejectsCondition(err) {
+		if err := u.checkAbsent(ctx); err != nil {
+			return res, err
+		}
+		in.IfNoneMatch = nil
+		cout, err = u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
+	}
 	if err != nil {
+		if isPreconditionFailed(err) {
+			return res, &ExistsError{Bucket: u.Bucket, Key: u.Key}
+		}
 		return res, &Error{Op: "complete multipart upload", Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
 	}
 	res.ETag = aws.ToString(cout.ETag)
@@ -477,6 +513,22 @@ func storedChecksum(head *s3.HeadObjectOutput, c Checksum) string {
 		return aws.ToString(head.ChecksumCRC64NVME)
 	}
 	return ""
+}
+
+// checkAbsent is NoClobber's fallback for a store that does not implement If-None-Match: a HEAD,
+// with a warning that another writer could still come between it and the write.
+func (u *Uploader) checkAbsent(ctx context.Context) error {
+	_, _, _, _, logger := u.defaults()
+	logger.Warn("the S3 store does not implement conditional writes (If-None-Match); checking with HEAD instead, which is not atomic",
+		"bucket", u.Bucket, "key", u.Key)
+	_, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(NoChecksum, 0)...)
+	switch {
+	case err == nil:
+		return &ExistsError{Bucket: u.Bucket, Key: u.Key}
+	case Code(err) == "NotFound" || Code(err) == "NoSuchKey":
+		return nil
+	}
+	return &Error{Op: "head object (no-clobber check)", Bucket: u.Bucket, Key: u.Key, Err: err}
 }
 
 // abort aborts the multipart upload after cause, on a context that the caller's cancellation does
