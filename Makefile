@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench bench-approaches lint faults compare
+.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak
 
 build:
 	go build -o pg2s3 .
@@ -34,3 +34,7 @@ bench-approaches:
 # HEAD against an earlier revision, side by side on one table (make compare REV=3eb1df6).
 compare:
 	scripts/stack.sh run -- scripts/compare-rev.sh $(REV)
+
+# The whole suite 10 times in a row while two busy loops keep both cores loaded.
+soak:
+	scripts/soak.sh 10

@@ -517,3 +517,49 @@ func TestManyObjectsLeftoversNamed(t *testing.T) {
 		t.Errorf("uploads still open: %v", left)
 	}
 }
+
+// A cancellation that arrives while CreateMultipartUpload is in flight does not leak the upload
+// the store creates: the request runs to its end, and the upload is aborted. The proxy cancels the
+// run when it sees the request, before passing it on, so the store answers after the cancellation.
+func TestCancelDuringCreateLeaksNothing(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	proxy := newS3Proxy(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var creates atomic.Int64
+	target, _ := url.Parse(testenv.Endpoint())
+	store := httputil.NewSingleHostReverseProxy(target)
+	store.ErrorLog = log.New(io.Discard, "", 0)
+	proxy.fault = func(w http.ResponseWriter, r *http.Request, kind string, part, attempt int) bool {
+		if kind != "Create" {
+			return false
+		}
+		creates.Add(1)
+		cancel()
+		// The store gets the request whatever the client does meanwhile, and creates the upload (a
+		// recorder, not the client's connection, takes its answer, which is then passed on).
+		rec := httptest.NewRecorder()
+		store.ServeHTTP(rec, r.WithContext(context.Background()))
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+		return true
+	}
+	proxied, err := upload.NewClient(context.Background(), upload.ClientConfig{Endpoint: proxy.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testenv.Key(t)
+	cfg := baseConfig(t, "SELECT g, md5(g::text) FROM generate_series(1, 300000) g", "s3://"+bucket+"/"+key)
+	cfg.S3Client = proxied
+	_, err = exportOne(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want the run interrupted", err)
+	}
+	if creates.Load() != 1 {
+		t.Fatalf("%d CreateMultipartUpload requests: the test did not cancel during one", creates.Load())
+	}
+	testenv.AssertNothingLeft(t, client, bucket, key)
+}

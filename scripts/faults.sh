@@ -42,31 +42,31 @@ HEAD
   snapshot IDs, shards, durations, environment values, the other commands' arguments.
 - Keys: every key a run writes (each chunk's objects and splits, the manifests) is computed before
   any COPY; a collision is refused with exit 2, naming both sources, and nothing is written
-  (\\`TestKeyCollisionsRefused\\`). Names are %-encoded in keys, so distinct tables never share one.
-- Overwrites: a prefix that holds objects is refused unless \\`--overwrite\\` or \\`--clean-path\\`
-  (\\`TestPrefixOverwriteRules\\`); \\`--no-clobber\\` is refused by the store itself (If-None-Match on
-  PutObject and CompleteMultipartUpload, \\`TestNoClobberConditionalWrites\\`, \\`TestNoClobber\\`).
+  (\`TestKeyCollisionsRefused\`). Names are %-encoded in keys, so distinct tables never share one.
+- Overwrites: a prefix that holds objects is refused unless \`--overwrite\` or \`--clean-path\`
+  (\`TestPrefixOverwriteRules\`); \`--no-clobber\` is refused by the store itself (If-None-Match on
+  PutObject and CompleteMultipartUpload, \`TestNoClobberConditionalWrites\`, \`TestNoClobber\`).
 - Files: devices and FIFOs are written into, symlinks through, a replaced file keeps its mode, a
-  failed export leaves the target as it was (\\`TestFileDestinations\\`).
+  failed export leaves the target as it was (\`TestFileDestinations\`).
 - Many objects: a failed worker, a terminated backend, and S3 failing with failing aborts leave no
   object and name every upload left open with one command that removes it
-  (\\`TestDumpWorkerFailure\\`, \\`TestDumpWorkerTerminated\\`, \\`TestManyObjectsLeftoversNamed\\`).
+  (\`TestDumpWorkerFailure\`, \`TestDumpWorkerTerminated\`, \`TestManyObjectsLeftoversNamed\`).
 - Session: an export under a role with 1 ms statement, lock and idle-in-transaction timeouts,
   synchronized scans and row security on succeeds, one object and many, with the same bytes; row
   security never filters silently; a coordinator lost to a timeout is named as the cause
-  (\\`TestSessionSurvivesHostileRole\\`, \\`TestRowSecurity\\`, \\`TestCoordinatorLossNamed\\`).
+  (\`TestSessionSurvivesHostileRole\`, \`TestRowSecurity\`, \`TestCoordinatorLossNamed\`).
 
 The session settings pg2s3 sets, and why:
 
 | setting | value | why |
 | --- | --- | --- |
-| \\`synchronize_seqscans\\` | off | an unchanged table gives the same row order every time |
-| \\`statement_timeout\\` | 0 | a role's timeout does not stop a long COPY |
-| \\`lock_timeout\\` | 0, or \\`--lock-wait-timeout\\` | wait for a table's lock, as pg_dump does |
-| \\`idle_in_transaction_session_timeout\\` | 0 | the coordinator holding the snapshot idles in its transaction |
-| \\`idle_session_timeout\\` (14+), \\`transaction_timeout\\` (17+) | 0 | set after connecting, where known |
-| \\`row_security\\` | off, or on with \\`--enable-row-security\\` | fail, naming the policy, instead of filtering rows |
-| \\`default_transaction_read_only\\` | on | an exported query cannot change data |
+| \`synchronize_seqscans\` | off | an unchanged table gives the same row order every time |
+| \`statement_timeout\` | 0 | a role's timeout does not stop a long COPY |
+| \`lock_timeout\` | 0, or \`--lock-wait-timeout\` | wait for a table's lock, as pg_dump does |
+| \`idle_in_transaction_session_timeout\` | 0 | the coordinator holding the snapshot idles in its transaction |
+| \`idle_session_timeout\` (14+), \`transaction_timeout\` (17+) | 0 | set after connecting, where known |
+| \`row_security\` | off, or on with \`--enable-row-security\` | fail, naming the policy, instead of filtering rows |
+| \`default_transaction_read_only\` | on | an exported query cannot change data |
 | DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output | ISO, iso_8601, UTC, 3, hex | the same bytes whoever exports, wherever |
 MID
 	cat <<'TAIL'
