@@ -30,6 +30,7 @@ type fakeS3 struct {
 	failPart   int32 // UploadPart of this part number fails
 	failAbort  bool
 	noChecksum bool  // answer NotImplemented to checksum headers
+	noIfNone   bool  // answer NotImplemented to If-None-Match
 	truncate   int64 // store this many fewer bytes than sent on Complete
 	partDelay  time.Duration
 	abortCtx   error // the context error seen by AbortMultipartUpload
@@ -63,6 +64,9 @@ func (f *fakeS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*
 	f.record("put")
 	if f.noChecksum && in.ChecksumAlgorithm != "" {
 		return nil, apiErr("NotImplemented", "x-amz-checksum-algorithm header is not implemented")
+	}
+	if f.noIfNone && in.IfNoneMatch != nil {
+		return nil, apiErr("NotImplemented", "A header you provided implies functionality that is not implemented")
 	}
 	b, _ := io.ReadAll(in.Body)
 	if in.ChecksumCRC32C != nil && *in.ChecksumCRC32C != CRC32C.sum(b) {
@@ -417,5 +421,27 @@ func TestBudgetTightForConcurrency(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("deadlock: two uploads waiting on a spent budget while their own buffers were free")
 		}
+	}
+}
+
+// A store without conditional writes: NoClobber falls back to a HEAD, with a warning, and still
+// refuses an existing key.
+func TestNoClobberFallback(t *testing.T) {
+	f := newFake()
+	f.noIfNone = true
+	u := newUploader(f)
+	u.NoClobber = true
+	var logs bytes.Buffer
+	u.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := u.Upload(context.Background(), bytes.NewReader(data(100))); err != nil {
+		t.Fatalf("first write to a free key: %v", err)
+	}
+	if !strings.Contains(logs.String(), "not atomic") {
+		t.Errorf("no warning that the fallback is not atomic: %q", logs.String())
+	}
+	_, err := u.Upload(context.Background(), bytes.NewReader([]byte("other")))
+	var exists *ExistsError
+	if !errors.As(err, &exists) || !bytes.Equal(f.objects["k.csv"], data(100)) {
+		t.Errorf("second write: %v; object %d bytes", err, len(f.objects["k.csv"]))
 	}
 }
