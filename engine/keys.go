@@ -99,7 +99,7 @@ func (r *run) checkKeys() error {
 		chunk int // index into r.plan; -1 for manifests
 	}
 	var keys []key
-	var patterns []*regexp.Regexp // per chunk, every split's key, when objects split
+	patterns := &splitPatterns{byLiteral: map[string][]int{}} // per chunk, every split's key, when objects split
 	splits := cfg.MaxRows > 0 || cfg.MaxObjectSize > 0
 	for i, c := range r.plan {
 		what := fmt.Sprintf("table %s chunk %d", c.Table, c.Index)
@@ -109,7 +109,7 @@ func (r *run) checkKeys() error {
 			if second := r.target(c, 1).String(); second == first.String() {
 				return &KeyCollisionError{URL: second, A: what + " (its first object)", B: what + " (its second, when it splits)"}
 			}
-			patterns = append(patterns, splitPattern(cfg.Template, c, cfg.Compress.Extension(), cfg.To.S3.Key))
+			patterns.add(splitPattern(cfg.Template, c, cfg.Compress.Extension(), cfg.To.S3.Key))
 		}
 	}
 	keys = append(keys, key{r.manifestURL, "the manifest", -1})
@@ -125,33 +125,70 @@ func (r *run) checkKeys() error {
 			return &KeyCollisionError{URL: k.url.String(), A: prev, B: k.what}
 		}
 		seen[k.url.Key] = k.what
-		for i, p := range patterns {
-			if i != k.chunk && p.MatchString(k.url.Key) {
-				c := r.plan[i]
-				return &KeyCollisionError{URL: k.url.String(), A: fmt.Sprintf("table %s chunk %d (one of its splits)", c.Table, c.Index), B: k.what}
-			}
+		if i, ok := patterns.match(k.url.Key, k.chunk); ok {
+			c := r.plan[i]
+			return &KeyCollisionError{URL: k.url.String(), A: fmt.Sprintf("table %s chunk %d (one of its splits)", c.Table, c.Index), B: k.what}
 		}
 	}
 	return nil
 }
 
-// splitPattern matches the key of every split of chunk c.
-func splitPattern(template string, c Chunk, ext, prefix string) *regexp.Regexp {
+// splitPatterns are the keys of every split of each chunk, indexed by the literal text before the
+// split number, so that matching a key costs one map lookup per character of the key rather than
+// one regular expression per chunk.
+type splitPatterns struct {
+	res       []*regexp.Regexp // one per chunk, in plan order
+	byLiteral map[string][]int // literal prefix -> indexes into res
+}
+
+func (s *splitPatterns) add(re *regexp.Regexp, literal string) {
+	s.byLiteral[literal] = append(s.byLiteral[literal], len(s.res))
+	s.res = append(s.res, re)
+}
+
+// match returns the chunk (other than skip) one of whose splits would be written to key.
+func (s *splitPatterns) match(key string, skip int) (int, bool) {
+	for l := 0; l <= len(key) && s != nil && len(s.res) > 0; l++ {
+		for _, i := range s.byLiteral[key[:l]] {
+			if i != skip && s.res[i].MatchString(key) {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// splitPattern matches the key of every split of chunk c, and returns the literal text of those
+// keys before the split number.
+func splitPattern(template string, c Chunk, ext, prefix string) (*regexp.Regexp, string) {
 	var b strings.Builder
+	literal, inLiteral := prefix, true
 	b.WriteString("^" + regexp.QuoteMeta(prefix))
 	last := 0
 	for _, loc := range placeholder.FindAllStringSubmatchIndex(template, -1) {
-		b.WriteString(regexp.QuoteMeta(template[last:loc[0]]))
+		text := template[last:loc[0]]
+		b.WriteString(regexp.QuoteMeta(text))
 		m := template[loc[0]:loc[1]]
 		if strings.HasPrefix(m, "{split") {
 			b.WriteString(`\d+`)
+			if inLiteral {
+				literal += text
+			}
+			inLiteral = false
 		} else {
-			b.WriteString(regexp.QuoteMeta(objectKey(m, c.Table, c.Index, 0)))
+			v := objectKey(m, c.Table, c.Index, 0)
+			b.WriteString(regexp.QuoteMeta(v))
+			if inLiteral {
+				literal += text + v
+			}
 		}
 		last = loc[1]
 	}
+	if inLiteral {
+		literal += template[last:] + ext
+	}
 	b.WriteString(regexp.QuoteMeta(template[last:]+ext) + "$")
-	return regexp.MustCompile(b.String())
+	return regexp.MustCompile(b.String()), literal
 }
 
 // wouldWrite says whether the run writes key (a first object, a manifest, or any split).
@@ -159,12 +196,8 @@ func (r *run) wouldWrite(key string) bool {
 	if _, ok := r.keys[key]; ok {
 		return true
 	}
-	for _, p := range r.patterns {
-		if p.MatchString(key) {
-			return true
-		}
-	}
-	return false
+	_, ok := r.patterns.match(key, -1)
+	return ok
 }
 
 // PrefixInUseError is a prefix destination that already holds objects, which the run would mix

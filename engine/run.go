@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +70,7 @@ type run struct {
 	plan        []Chunk
 
 	keys     map[string]string // every key the run writes, but the splits after the first (see checkKeys)
-	patterns []*regexp.Regexp  // every split's key, per chunk, when objects split
+	patterns *splitPatterns    // every split's key, per chunk, when objects split
 
 	mu    sync.Mutex
 	stuck []*upload.AbortError // uploads whose abort failed: their parts stay stored
