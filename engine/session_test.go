@@ -102,22 +102,25 @@ func TestRowSecurity(t *testing.T) {
 
 // When the connection holding the snapshot dies (here a DSN that asks for a short idle timeout,
 // which the session then honours), the run's error names that cause, not only the workers'
-// "invalid snapshot identifier".
+// "invalid snapshot identifier". One worker exports two views in turn: the first sleeps on the
+// server for a second, so the second joins the snapshot long after the coordinator went idle,
+// however fast the machine.
 func TestCoordinatorLossNamed(t *testing.T) {
 	bucket, client := testenv.Stack(t)
-	testenv.Psql(t, `DROP TABLE IF EXISTS coord_t; CREATE TABLE coord_t AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 400000) g;`)
+	testenv.Psql(t, `CREATE OR REPLACE VIEW coord_slow AS SELECT pg_sleep(1)::text AS slept;
+		CREATE OR REPLACE VIEW coord_next AS SELECT 1 AS x;`)
 	cfg := config(t, testenv.Prefix(t, client, bucket))
-	cfg.Tables, cfg.Jobs, cfg.ChunkSize = []string{"coord_t"}, 1, 512<<10
+	cfg.Tables, cfg.Jobs = []string{"coord_slow", "coord_next"}, 1
 	sep := "?"
 	if strings.Contains(cfg.Conn.DSN, "?") {
 		sep = "&"
 	}
-	cfg.Conn.DSN += sep + "options=-c%20idle_in_transaction_session_timeout%3D200"
+	cfg.Conn.DSN += sep + "options=-c%20idle_in_transaction_session_timeout%3D300"
 	_, err := Run(context.Background(), cfg)
 	if err == nil {
-		t.Fatal("the run succeeded although its coordinator was killed after 200 ms idle in its transaction")
+		t.Fatal("the run succeeded although its coordinator was killed after 300 ms idle in its transaction")
 	}
-	for _, want := range []string{"snapshot", "25P03"} {
+	for _, want := range []string{"snapshot", "25P03", "coord_next"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
