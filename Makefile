@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak
+.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed
 
 build:
 	go build -o pg2s3 .
@@ -38,3 +38,7 @@ compare:
 # The whole suite 10 times in a row while two busy loops keep both cores loaded.
 soak:
 	scripts/soak.sh 10
+
+# pg2s3 against psql, rclone rcat and aws s3 cp, side by side (docs/speed.md).
+speed:
+	scripts/stack.sh run -- scripts/speed.sh 5
