@@ -117,7 +117,7 @@ func TestBenchToS3(t *testing.T) {
 		client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
 	}
 	b, err := os.ReadFile(svg)
-	if err != nil || !strings.HasPrefix(string(b), "<svg") || !strings.Contains(string(b), "peak RSS") {
+	if err != nil || !strings.HasPrefix(string(b), "<svg") || !strings.Contains(string(b), "peak RSS") || !strings.Contains(string(b), "CPU time") {
 		t.Errorf("svg: %v\n%.200s", err, b)
 	}
 }

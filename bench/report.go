@@ -232,7 +232,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	const width, barH, gap, left, chartW = 640, 22, 8, 90, 420
 	n := len(r.Approaches)
 	chartH := n*(barH+gap) + 30
-	height := 2*chartH + 40
+	height := 3*chartH + 40
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
@@ -264,7 +264,8 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		}
 	}
 	chart(26, "median wall time (lower is better)", "s", func(s *Summary) float64 { return s.Seconds.Median })
-	chart(26+chartH, "median peak RSS (lower is better)", "MiB", func(s *Summary) float64 { return s.PeakRSSMiB.Median })
+	chart(26+chartH, "median CPU time, user + sys (lower is better)", "s", func(s *Summary) float64 { return s.CPUSeconds.Median })
+	chart(26+2*chartH, "median peak RSS (lower is better)", "MiB", func(s *Summary) float64 { return s.PeakRSSMiB.Median })
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
