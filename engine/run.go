@@ -368,7 +368,12 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 		msg += fmt.Sprintf("; %d multipart uploads could not be aborted and keep their parts, billed: %s", len(stuck), strings.Join(ids, " "))
 	}
 	if len(left) > 0 || len(stuck) > 0 {
-		cmd := []string{upload.CleanupCommand(r.cfg.To.S3.Bucket, r.cfg.To.S3.Key)}
+		// One cleanup per key, not one for the prefix: some stores (MinIO after a restart) list an
+		// incomplete upload only when asked for its exact key.
+		var cmd []string
+		for _, ae := range stuck {
+			cmd = append(cmd, upload.CleanupCommand(ae.Bucket, ae.Key))
+		}
 		for _, u := range left {
 			cmd = append(cmd, "aws s3 rm "+upload.ShellQuote(u))
 		}
