@@ -133,3 +133,15 @@ func benchmarkApproach(b *testing.B, run func(io.Writer) error) {
 	}
 	b.SetBytes(n)
 }
+
+// When the outputs differ, the report says where: the two streams are read side by side through
+// sinks, and the first differing line is named.
+func TestExplainMismatch(t *testing.T) {
+	spec := Spec{Conn: copyout.Conn{DSN: testenv.DSN(t)}, Batch: 1000,
+		Query: "SELECT g, CASE WHEN g = 500 AND current_query() LIKE 'FETCH%' THEN 'cursor' ELSE 'same' END FROM generate_series(1, 100000) g"}
+	rep := &Report{Approaches: []*Summary{{Approach: Copy, SHA256: "a"}, {Approach: Cursor, SHA256: "b"}}}
+	got := explainMismatch(context.Background(), spec, rep)
+	if want := `line 500 differs: copy wrote "500,same\n", cursor wrote "500,cursor\n"`; got != want {
+		t.Errorf("explainMismatch = %q, want %q", got, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -161,11 +162,7 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 		// The same sink as the copy approach: only the producer differs.
 		obj := sink.Open(ctx, sink.S3{Uploader: upload.New(client, spec.object(approach), spec.Upload)})
 		rows, err = CursorCSV(ctx, conn, query, spec.Batch, io.MultiWriter(obj, out))
-		if err != nil {
-			obj.CloseWithError(err)
-		} else {
-			obj.Close()
-		}
+		obj.End(err)
 		_, werr := obj.Wait()
 		return rows, out.n, errors.Join(err, werr)
 	case Memory:
@@ -276,13 +273,28 @@ func explainMismatch(ctx context.Context, spec Spec, rep *Report) string {
 		query, _ = copyout.CheckQuery(query)
 		stmt, _ = copyout.QueryStatement(query, copyout.Options{})
 	}
+	// Both streams go through sinks whose consumers hand their readers over and wait until the
+	// comparison is done; the producers then stop at their next write (or on the cancellation),
+	// and are waited for before their connections close.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pa, wa := io.Pipe()
-	pb, wb := io.Pipe()
-	go func() { _, err := copyout.Run(ctx, a, stmt, wa, nil); wa.CloseWithError(err) }()
-	go func() { _, err := CursorCSV(ctx, b, query, spec.Batch, wb); wb.CloseWithError(err) }()
-	return firstDifference(bufio.NewReader(pa), bufio.NewReader(pb), Copy, Cursor)
+	readers := [2]chan io.Reader{make(chan io.Reader, 1), make(chan io.Reader, 1)}
+	done := make(chan struct{})
+	open := func(i int, name string) *sink.Object {
+		return sink.Open(ctx, sink.Func{Name: name, F: func(_ context.Context, r io.Reader) error {
+			readers[i] <- r
+			<-done
+			return nil
+		}})
+	}
+	oa, ob := open(0, Copy), open(1, Cursor)
+	var wg sync.WaitGroup
+	wg.Go(func() { _, err := copyout.Run(ctx, a, stmt, oa, nil); oa.End(err) })
+	wg.Go(func() { _, err := CursorCSV(ctx, b, query, spec.Batch, ob); ob.End(err) })
+	diff := firstDifference(bufio.NewReader(<-readers[0]), bufio.NewReader(<-readers[1]), Copy, Cursor)
+	close(done)
+	cancel()
+	wg.Wait()
+	return diff
 }
 
 // firstDifference compares two CSV streams line by line and describes the first line that differs.

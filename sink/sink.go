@@ -82,11 +82,33 @@ func (o *Object) CloseWithError(err error) {
 	o.pw.CloseWithError(err)
 }
 
+// End ends the stream: cleanly when err is nil (Close), else with err (CloseWithError).
+func (o *Object) End(err error) {
+	if err != nil {
+		o.CloseWithError(err)
+		return
+	}
+	o.Close()
+}
+
 // Wait waits for the consumer and returns what it published.
 func (o *Object) Wait() (Result, error) {
 	<-o.done
 	return o.res, o.err
 }
+
+// Func hands the stream to a function of this process that reads it (bench compares two streams
+// side by side with it). F reads r as far as it needs; returning stops the producer, whose next
+// Write fails.
+type Func struct {
+	Name string
+	F    func(ctx context.Context, r io.Reader) error
+}
+
+func (t Func) String() string { return t.Name }
+
+// Consume runs F.
+func (t Func) Consume(ctx context.Context, r io.Reader) (Result, error) { return Result{}, t.F(ctx, r) }
 
 // S3 uploads the stream as one object with a configured Uploader.
 type S3 struct{ Uploader *upload.Uploader }
