@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/pg2s3/pg2s3/engine"
 )
@@ -69,5 +70,5 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && isTerminalFd(f.Fd())
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/pg2s3/pg2s3/engine"
 )
@@ -73,7 +74,7 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of CSV in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
 			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
 		if len(loads) > 0 && !out.json {
-			text += "\npg2s3: load them with:\n" + joinLines(loads)
+			text += "\npg2s3: load them with:\n" + strings.Join(loads, "\n")
 		}
 		return emit(out, stdout, stderr, text, s)
 	}
@@ -103,17 +104,6 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		}
 	}
 	return emit(out, stdout, stderr, text, s)
-}
-
-func joinLines(lines []string) string {
-	s := ""
-	for i, l := range lines {
-		if i > 0 {
-			s += "\n"
-		}
-		s += l
-	}
-	return s
 }
 
 func plural(n int) string {
