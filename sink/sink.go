@@ -5,9 +5,10 @@
 // What it promises:
 //
 //   - [Open] starts the target's consumer in a goroutine joined to the caller by an io.Pipe: the
-//     only pipe of pg2s3. Writes block while the consumer is busy, which is back-pressure all the
+//     only pipe of pg2s3 (a [Stream], which has nothing to hold back, is written directly by the
+//     producer instead). Writes block while the consumer is busy, which is back-pressure all the
 //     way to PostgreSQL's socket; memory is the target's own (about (concurrency+1) x part size for
-//     S3, 1 MiB for a file or a stream).
+//     S3, 1 MiB for a file, the producer's buffer for a stream).
 //   - Only [Object.Close] publishes: the consumer sees io.EOF and completes the upload or renames the
 //     file. [Object.CloseWithError] makes it see the error instead, and it aborts the multipart upload
 //     or removes the temporary file. Nothing half-written is ever published.
@@ -24,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/pg2s3/pg2s3/upload"
 )
@@ -46,14 +48,21 @@ type Result struct {
 
 // Object is one object being written.
 type Object struct {
-	pw   *io.PipeWriter
-	done chan struct{}
-	res  Result
-	err  error
+	pw     *io.PipeWriter
+	stream *Stream // written directly, by the producer: no pipe, no goroutine, no copy
+	ended  sync.Once
+	done   chan struct{}
+	res    Result
+	err    error
 }
 
-// Open starts t's consumer and returns the object's writer.
+// Open starts t's consumer and returns the object's writer. A Stream has no consumer: it cannot
+// take back what it wrote, so there is nothing to hold back until the end, and the producer writes
+// into it directly (one copy and two goroutine switches less per buffer).
 func Open(ctx context.Context, t Target) *Object {
+	if s, ok := t.(Stream); ok {
+		return &Object{stream: &s, done: make(chan struct{})}
+	}
 	pr, pw := io.Pipe()
 	o := &Object{pw: pw, done: make(chan struct{})}
 	go func() {
@@ -69,17 +78,53 @@ func Open(ctx context.Context, t Target) *Object {
 }
 
 // Write sends b to the consumer; it blocks while the consumer is busy.
-func (o *Object) Write(b []byte) (int, error) { return o.pw.Write(b) }
+func (o *Object) Write(b []byte) (int, error) {
+	if o.stream != nil {
+		if o.err != nil {
+			return 0, o.err
+		}
+		n, err := o.stream.W.Write(b)
+		o.res.Bytes += int64(n)
+		if err != nil {
+			o.err = fmt.Errorf("writing to %s: %w", o.stream.Name, err)
+		}
+		return n, o.err
+	}
+	return o.pw.Write(b)
+}
 
 // Close ends the stream cleanly: the target publishes the object. Wait says how that went.
-func (o *Object) Close() error { return o.pw.Close() }
+func (o *Object) Close() error {
+	if o.stream != nil {
+		o.endStream(nil)
+		return nil
+	}
+	return o.pw.Close()
+}
 
 // CloseWithError ends the stream with err (not nil): nothing is published.
 func (o *Object) CloseWithError(err error) {
 	if err == nil {
 		err = errors.New("sink: stream ended without a cause")
 	}
+	if o.stream != nil {
+		o.endStream(err)
+		return
+	}
 	o.pw.CloseWithError(err)
+}
+
+// endStream ends a direct stream once: with its first error, if any.
+func (o *Object) endStream(err error) {
+	o.ended.Do(func() {
+		if o.err == nil {
+			o.err = err
+		}
+		if o.err == nil {
+			o.res.URL = o.stream.Name
+		}
+		close(o.done)
+	})
 }
 
 // End ends the stream: cleanly when err is nil (Close), else with err (CloseWithError).
