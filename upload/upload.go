@@ -3,12 +3,8 @@ package upload
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
-	"hash/crc64"
 	"io"
 	"log/slog"
 	"slices"
@@ -61,18 +57,6 @@ func lower(s string) string {
 	return string(b)
 }
 
-var crc64nvme = crc64.MakeTable(0x9a6c9329ac4bc9b5) // CRC-64/NVME, reflected polynomial
-
-func (c Checksum) new() hash.Hash {
-	switch c {
-	case CRC32C:
-		return crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	case CRC64NVME:
-		return crc64.New(crc64nvme)
-	}
-	return nil
-}
-
 func (c Checksum) algorithm() types.ChecksumAlgorithm {
 	switch c {
 	case CRC32C:
@@ -81,16 +65,6 @@ func (c Checksum) algorithm() types.ChecksumAlgorithm {
 		return types.ChecksumAlgorithmCrc64nvme
 	}
 	return ""
-}
-
-// sum returns the base64 checksum of b, as S3 headers carry it.
-func (c Checksum) sum(b []byte) string {
-	h := c.new()
-	if h == nil {
-		return ""
-	}
-	h.Write(b)
-	return base64.StdEncoding.EncodeToString(h.Sum(nil))
 }
 
 // Options are the settings of an upload; the zero value of each means its default.
@@ -330,28 +304,26 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		return res, context.Cause(ctx)
 	}
 
-	full := checksum.new() // the full-object checksum, computed in stream order
 	var (
 		mu    sync.Mutex
 		parts []types.CompletedPart
+		sums  = map[int32]partSum{} // each part's CRC and length, for the whole object's
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency) // with the buffer being filled: concurrency+1 buffers
 	send := func(n int, body []byte) {
-		if full != nil {
-			full.Write(body)
-		}
 		res.Bytes += int64(len(body))
 		res.Parts = n
 		g.Go(func() error {
 			defer pool.put(body)
-			p, err := u.uploadPart(gctx, uploadID, n, body, checksum)
+			p, crc, err := u.uploadPart(gctx, uploadID, n, body, checksum)
 			if err != nil {
 				return err
 			}
 			mu.Lock()
 			defer mu.Unlock()
 			parts = append(parts, p)
+			sums[int32(n)] = partSum{crc: crc, size: int64(len(body))}
 			logger.Debug("uploaded part", "part", n, "bytes", len(body))
 			if u.OnPart != nil {
 				u.OnPart(n, int64(len(body)))
@@ -412,8 +384,17 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		MpuObjectSize:   aws.Int64(res.Bytes),
 	}
-	if full != nil {
-		sum := base64.StdEncoding.EncodeToString(full.Sum(nil))
+	if checksum != NoChecksum {
+		var crc uint64
+		for i, p := range parts {
+			ps := sums[*p.PartNumber]
+			if i == 0 {
+				crc = ps.crc
+			} else {
+				crc = checksum.combine(crc, ps.crc, ps.size)
+			}
+		}
+		sum := checksum.encode(crc)
 		var alg types.ChecksumAlgorithm
 		setChecksum(checksum, sum, &alg, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 		in.ChecksumType = types.ChecksumTypeFullObject
@@ -443,7 +424,14 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 	return res, nil
 }
 
-func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body []byte, checksum Checksum) (types.CompletedPart, error) {
+// partSum is one part's CRC and length.
+type partSum struct {
+	crc  uint64
+	size int64
+}
+
+// uploadPart uploads one part and returns it with its CRC (0 without a checksum).
+func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body []byte, checksum Checksum) (types.CompletedPart, uint64, error) {
 	in := &s3.UploadPartInput{
 		Bucket:        &u.Bucket,
 		Key:           &u.Key,
@@ -452,11 +440,12 @@ func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body 
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 	}
-	sum := checksum.sum(body)
+	crc := checksum.raw(body)
+	sum := checksum.encode(crc)
 	setChecksum(checksum, sum, &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
 	out, err := u.Client.UploadPart(ctx, in, u.opts(checksum, 0)...)
 	if err != nil {
-		return types.CompletedPart{}, &Error{Op: fmt.Sprintf("upload part %d", n), Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
+		return types.CompletedPart{}, 0, &Error{Op: fmt.Sprintf("upload part %d", n), Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
 	}
 	p := types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(n))}
 	switch checksum {
@@ -465,7 +454,7 @@ func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body 
 	case CRC64NVME:
 		p.ChecksumCRC64NVME = aws.String(sum)
 	}
-	return p, nil
+	return p, crc, nil
 }
 
 // unsignedPayload skips SigV4's SHA-256 of the body (a quarter of pg2s3's CPU over plain HTTP, and
