@@ -10,12 +10,20 @@ import (
 
 // rawReadConn reads the socket with a raw read(2): the socket is non-blocking, so the call
 // never blocks, and skipping the runtime's syscall bookkeeping (which wakes the runtime's
-// monitor thread whenever the process was idle, that is on every wake-up of a COPY reader
-// waiting for the server) saves a thread switch per socket read. Waiting for data still goes
-// through the runtime's poller, so deadlines (the cancel path) work as before.
+// monitor thread whenever the process was idle, that is on every wake-up of a COPY reader waiting
+// for the server) saves thread switches on every socket read. Waiting for data still goes through
+// the runtime's poller, so deadlines (the cancel path) work as before.
+//
+// The read's arguments and results live in the struct, and the callback is a method value made
+// once, so that a read allocates nothing. Reads are never concurrent: pgconn reads from one
+// goroutine at a time, as net.Conn's own buffered readers assume.
 type rawReadConn struct {
 	net.Conn
-	rc syscall.RawConn
+	rc    syscall.RawConn
+	read  func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno syscall.Errno
 }
 
 func rawReads(c net.Conn) net.Conn {
@@ -27,33 +35,38 @@ func rawReads(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &rawReadConn{Conn: c, rc: rc}
+	r := &rawReadConn{Conn: c, rc: rc}
+	r.read = r.readFD
+	return r
+}
+
+// readFD is one attempt; it returns false (wait for the poller) when nothing is there yet.
+func (c *rawReadConn) readFD(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.buf[0])), uintptr(len(c.buf)))
+		if e == syscall.EINTR {
+			continue
+		}
+		c.n, c.errno = int(n), e
+		return e != syscall.EAGAIN
+	}
 }
 
 func (c *rawReadConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			if e == syscall.EINTR {
-				continue
-			}
-			n, errno = int(r), e
-			return e != syscall.EAGAIN
-		}
-	})
-	if err != nil {
+	c.buf = b
+	err := c.rc.Read(c.read)
+	c.buf = nil
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	if errno != 0 {
-		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
-	}
-	if n == 0 {
+	case c.errno != 0:
+		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(),
+			Err: os.NewSyscallError("read", c.errno)}
+	case c.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return c.n, nil
 }
