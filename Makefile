@@ -39,6 +39,7 @@ compare:
 soak:
 	scripts/soak.sh 10
 
-# pg2s3 against psql, rclone rcat and aws s3 cp, side by side (docs/speed.md).
+# pg2s3 against psql, rclone rcat and aws s3 cp, side by side (docs/speed.md); BASE=rev adds an
+# earlier revision in the same rounds.
 speed:
-	scripts/stack.sh run -- scripts/speed.sh 5
+	scripts/stack.sh run -- scripts/speed.sh 5 $(BASE)
