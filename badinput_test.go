@@ -75,7 +75,7 @@ func badInputs() map[string]badInput {
 	add("bench batch x", []string{"bench", "-q", "SELECT 1", "--batch", "x"}, "--batch x")
 	add("bench part size", []string{"bench", "-q", "SELECT 1", "--part-size", "1MiB"}, "--part-size 1MiB")
 	// Enums
-	for flag, v := range map[string]string{"checksum": "md5", "compress": "lz4", "format": "parquet", "sse": "rot13",
+	for flag, v := range map[string]string{"checksum": "md5", "compress": "lz4", "format": "xml", "sse": "rot13",
 		"storage-class": "COLD", "preset": "oracle"} {
 		add("enum --"+flag, with(q, "--"+flag, v), "--"+flag+" "+v)
 	}
@@ -87,6 +87,15 @@ func badInputs() map[string]badInput {
 		add("csv --"+flag, with(q, "--"+flag, v), "--"+flag+" "+v)
 	}
 	add("csv empty force-quote", with(q, "--force-quote", ""), "--force-quote")
+	// Parquet
+	pq := with(q, "--format", "parquet")
+	for flag, v := range map[string]string{"row-group-size": "0", "parquet-infinity": "clamp", "compress": "lz4", "compress-level": "3",
+		"delimiter": ";", "null": "NA", "encoding": "LATIN1", "preset": "duckdb"} {
+		add("parquet --"+flag, with(pq, "--"+flag, v), "--"+flag)
+	}
+	add("parquet --header", append(pq, "--header"), "--header")
+	add("parquet by extension, with a CSV option", []string{"export", "-q", "SELECT 1", "--to", "s3://bucket/k.parquet", "--quote", "'"}, "--quote")
+	add("parquet option without parquet", with(q, "--row-group-size", "1MiB"), "--row-group-size", "--format parquet")
 	add("load sql without preset", with(q, "--print-load-sql"), "--print-load-sql needs --preset")
 	// Templates
 	for i, tpl := range []string{"{tabel}/{split}.csv", "/abs/{table}-{chunk}-{split}", "{split:5}/{table}", "{}/{table}"} {

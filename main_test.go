@@ -103,7 +103,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"unknown compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
 		{"gzip level too high", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
 		{"level without compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress-level", "3"}, "--compress-level 3: a level needs gzip or zstd"},
-		{"unknown format", []string{"export", "-q", "SELECT 1", "--to", "-", "--format", "parquet"}, "want csv or text"},
+		{"unknown format", []string{"export", "-q", "SELECT 1", "--to", "-", "--format", "xml"}, "want csv, text or parquet"},
 		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
 		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
 		{"load sql without preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},

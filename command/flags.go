@@ -2,15 +2,18 @@ package command
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/urfave/cli/v2"
 
+	"github.com/pg2s3/pg2s3/columnar"
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/preset"
@@ -140,7 +143,11 @@ func runGroup() group {
 
 func formatGroup() group {
 	return group{"Format", []cli.Flag{
-		str("format", "", "COPY format: csv or text", "csv", "PG2S3_FORMAT"),
+		str("format", "", "csv or text (the server's COPY output), or parquet (typed columns, decoded from binary COPY; "+
+			"chosen by a --to ending in .parquet)", "csv", "PG2S3_FORMAT"),
+		str("row-group-size", "", "parquet: binary COPY bytes per row group, held in memory until written", "32MiB", "PG2S3_ROW_GROUP_SIZE"),
+		str("parquet-infinity", "", "parquet: an infinite date or timestamp is an error, or (extremes) the type's largest or smallest value, "+
+			"which DuckDB reads as infinity", "error", "PG2S3_PARQUET_INFINITY"),
 		boolean("header", "", "start with a header line naming the columns (COPY's HEADER)", "PG2S3_HEADER"),
 		str("delimiter", "", "field delimiter, one character (\\t for a tab; csv: comma, text: tab)", "", "PG2S3_DELIMITER"),
 		str("null", "", "the `STRING` that marks NULL (csv: an unquoted empty field, text: \\N)", "", "PG2S3_NULL"),
@@ -151,7 +158,8 @@ func formatGroup() group {
 		str("timezone", "", "TimeZone of the session, for timestamptz values", "UTC", "PG2S3_TIMEZONE"),
 		boolean("server-settings", "", "keep the server's and the role's DateStyle, IntervalStyle, TimeZone, extra_float_digits, bytea_output", "PG2S3_SERVER_SETTINGS"),
 		str("encoding", "", "character set of the output (COPY's ENCODING, e.g. LATIN1; UTF8 when not given)", "", "PG2S3_ENCODING"),
-		str("compress", "", "compress the output, streaming, on every core: none, gzip or zstd (adds .gz/.zst)", "none", "PG2S3_COMPRESS"),
+		str("compress", "", "compress the output, streaming, on every core: none, gzip or zstd (adds .gz/.zst); "+
+			"parquet: the codec inside the file, zstd (when not given), snappy, gzip or none", "none", "PG2S3_COMPRESS"),
 		str("compress-level", "", "gzip 1-9 (6 when not given), zstd 1-22 (1 when not given)", "", "PG2S3_COMPRESS_LEVEL"),
 		str("preset", "", "settings for a loader, and print its load statement: "+strings.Join(preset.Names(), ", "), "", "PG2S3_PRESET"),
 		boolean("print-load-sql", "", "print the statement that loads the export (for --preset) and exit", "PG2S3_PRINT_LOAD_SQL"),
@@ -316,6 +324,7 @@ var fieldFlags = map[string]string{
 	"Snapshot": "snapshot", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
+	"HEADER": "header", "NULL": "null", "ENCODING": "encoding", "Parquet": "compress",
 	// upload.OptionError
 	"SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id", "StorageClass": "storage-class", "Metadata": "metadata", "Tags": "tag",
 }
@@ -420,7 +429,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 			return fail(flagError("shard", sh, err))
 		}
 	}
-	if cfg.CSV, cfg.Compress, err = formatOptions(c); err != nil {
+	if cfg.CSV, cfg.Compress, cfg.Parquet, err = formatOptions(c); err != nil {
 		return fail(err)
 	}
 	if p := c.String("preset"); p != "" {
@@ -438,12 +447,76 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 }
 
 // formatOptions reads formatGroup: the COPY options and the compressor, with a preset's defaults
-// under the flags given explicitly.
-func formatOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
+// under the flags given explicitly; or, for --format parquet, the Parquet options.
+func formatOptions(c *cli.Context) (copyout.Options, engine.Compression, *columnar.Options, error) {
+	format := c.String("format")
+	if !c.IsSet("format") && strings.HasSuffix(strings.ToLower(c.String("to")), ".parquet") {
+		format = "parquet"
+	}
+	switch format {
+	case "csv", "text", "parquet":
+	default:
+		return copyout.Options{}, engine.Compression{}, nil, flagError("format", format, errors.New("want csv, text or parquet"))
+	}
+	if format == "parquet" { // the COPY options given with it are refused by the engine (csvOnly), by name
+		p, err := parquetOptions(c)
+		return copyOptions(c), engine.Compression{}, p, err
+	}
+	for _, f := range []string{"row-group-size", "parquet-infinity"} {
+		if c.IsSet(f) {
+			return copyout.Options{}, engine.Compression{}, nil, usagef("--%s: is for --format parquet", f)
+		}
+	}
+	o, comp, err := csvOptions(c)
+	return o, comp, nil, err
+}
+
+// parquetOptions reads the Parquet settings. The CSV options given with them are refused by the
+// engine's validation, which names each (csvOnly).
+func parquetOptions(c *cli.Context) (*columnar.Options, error) {
+	p := &columnar.Options{Codec: "zstd"}
+	if c.IsSet("compress") {
+		p.Codec = c.String("compress")
+		if !slices.Contains(columnar.Codecs, p.Codec) {
+			return nil, flagError("compress", p.Codec, fmt.Errorf("parquet codecs are %s", strings.Join(columnar.Codecs, ", ")))
+		}
+	}
+	if l := c.String("compress-level"); l != "" {
+		return nil, flagError("compress-level", l, errors.New("parquet codecs take their default levels"))
+	}
+	size, err := parseSize(c.String("row-group-size"))
+	if err != nil || size <= 0 {
+		if err == nil {
+			err = errors.New("must be more than 0")
+		}
+		return nil, flagError("row-group-size", c.String("row-group-size"), err)
+	}
+	p.RowGroupSize = size
+	switch inf := c.String("parquet-infinity"); inf {
+	case "error":
+	case "extremes":
+		p.InfinityExtremes = true
+	default:
+		return nil, flagError("parquet-infinity", inf, errors.New("want error or extremes"))
+	}
+	if c.IsSet("preset") {
+		return nil, flagError("preset", c.String("preset"), errors.New("prints CSV load statements; with --format parquet, see the README's Parquet section"))
+	}
+	if c.IsSet("force-not-null") {
+		return nil, usagef("--force-not-null: is a CSV option; --format parquet has typed columns")
+	}
+	return p, nil
+}
+
+// copyOptions reads the COPY options as given.
+func copyOptions(c *cli.Context) copyout.Options {
 	o := copyout.Options{
-		Format: c.String("format"), Header: c.Bool("header"), Delimiter: c.String("delimiter"),
+		Header: c.Bool("header"), Delimiter: c.String("delimiter"),
 		Quote: c.String("quote"), Escape: c.String("escape"), Encoding: c.String("encoding"),
 		ForceQuote: c.StringSlice("force-quote"),
+	}
+	if f := c.String("format"); f != "parquet" {
+		o.Format = f
 	}
 	if o.Delimiter == `\t` {
 		o.Delimiter = "\t"
@@ -452,6 +525,12 @@ func formatOptions(c *cli.Context) (copyout.Options, engine.Compression, error) 
 		null := c.String("null")
 		o.Null = &null
 	}
+	return o
+}
+
+// csvOptions reads the CSV and text formats' options and the compressor.
+func csvOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
+	o := copyOptions(c)
 	comp := engine.Compression{Algorithm: c.String("compress")}
 	if l := c.String("compress-level"); l != "" {
 		n, err := parseWhole(l, 1)

@@ -3,6 +3,7 @@ package copyout
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +18,21 @@ type Options struct {
 	Escape     string   // ESCAPE (csv)
 	ForceQuote []string // FORCE_QUOTE: column names, or just "*" (csv)
 	Encoding   string   // ENCODING: the output's character set (default: UTF8)
+
+	// Projection, when set, replaces SELECT * with a select list (the Parquet path selects every
+	// column and casts some to text). A query's result is first renamed by position,
+	// AS q("1", "2", ...), so that the list can name columns whose names repeat.
+	Projection *Projection
 }
+
+// Projection is a select list over Columns columns.
+type Projection struct {
+	List    string
+	Columns int
+}
+
+// Binary is COPY's binary format: the Parquet path decodes it. It is not a user's --format.
+const Binary = "binary"
 
 // Validate checks what can be checked without the server; PostgreSQL checks the rest (an invalid
 // combination, such as QUOTE equal to DELIMITER, comes back as its own error message).
@@ -60,6 +75,9 @@ func (o Options) FormatName() string {
 }
 
 func (o Options) with() string {
+	if o.Format == Binary {
+		return " TO STDOUT WITH (FORMAT binary)"
+	}
 	parts := []string{"FORMAT " + o.FormatName()}
 	if o.Header {
 		parts = append(parts, "HEADER")
@@ -117,7 +135,24 @@ func QueryStatement(query string, o Options) (Statement, error) {
 	if err != nil {
 		return Statement{}, err
 	}
+	if p := o.Projection; p != nil {
+		prefix := "COPY (SELECT " + p.List + " FROM (\n"
+		names := make([]string, p.Columns)
+		for i := range names {
+			names[i] = QuoteIdent(strconv.Itoa(i + 1))
+		}
+		return Statement{SQL: prefix + q + "\n) AS q(" + strings.Join(names, ", ") + "))" + o.with(), Query: q,
+			QueryOffset: len([]rune(prefix))}, nil
+	}
 	return Statement{SQL: queryPrefix + q + "\n)" + o.with(), Query: q, QueryOffset: len([]rune(queryPrefix))}, nil
+}
+
+// selectList is the projection's list, or *.
+func (o Options) selectList() string {
+	if o.Projection != nil {
+		return o.Projection.List
+	}
+	return "*"
 }
 
 // TableStatement is COPY schema.name TO STDOUT ... for an ordinary table, and
@@ -125,10 +160,10 @@ func QueryStatement(query string, o Options) (Statement, error) {
 // (views, materialized views, foreign and partitioned tables). Both names are quoted.
 func TableStatement(t Table, o Options) Statement {
 	name := QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name)
-	if t.Kind == "r" {
+	if t.Kind == "r" && o.Projection == nil {
 		return Statement{SQL: "COPY " + name + o.with()}
 	}
-	return Statement{SQL: "COPY (SELECT * FROM " + name + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + ")" + o.with()}
 }
 
 // RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
@@ -139,7 +174,7 @@ func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
 	if toPage > 0 {
 		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
 	}
-	return Statement{SQL: "COPY (SELECT * FROM " + t.String() + " WHERE " + where + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + ")" + o.with()}
 }
 
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/pg2s3/pg2s3/columnar"
+
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/copyout"
@@ -55,7 +57,11 @@ type Config struct {
 
 	CSV      copyout.Options
 	Compress Compression // the last stage before the sink
-	Stages   []Stage     // more stages, between the COPY and the compressor, in order
+	// Parquet, when set, writes typed Parquet files from binary COPY instead of the server's CSV
+	// (package columnar); CSV and Compress must then be left at their zero values (Parquet
+	// compresses inside the file: Parquet.Codec).
+	Parquet *columnar.Options
+	Stages  []Stage // more stages, between the COPY and the compressor, in order
 
 	S3       upload.ClientConfig
 	S3Client *s3.Client // used instead of one built from S3, when set
@@ -98,6 +104,9 @@ func (c *Config) defaults() {
 	}
 	if c.Template == "" {
 		c.Template = DefaultTemplate
+		if c.Parquet != nil {
+			c.Template = strings.TrimSuffix(DefaultTemplate, ".csv") + ".parquet"
+		}
 	}
 	if c.Upload.PartSize == 0 {
 		c.Upload.PartSize = upload.DefaultPart
@@ -223,6 +232,17 @@ func (c *Config) Validate() error {
 	if err := c.Compress.Validate(); err != nil {
 		return err
 	}
+	if c.Parquet != nil {
+		if err := c.Parquet.Validate(); err != nil {
+			return &ConfigError{Field: "Parquet", Value: c.Parquet.Codec, Reason: err.Error()}
+		}
+		if c.Compress.Enabled() {
+			return &ConfigError{Field: "Compress", Value: c.Compress.Algorithm, Reason: "Parquet compresses inside the file (its codec), not around it"}
+		}
+		if err := csvOnly(c.CSV); err != nil {
+			return err
+		}
+	}
 	if err := c.Upload.Object.Validate(); err != nil {
 		return err
 	}
@@ -231,6 +251,33 @@ func (c *Config) Validate() error {
 	}
 	if c.To.Path != "" {
 		return sink.File{Path: c.To.Name(c.Compress), NoClobber: c.Upload.NoClobber}.Check()
+	}
+	return nil
+}
+
+// csvOnly refuses, on the Parquet path, a COPY option that only the CSV and text formats have: it
+// would be silently ignored otherwise. The error's Field is the COPY option's name.
+func csvOnly(o copyout.Options) error {
+	set := func(name, v string) error {
+		return &ConfigError{Field: name, Value: v, Reason: "is a CSV option; Parquet has typed columns and no text formatting"}
+	}
+	switch {
+	case o.Format != "" && o.Format != "csv":
+		return set("FORMAT", o.Format)
+	case o.Header:
+		return set("HEADER", "true")
+	case o.Delimiter != "":
+		return set("DELIMITER", o.Delimiter)
+	case o.Null != nil:
+		return set("NULL", *o.Null)
+	case o.Quote != "":
+		return set("QUOTE", o.Quote)
+	case o.Escape != "":
+		return set("ESCAPE", o.Escape)
+	case len(o.ForceQuote) > 0:
+		return set("FORCE_QUOTE", strings.Join(o.ForceQuote, ","))
+	case o.Encoding != "" && !strings.EqualFold(strings.ReplaceAll(o.Encoding, "-", ""), "utf8"):
+		return set("ENCODING", o.Encoding)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,6 +71,9 @@ func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took
 	}
 	if cfg.Compress.Enabled() {
 		m.Format.Compression = cfg.Compress.Algorithm
+	}
+	if p := cfg.Parquet; p != nil {
+		m.Format = ManifestFormat{Format: "parquet", Compression: cmp.Or(p.Codec, "zstd")}
 	}
 	for _, t := range tables {
 		m.Tables = append(m.Tables, ManifestTable{Name: t.String(), Kind: t.Kind, Columns: t.Columns})

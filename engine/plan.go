@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/pg2s3/pg2s3/columnar"
+
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2s3/pg2s3/copyout"
@@ -15,8 +17,9 @@ import (
 
 // Column is a table column and its PostgreSQL type.
 type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Parquet string `json:"parquet,omitempty"` // the column's Parquet type, on the Parquet path
 }
 
 // Table is a relation to export.
@@ -27,6 +30,8 @@ type Table struct {
 	SizeBytes int64    `json:"size_bytes"` // pg_relation_size, or the partitions' sum
 	Columns   []Column `json:"columns"`
 	Select    bool     `json:"select_privilege"`
+
+	Parquet []columnar.Column `json:"-"` // the described columns, on the Parquet path
 }
 
 // Chunk is a part of a table that one COPY exports.

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pg2s3/pg2s3/columnar"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -131,11 +133,21 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		return fail(err)
 	}
 	if cfg.Query != "" {
-		stmt, err := copyout.QueryStatement(cfg.Query, cfg.CSV)
+		t := &Table{Table: copyout.Table{Name: "query", EstRows: -1}}
+		if cfg.Parquet != nil {
+			q, err := copyout.CheckQuery(cfg.Query)
+			if err != nil {
+				return fail(err)
+			}
+			if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
+				return fail(err)
+			}
+		}
+		stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
 		if err != nil {
 			return fail(err)
 		}
-		r.plan = []Chunk{{Table: &Table{Table: copyout.Table{Name: "query", EstRows: -1}}, stmt: &stmt}}
+		r.plan = []Chunk{{Table: t, stmt: &stmt}}
 		cfg.Progress.EstRows.Store(-1)
 		return r, nil
 	}
@@ -144,6 +156,13 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	}
 	if len(r.tables) == 0 {
 		return fail(errNoTables)
+	}
+	if cfg.Parquet != nil {
+		for _, t := range r.tables {
+			if err := r.describe(ctx, t, "", copyout.Statement{}); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	tidRange := r.snap.ServerVersionNum >= 140000
 	if !tidRange && cfg.ChunkSize > 0 {
@@ -161,6 +180,37 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 
 	cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", cfg.jobs())
 	return r, nil
+}
+
+// describe reads t's columns for Parquet (a query's when query is set, else the table's), inside
+// the snapshot, and gives the manifest's columns their Parquet types.
+func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout.Statement) error {
+	sql, positional := "SELECT * FROM "+t.String(), false
+	if query != "" {
+		sql, positional = query, true
+	}
+	cols, err := columnar.Describe(ctx, r.coord, sql, positional)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		if stmt.SQL == "" {
+			stmt.SQL = sql
+		}
+		return &copyout.QueryError{PgErr: pgErr, Stmt: stmt}
+	}
+	if err != nil {
+		return err
+	}
+	t.Parquet = cols
+	if len(t.Columns) != len(cols) { // a query: the columns come from the description
+		t.Columns = make([]Column, len(cols))
+		for i, c := range cols {
+			t.Columns[i] = Column{Name: c.Name, Type: c.PGType}
+		}
+	}
+	for i, c := range cols {
+		t.Columns[i].Parquet = c.ParquetType()
+	}
+	return nil
 }
 
 func closeConn(ctx context.Context, conn *pgconn.PgConn) {
@@ -261,7 +311,11 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	if runErr != nil {
 		return nil, r.fail(ctx, completed, r.realCause(ctx, runErr))
 	}
-	m := newManifest(r.snap, r.tables, completed, cfg, time.Since(start))
+	tables := r.tables
+	if cfg.Query != "" && cfg.Parquet != nil { // the query's described columns
+		tables = []*Table{r.plan[0].Table}
+	}
+	m := newManifest(r.snap, tables, completed, cfg, time.Since(start))
 	if !cfg.To.IsPrefix() {
 		return m, nil
 	}
@@ -397,20 +451,31 @@ func (r *run) delete(ctx context.Context, o Object) error {
 // It returns once the COPY is done, with a function that waits for the chunk's uploads and returns
 // the objects that completed (on failure too, so that they can be deleted).
 func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string, c Chunk) (wait func() ([]Object, error), err error) {
-	sp := &splitter{run: r, ctx: ctx, chunk: c, header: r.cfg.CSV.Header}
+	sp := &splitter{run: r, ctx: ctx, chunk: c, header: r.cfg.CSV.Header && r.cfg.Parquet == nil}
 	failed := func(err error) (func() ([]Object, error), error) {
 		objs, _ := sp.finish(err)
 		return func() ([]Object, error) { return objs, err }, err
 	}
-	stmt := c.Statement(r.cfg.CSV)
+	var rows copyout.RowWriter = sp
+	var framer *columnar.Framer
+	if r.cfg.Parquet != nil { // binary COPY: the framer hands the splitter one tuple at a time
+		framer = &columnar.Framer{Next: sp}
+		rows = framer
+	}
+	stmt := c.Statement(r.copyOptions(c.Table))
 	r.cfg.Logger.Debug("running COPY", "table", c.Table.String(), "chunk", c.Index, "sql", stmt.SQL)
 	if snapshot != "" {
 		if err := copyout.Begin(ctx, conn, snapshot); err != nil {
 			return failed(err)
 		}
 	}
-	if _, err := copyout.Copy(ctx, conn, stmt, sp, &r.cfg.Progress.Progress); err != nil {
+	if _, err := copyout.Copy(ctx, conn, stmt, rows, &r.cfg.Progress.Progress); err != nil {
 		return failed(err)
+	}
+	if framer != nil {
+		if err := framer.Finish(); err != nil {
+			return failed(err)
+		}
 	}
 	if snapshot != "" {
 		if err := copyout.Commit(ctx, conn); err != nil {
@@ -422,6 +487,16 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 		return func() ([]Object, error) { return objs, err }, err
 	}
 	return sp.wait, nil
+}
+
+// copyOptions are the COPY options of t's chunks: the CSV options, or on the Parquet path binary
+// COPY of t's described columns (cast to text where they have no natural Parquet type).
+func (r *run) copyOptions(t *Table) copyout.Options {
+	if r.cfg.Parquet == nil {
+		return r.cfg.CSV
+	}
+	return copyout.Options{Format: copyout.Binary,
+		Projection: &copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: len(t.Parquet)}}
 }
 
 // target is where object split of chunk c goes.
@@ -464,6 +539,7 @@ type splitter struct {
 	done      []*objectWriter
 	split     int
 	gotHeader bool
+	rows      int64 // rows of the chunk's objects before the current one
 }
 
 // objectWriter is one object on its way: buffer -> stages -> sink.
@@ -480,6 +556,14 @@ func (s *splitter) start() error {
 	s.cur = o
 	s.split++
 	stages := append(append([]Stage{}, s.run.cfg.Stages...), s.run.cfg.Compress)
+	if p := s.run.cfg.Parquet; p != nil { // the encoder, in place of the compressor (Parquet compresses inside)
+		t := s.chunk.Table
+		enc := &columnar.Encoder{Columns: t.Parquet, Options: *p, FirstRow: s.rows + 1}
+		if len(s.run.plan) == 1 { // else the chunk's error names the table and the chunk
+			enc.Where = t.String()
+		}
+		stages[len(stages)-1] = enc
+	}
 	var w io.Writer = o.obj
 	for i := len(stages) - 1; i >= 0; i-- {
 		sw, err := stages[i].Wrap(w)
@@ -523,6 +607,7 @@ func (o *objectWriter) close(err error) error {
 func (s *splitter) closeCurrent() error {
 	o := s.cur
 	s.cur = nil
+	s.rows += o.rows
 	s.done = append(s.done, o)
 	return o.close(nil)
 }

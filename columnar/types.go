@@ -1,0 +1,160 @@
+// Package columnar turns PostgreSQL's binary COPY into typed Parquet files: the opt-in stage
+// behind --format parquet. The CSV path does not come here; it stays the server's bytes.
+//
+// How a column gets its type: [Describe] asks the server for the statement's row description (no
+// row is read), resolves domains to their base types and enums to text through the catalog, and
+// maps each column to its natural Parquet type ([Column.ParquetType]). A type without a natural
+// mapping (numeric without a declared precision, interval, inet, ranges, geometric and extension
+// types, multi-dimensional arrays) is cast to text in the COPY's select list, so that the server
+// renders it as its canonical text form. [Statement] builds that COPY.
+//
+// How a row becomes Parquet: the [Encoder] stage reads the binary tuples (the format of COPY ...
+// (FORMAT binary), without its header and trailer, which the engine's [Framer] strips), decodes
+// each field into a Parquet value, and flushes a row group whenever the tuples it holds reach
+// RowGroupSize bytes. Values the target type cannot hold (numeric NaN or infinity in a DECIMAL,
+// infinite dates and timestamps) stop the export with an error naming the table, the column and
+// the row; nothing is changed silently.
+package columnar
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pg2s3/pg2s3/copyout"
+)
+
+// Kind is how a column's binary values are decoded.
+type Kind int
+
+const (
+	Text Kind = iota // text, varchar, char(n), name, "char", enums, and every cast to text
+	Bool
+	Int16
+	Int32
+	Int64
+	Oid
+	Float32
+	Float64
+	Bytea
+	Date
+	Time
+	Timestamp
+	TimestampTZ
+	UUID
+	JSON
+	JSONB
+	Decimal
+)
+
+var kindNames = [...]string{"STRING", "BOOLEAN", "INT(16)", "INT(32)", "INT(64)", "UINT(32)", "FLOAT", "DOUBLE",
+	"BYTE_ARRAY", "DATE", "TIME(MICROS)", "TIMESTAMP(MICROS)", "TIMESTAMP(MICROS, UTC)", "UUID", "JSON", "JSON", "DECIMAL"}
+
+// Column is one column of the output.
+type Column struct {
+	Name      string // the Parquet field name (the PostgreSQL name; repeated names get _2, _3, ...)
+	PGType    string // the column's PostgreSQL type, as format_type prints it
+	Kind      Kind
+	Array     bool // a one-dimensional array of Kind: a Parquet LIST
+	Precision int  // Decimal
+	Scale     int  // Decimal
+	// Output, for a type without a natural Parquet mapping (and an array of one), is the type's
+	// output function: the select list reads the column as textin(output(column)), its canonical
+	// text form, exactly what psql shows. (A cast to text would not do: inet's and cidr's casts
+	// print the netmask where the output function does not, boolean's prints true for t.)
+	Output string
+
+	source string // the column's name in the statement's FROM
+}
+
+// ParquetType names the column's Parquet (logical) type, for the manifest and the docs.
+func (c Column) ParquetType() string {
+	t := kindNames[c.Kind]
+	if c.Kind == Decimal {
+		t = fmt.Sprintf("DECIMAL(%d,%d)", c.Precision, c.Scale)
+	}
+	if c.Array {
+		return "LIST<" + t + ">"
+	}
+	return t
+}
+
+// Built-in type OIDs (src/include/catalog/pg_type.dat); they are fixed across versions.
+const (
+	oidBool        = 16
+	oidBytea       = 17
+	oidName        = 19
+	oidInt8        = 20
+	oidInt2        = 21
+	oidInt4        = 23
+	oidText        = 25
+	oidOid         = 26
+	oidJSON        = 114
+	oidFloat4      = 700
+	oidFloat8      = 701
+	oidBpchar      = 1042
+	oidVarchar     = 1043
+	oidDate        = 1082
+	oidTime        = 1083
+	oidTimestamp   = 1114
+	oidTimestampTZ = 1184
+	oidNumeric     = 1700
+	oidUUID        = 2950
+	oidJSONB       = 3802
+)
+
+var builtinKinds = map[uint32]Kind{
+	oidBool: Bool, oidBytea: Bytea, oidName: Text, oidInt8: Int64, oidInt2: Int16, oidInt4: Int32,
+	oidText: Text, oidOid: Oid, oidJSON: JSON, oidFloat4: Float32, oidFloat8: Float64, oidBpchar: Text,
+	oidVarchar: Text, oidDate: Date, oidTime: Time, oidTimestamp: Timestamp, oidTimestampTZ: TimestampTZ,
+	oidUUID: UUID, oidJSONB: JSONB,
+}
+
+// MaxDecimalPrecision is the largest numeric precision written as a Parquet DECIMAL: what the
+// common readers (DuckDB, Spark, Redshift, BigQuery's NUMERIC/BIGNUMERIC split aside) accept.
+// A wider numeric is written as text.
+const MaxDecimalPrecision = 38
+
+// numericTypmod decodes numeric's type modifier: precision and scale (scale may be negative, or
+// larger than the precision, since PostgreSQL 15).
+func numericTypmod(typmod int32) (precision, scale int, ok bool) {
+	if typmod < 4 {
+		return 0, 0, false
+	}
+	t := typmod - 4
+	precision = int(t>>16) & 0xffff
+	scale = ((int(t) & 0x7ff) ^ 1024) - 1024
+	return precision, scale, true
+}
+
+// mapType gives the decoding of a base type (domains already resolved), or ok=false when the type
+// has no natural Parquet mapping and is read as text.
+func mapType(oid uint32, typmod int32, enum bool) (k Kind, precision, scale int, ok bool) {
+	if enum {
+		return Text, 0, 0, true
+	}
+	if oid == oidNumeric {
+		p, s, ok := numericTypmod(typmod)
+		if !ok || s < 0 || s > p || p > MaxDecimalPrecision {
+			return 0, 0, 0, false
+		}
+		return Decimal, p, s, true
+	}
+	k, ok = builtinKinds[oid]
+	return k, 0, 0, ok
+}
+
+// SelectList is the statement's select list: every column, as text where its type needs it.
+func SelectList(cols []Column) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if c.Output != "" {
+			b.WriteString("pg_catalog.textin(" + c.Output + "(" + copyout.QuoteIdent(c.source) + "))")
+		} else {
+			b.WriteString(copyout.QuoteIdent(c.source))
+		}
+	}
+	return b.String()
+}
