@@ -141,19 +141,19 @@ func decimalBytes(precision int) int {
 // and sorts them by name: a loader that maps columns by position would load the wrong ones).
 type orderedGroup []parquet.Field
 
-func (g orderedGroup) ID() int                      { return 0 }
-func (g orderedGroup) String() string               { return "pg2s3" }
-func (g orderedGroup) Type() parquet.Type           { return parquet.Group{}.Type() }
-func (g orderedGroup) Optional() bool               { return false }
-func (g orderedGroup) Repeated() bool               { return false }
-func (g orderedGroup) Required() bool               { return true }
-func (g orderedGroup) Leaf() bool                   { return false }
-func (g orderedGroup) Fields() []parquet.Field      { return g }
-func (g orderedGroup) Encoding() encoding.Encoding  { return nil }
-func (g orderedGroup) Compression() compress.Codec  { return nil }
-func (g orderedGroup) GoType() reflect.Type         { return reflect.TypeFor[map[string]any]() }
-func (f *field) Name() string                       { return f.name }
-func (f *field) Value(reflect.Value) reflect.Value  { return reflect.Value{} }
+func (g orderedGroup) ID() int                     { return 0 }
+func (g orderedGroup) String() string              { return "pg2s3" }
+func (g orderedGroup) Type() parquet.Type          { return parquet.Group{}.Type() }
+func (g orderedGroup) Optional() bool              { return false }
+func (g orderedGroup) Repeated() bool              { return false }
+func (g orderedGroup) Required() bool              { return true }
+func (g orderedGroup) Leaf() bool                  { return false }
+func (g orderedGroup) Fields() []parquet.Field     { return g }
+func (g orderedGroup) Encoding() encoding.Encoding { return nil }
+func (g orderedGroup) Compression() compress.Codec { return nil }
+func (g orderedGroup) GoType() reflect.Type        { return reflect.TypeFor[map[string]any]() }
+func (f *field) Name() string                      { return f.name }
+func (f *field) Value(reflect.Value) reflect.Value { return reflect.Value{} }
 
 type field struct {
 	parquet.Node

@@ -197,7 +197,7 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 	ndigits := int(int16(be.Uint16(b)))
 	weight := int(int16(be.Uint16(b[2:])))
 	sign := be.Uint16(b[4:])
-	if len(b) != 8+2*ndigits || ndigits < 0 {
+	if len(b) != 8+2*ndigits || ndigits < 0 || int16(be.Uint16(b[6:])) < 0 { // dscale
 		return parquet.Value{}, errors.New("malformed numeric")
 	}
 	switch sign {
@@ -212,27 +212,14 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 	// The digits read as one integer are the value times 10000^(ndigits-1-weight), that is times
 	// 10^exp; rescale to 10^scale. Digits dropped by the rescale are zeros (dscale <= scale).
 	exp := 4 * (ndigits - 1 - weight)
-	if c.Precision <= 18 {
-		var v int64
-		for k := range ndigits {
-			v = v*10000 + int64(be.Uint16(b[8+2*k:]))
-		}
-		switch {
-		case ndigits == 0:
-		case exp > c.Scale:
-			d := pow10[min(exp-c.Scale, 18)]
-			if exp-c.Scale > 18 || v%d != 0 {
-				return parquet.Value{}, errors.New("more fractional digits than the column's scale")
-			}
-			v /= d
-		case exp < c.Scale:
-			if c.Scale-exp > 18 || v > math.MaxInt64/pow10[c.Scale-exp] {
-				return parquet.Value{}, errors.New("more digits than the column's precision")
-			}
-			v *= pow10[c.Scale-exp]
-		}
-		if v >= pow10[c.Precision] {
-			return parquet.Value{}, errors.New("more digits than the column's precision")
+	// The server never sends a digit past the display scale (dscale), which is at most the column's
+	// scale; a value that does is malformed, whatever the column could hold.
+	if dscale := int(int16(be.Uint16(b[6:]))); ndigits > 0 && exp > dscale && !zeroTail(b[8:], ndigits, exp-dscale) {
+		return parquet.Value{}, errors.New("malformed numeric: digits past its display scale")
+	}
+	if v, ok, err := smallDecimal(c, b[8:], ndigits, exp); ok || err != nil {
+		if err != nil {
+			return parquet.Value{}, err
 		}
 		if sign == numericNeg {
 			v = -v
@@ -245,7 +232,11 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 	v := new(big.Int)
 	tenK := big.NewInt(10000)
 	for k := range ndigits {
-		v.Mul(v, tenK).Add(v, big.NewInt(int64(be.Uint16(b[8+2*k:]))))
+		d := be.Uint16(b[8+2*k:])
+		if d > 9999 {
+			return parquet.Value{}, errors.New("malformed numeric digit")
+		}
+		v.Mul(v, tenK).Add(v, big.NewInt(int64(d)))
 	}
 	if ndigits > 0 && exp != c.Scale {
 		p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(exp-c.Scale))), nil)
@@ -258,25 +249,78 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 			v.Mul(v, p)
 		}
 	}
+	if len(v.String()) > c.Precision && v.Sign() != 0 {
+		return parquet.Value{}, errors.New("more digits than the column's precision")
+	}
 	if sign == numericNeg {
 		v.Neg(v)
+	}
+	if c.Precision <= 18 {
+		if c.Precision <= 9 {
+			return parquet.Int32Value(int32(v.Int64())), nil
+		}
+		return parquet.Int64Value(v.Int64()), nil
 	}
 	n := decimalBytes(c.Precision)
 	out := make([]byte, n)
 	if v.Sign() >= 0 {
-		if v.BitLen() > 8*n-1 {
-			return parquet.Value{}, errors.New("more digits than the column's precision")
-		}
 		v.FillBytes(out)
-	} else { // two's complement: 2^(8n) + v
-		m := new(big.Int).Lsh(big.NewInt(1), uint(8*n))
-		m.Add(m, v)
-		if m.Sign() < 0 || m.BitLen() > 8*n || new(big.Int).Neg(v).BitLen() > 8*n-1 {
-			return parquet.Value{}, errors.New("more digits than the column's precision")
-		}
-		m.FillBytes(out)
+	} else { // two's complement: 2^(8n) + v (the precision check above keeps it in range)
+		v.Add(v, new(big.Int).Lsh(big.NewInt(1), uint(8*n)))
+		v.FillBytes(out)
 	}
 	return parquet.FixedLenByteArrayValue(out), nil
+}
+
+// smallDecimal is the fast path of a DECIMAL(p <= 18): the digits in an int64 while they fit
+// (ok=false: they do not, or p > 18; the caller takes the big.Int path), rescaled to the scale.
+func smallDecimal(c *Column, digits []byte, ndigits, exp int) (v int64, ok bool, err error) {
+	if c.Precision > 18 {
+		return 0, false, nil
+	}
+	for k := range ndigits {
+		d := int64(binary.BigEndian.Uint16(digits[2*k:]))
+		if d > 9999 || v > (math.MaxInt64-d)/10000 {
+			return 0, false, nil
+		}
+		v = v*10000 + d
+	}
+	switch {
+	case ndigits == 0 || exp == c.Scale:
+	case exp > c.Scale:
+		if exp-c.Scale > 18 {
+			return 0, false, nil
+		}
+		d := pow10[exp-c.Scale]
+		if v%d != 0 {
+			return 0, false, errors.New("more fractional digits than the column's scale")
+		}
+		v /= d
+	default:
+		if c.Scale-exp > 18 || v > math.MaxInt64/pow10[c.Scale-exp] {
+			return 0, false, nil
+		}
+		v *= pow10[c.Scale-exp]
+	}
+	if v >= pow10[c.Precision] {
+		return 0, false, errors.New("more digits than the column's precision")
+	}
+	return v, true, nil
+}
+
+// zeroTail says whether the last n decimal digits of the base-10000 digits are zeros.
+func zeroTail(digits []byte, ndigits, n int) bool {
+	for k := ndigits - 1; k >= 0 && n > 0; k-- {
+		d := int(binary.BigEndian.Uint16(digits[2*k:]))
+		for range min(n, 4) {
+			if d%10 != 0 {
+				return false
+			}
+			d /= 10
+		}
+		n -= 4
+	}
+	return true
 }
 
 func abs(x int) int {
