@@ -169,11 +169,26 @@ func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 	if size == 0 {
 		size = DefaultRowGroupSize
 	}
-	pw := parquet.NewWriter(w, Schema(e.Columns),
+	opts := []parquet.WriterOption{
 		parquet.Compression(codec(e.Options.Codec)),
 		parquet.CreatedBy("pg2s3", "", ""),
 		parquet.DataPageVersion(1), // what every reader reads (Redshift, older Spark and Hive)
-	)
+		// Statistics: null counts for every column, min/max for every fixed-width one, in the column
+		// chunk and the page index. Not in each page's header (the page index replaces them), and
+		// no min/max for strings, JSON and bytea: parquet-go writes those bounds whole, so one 20 MB
+		// value would sit in memory until the file ends and be written again into its footer.
+		parquet.DataPageStatistics(false),
+	}
+	for _, c := range e.Columns {
+		if c.Kind == Text || c.Kind == Bytea || c.Kind == JSON || c.Kind == JSONB {
+			path := []string{c.Name}
+			if c.Array {
+				path = append(path, "list", "element")
+			}
+			opts = append(opts, parquet.SkipPageBounds(path...))
+		}
+	}
+	pw := parquet.NewWriter(w, append(opts, Schema(e.Columns))...)
 	return &fileWriter{enc: e, pw: pw, groupSize: size, row: e.FirstRow - 1}, nil
 }
 

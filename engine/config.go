@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -337,11 +338,16 @@ func (d Destination) Name(c Compression) string {
 	return name
 }
 
-// MemoryBound is the most the run's part buffers can take: the memory limit, or less when the
-// jobs cannot fill it (about (concurrency + 1) part buffers per object being uploaded).
+// MemoryBound is the most the run's buffers can take: the part buffers (the memory limit, or less
+// when the jobs cannot fill it: about (concurrency + 1) part buffers per object being uploaded),
+// and on the Parquet path one row group per job.
 func (c Config) MemoryBound() int64 {
 	c.defaults()
-	return min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
+	parts := min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
+	if c.Parquet != nil {
+		parts += int64(c.jobs()) * cmp.Or(c.Parquet.RowGroupSize, columnar.DefaultRowGroupSize)
+	}
+	return parts
 }
 
 func containsScheme(s string) bool {

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/pg2s3/pg2s3/internal/testenv"
+)
+
+// Parquet's documented memory bound: about row group + (concurrency + 1) x part size + a constant,
+// per job; flat in the table's size (100 MB and 1 GB of binary COPY), and a 20 MB value adds four
+// times its own size at most (the socket buffer, the column buffer, the encoded and the compressed
+// page), not a multiple of the bound.
+func TestParquetMemoryBounded(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS pqm_small, pqm_large, pqm_wide;
+		CREATE TABLE pqm_small AS SELECT g::int8 AS id, md5(g::text) || md5((g + 1)::text) AS a, now() - g * interval '1 s' AS ts,
+			(g * 0.01)::numeric(12,2) AS n, g / 7.0::float8 AS f, ARRAY[g, g + 1, g + 2] AS arr FROM generate_series(1, 600000) g;
+		CREATE TABLE pqm_large AS SELECT * FROM pqm_small, generate_series(1, 10) s;
+		CREATE TABLE pqm_wide AS SELECT g AS id, (SELECT string_agg(md5((g * 1000000 + i)::text), '') FROM generate_series(1, 625000) i) AS big
+			FROM generate_series(1, 6) g;`)
+	const rowGroup, partSize, concurrency = 16 << 20, 8 << 20, 4
+	const overhead = 64 << 20 // as for CSV (TestMemoryBounded): the runtime, the SDK, HTTP and pgconn buffers
+	const wide = 20 << 20
+	bound := int64(rowGroup+(concurrency+1)*partSize) + overhead
+	rss := map[string]int64{}
+	for _, table := range []string{"pqm_small", "pqm_large", "pqm_wide"} {
+		key := testenv.Key(t) + ".parquet"
+		defer testenv.Remove(t, client, bucket, key)
+		r := pg2s3(t, nil, "export", "-t", table, "--to", "s3://"+bucket+"/"+key, "--row-group-size", "16MiB",
+			"--part-size", "8MiB", "--concurrency", "4", "--json")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", table, r.code, r.stderr)
+		}
+		var sum struct {
+			Rows     int64
+			Bytes    int64
+			CSVBytes int64 `json:"csv_bytes"`
+			PeakRSS  int64 `json:"peak_rss_bytes"`
+		}
+		if json.Unmarshal([]byte(r.stdout), &sum); sum.PeakRSS == 0 {
+			t.Fatalf("no peak_rss_bytes in %s", r.stdout)
+		}
+		limit := bound
+		if table == "pqm_wide" {
+			limit += 4 * wide
+		}
+		t.Logf("%s: %d rows, %d MB of binary COPY, %d MB of Parquet, peak RSS %.1f MiB (bound %.0f MiB)",
+			table, sum.Rows, sum.CSVBytes/1e6, sum.Bytes/1e6, float64(sum.PeakRSS)/(1<<20), float64(limit)/(1<<20))
+		if sum.PeakRSS > limit {
+			t.Errorf("%s: peak RSS %d bytes exceeds the documented bound %d", table, sum.PeakRSS, limit)
+		}
+		rss[table] = sum.PeakRSS
+	}
+	if rss["pqm_large"] > rss["pqm_small"]+32<<20 {
+		t.Errorf("peak RSS grew with the table: %d bytes for 10x the data vs %d", rss["pqm_large"], rss["pqm_small"])
+	}
+}
