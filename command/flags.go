@@ -499,8 +499,13 @@ func parquetOptions(c *cli.Context) (*columnar.Options, error) {
 	default:
 		return nil, flagError("parquet-infinity", inf, errors.New("want error or extremes"))
 	}
-	if c.IsSet("preset") {
-		return nil, flagError("preset", c.String("preset"), errors.New("prints CSV load statements; with --format parquet, see the README's Parquet section"))
+	if name := c.String("preset"); name != "" {
+		if _, err := preset.Get(name); err != nil {
+			return nil, flagError("preset", name, err)
+		}
+		if err := preset.Check(name, true); err != nil {
+			return nil, flagError("preset", name, err)
+		}
 	}
 	if c.IsSet("force-not-null") {
 		return nil, usagef("--force-not-null: is a CSV option; --format parquet has typed columns")

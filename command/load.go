@@ -35,7 +35,7 @@ func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table str
 	return preset.Statement(preset.Load{
 		Loader: loader, URL: dest, Endpoint: endpoint, Region: cfg.S3.Region, Table: table,
 		Header: cfg.CSV.Header, Null: cfg.CSV.Null, Delimiter: cfg.CSV.Delimiter,
-		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm,
+		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm, Parquet: cfg.Parquet != nil,
 	})
 }
 
@@ -47,6 +47,9 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 		schema, name := unquoteTable(t.Name)
 		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
 		url := folder.String() + "*" + ".csv" + cfg.Compress.Extension()
+		if cfg.Parquet != nil {
+			url = folder.String() + "*.parquet"
+		}
 		switch loader {
 		case "redshift":
 			url = engine.TableManifestURL(*cfg.To.S3, schema, name).String()

@@ -24,6 +24,7 @@
 package preset
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -81,6 +82,19 @@ type Load struct {
 	Delimiter    string
 	ForceNotNull []string // postgres: FORCE_NOT_NULL columns (an empty field there is '', not NULL)
 	Compress     string   // none, gzip, zstd
+	Parquet      bool     // Parquet files (--format parquet): typed, compressed inside
+}
+
+// ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
+var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export --format csv for it, " +
+	"or load the Parquet files with an extension (pg_parquet, parquet_fdw) or through DuckDB")
+
+// Check says whether the loader reads the format.
+func Check(loader string, parquet bool) error {
+	if loader == "postgres" && parquet {
+		return ErrNoParquetReader
+	}
+	return nil
 }
 
 func (l Load) delimiter() string {
@@ -94,6 +108,9 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 
 // Statement returns the statement (or command) that loads l.URL into l.Table.
 func Statement(l Load) string {
+	if l.Parquet {
+		return parquetStatement(l)
+	}
 	header := 0
 	if l.Header {
 		header = 1
@@ -175,14 +192,7 @@ func Statement(l Load) string {
 		if l.Header {
 			format = "CSVWithNames"
 		}
-		url := l.URL
-		if u, err := upload.ParseURL(url); err == nil {
-			if l.Endpoint != "" {
-				url = strings.TrimSuffix(l.Endpoint, "/") + "/" + u.Bucket + "/" + u.Key
-			} else {
-				url = "https://" + u.Bucket + ".s3.amazonaws.com/" + u.Key
-			}
-		}
+		url := clickhouseURL(l)
 		comp := map[string]string{"gzip": "gzip", "zstd": "zstd"}[l.Compress]
 		if comp == "" {
 			comp = "none"
@@ -199,4 +209,43 @@ func duckCompression(c string) string {
 		return c
 	}
 	return "none"
+}
+
+// parquetStatement loads Parquet files. Columns are matched by name where the loader can (Snowflake)
+// and are in the table's order otherwise; the types come from the files.
+func parquetStatement(l Load) string {
+	switch l.Loader {
+	case "duckdb":
+		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_parquet(%s);", l.Table, sqlString(l.URL))
+	case "redshift":
+		region := ""
+		if l.Region != "" {
+			region = " REGION " + sqlString(l.Region)
+		}
+		return fmt.Sprintf("COPY %s FROM %s IAM_ROLE 'arn:aws:iam::<account-id>:role/<role>' FORMAT AS PARQUET%s;", l.Table, sqlString(l.URL), region)
+	case "snowflake":
+		return fmt.Sprintf("COPY INTO %s FROM %s STORAGE_INTEGRATION = <integration> FILE_FORMAT = (TYPE = PARQUET) "+
+			"MATCH_BY_COLUMN_NAME = CASE_SENSITIVE;", l.Table, sqlString(l.URL))
+	case "bigquery":
+		url := l.URL
+		if u, err := upload.ParseURL(url); err == nil {
+			url = "gs://" + u.Bucket + "/" + u.Key
+		}
+		return fmt.Sprintf("bq load --source_format=PARQUET --parquet_enable_list_inference %s %s", l.Table, upload.ShellQuote(url))
+	case "clickhouse":
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet');", l.Table, sqlString(clickhouseURL(l)))
+	}
+	return "-- " + ErrNoParquetReader.Error()
+}
+
+// clickhouseURL is l.URL as ClickHouse's s3 function reads it: over HTTPS (or the endpoint).
+func clickhouseURL(l Load) string {
+	u, err := upload.ParseURL(l.URL)
+	if err != nil {
+		return l.URL
+	}
+	if l.Endpoint != "" {
+		return strings.TrimSuffix(l.Endpoint, "/") + "/" + u.Bucket + "/" + u.Key
+	}
+	return "https://" + u.Bucket + ".s3.amazonaws.com/" + u.Key
 }

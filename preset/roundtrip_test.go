@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	_ "github.com/duckdb/duckdb-go/v2" // DuckDB as a real third-party reader (test-only)
 
+	"github.com/pg2s3/pg2s3/columnar"
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/internal/testenv"
@@ -147,4 +148,50 @@ func quoteCols(cols []string) string {
 		q[i] = `"` + c + `"::VARCHAR`
 	}
 	return strings.Join(q, ", ")
+}
+
+// The duckdb preset's Parquet statement loads a Parquet export with its rows and typed columns;
+// every other loader's statement names the Parquet format, and postgres refuses.
+func TestParquetLoadStatements(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	psql(t, "DROP TABLE IF EXISTS rt_pq; CREATE TABLE rt_pq AS SELECT g AS id, (g * 0.5)::numeric(10,1) AS half, now() AS ts, 'x' || g AS label FROM generate_series(1, 1000) g", nil)
+	key := "test/roundtrip/rt_pq.parquet"
+	to, _ := engine.ParseDestination("s3://" + bucket + "/" + key)
+	m, err := engine.Run(context.Background(), engine.Config{Conn: copyout.Conn{DSN: testenv.DSN(t)}, Tables: []string{"rt_pq"}, To: to,
+		Parquet: &columnar.Options{}, S3Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "rt_pq.parquet")
+	if err := os.WriteFile(local, testenv.GetURL(t, client, m.Objects[0].URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	stmt := preset.Statement(preset.Load{Loader: "duckdb", URL: local, Table: "rt_duck", Parquet: true})
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatalf("DuckDB: %v\n%s", err, stmt)
+	}
+	var n int
+	var sum float64
+	var typ string
+	if err := db.QueryRow("SELECT count(*), sum(half)::double FROM rt_duck").Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	db.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_name = 'rt_duck' AND column_name = 'ts'").Scan(&typ)
+	if n != 1000 || sum != 250250 || typ != "TIMESTAMP WITH TIME ZONE" {
+		t.Errorf("DuckDB loaded %d rows, sum %v, ts %s; want 1000, 250250, TIMESTAMP WITH TIME ZONE", n, sum, typ)
+	}
+	for loader, want := range map[string]string{"redshift": "FORMAT AS PARQUET", "snowflake": "TYPE = PARQUET",
+		"bigquery": "--source_format=PARQUET", "clickhouse": "'Parquet'"} {
+		if s := preset.Statement(preset.Load{Loader: loader, URL: "s3://b/k.parquet", Table: "t", Parquet: true}); !strings.Contains(s, want) {
+			t.Errorf("%s: %s lacks %s", loader, s, want)
+		}
+	}
+	if err := preset.Check("postgres", true); err == nil {
+		t.Error("the postgres preset accepts Parquet")
+	}
 }
