@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,8 +38,8 @@ func TestBenchJSONHasEveryField(t *testing.T) {
 		t.Errorf("the approaches' outputs differ: %v", rep["sha256_note"])
 	}
 	approaches := rep["approaches"].([]any)
-	if len(approaches) != 3 {
-		t.Fatalf("%d approaches, want 3", len(approaches))
+	if len(approaches) != 4 {
+		t.Fatalf("%d approaches, want 4", len(approaches))
 	}
 	for _, a := range approaches {
 		s := a.(map[string]any)
@@ -104,6 +105,14 @@ func TestBenchToS3(t *testing.T) {
 	}
 	for _, s := range rep.Approaches {
 		k := prefix + s.Approach + ".csv"
+		if s.Approach == bench.Parquet {
+			k = prefix + "parquet.parquet"
+			if b := testenv.Get(t, client, bucket, k); !bytes.HasPrefix(b, []byte("PAR1")) || int64(len(b)) != s.Bytes || s.Rows != rep.Approaches[0].Rows {
+				t.Errorf("parquet: %d bytes (report: %d), %d rows (copy: %d)", len(b), s.Bytes, s.Rows, rep.Approaches[0].Rows)
+			}
+			testenv.Remove(t, client, bucket, k)
+			continue
+		}
 		out, err := client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &k})
 		if err != nil {
 			t.Fatalf("%s: %v", s.Approach, err)

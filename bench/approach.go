@@ -17,10 +17,13 @@ const (
 	Copy   = "copy"   // COPY (query) TO STDOUT, streamed: what pg2s3 export does
 	Cursor = "cursor" // DECLARE CURSOR, FETCH n at a time, CSV encoded in the client, streamed
 	Memory = "memory" // the whole result held in memory, CSV encoded in memory, one PutObject
+	// Parquet is COPY (FORMAT binary) decoded into Parquet: what pg2s3 export --format parquet does.
+	// Its output is not CSV: its rows, not its sha256, are compared with copy's.
+	Parquet = "parquet"
 )
 
 // AllApproaches lists every approach.
-var AllApproaches = []string{Copy, Cursor, Memory}
+var AllApproaches = []string{Copy, Cursor, Memory, Parquet}
 
 // CursorCSV runs query through a server-side cursor, fetching batch rows at a time, and writes
 // them as PostgreSQL's CSV to w. It is the classic recipe (SQLAlchemy's stream_results with a

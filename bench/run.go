@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pg2s3/pg2s3/columnar"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -64,6 +66,9 @@ func (s Spec) Validate() error {
 
 func (s Spec) object(approach string) upload.URL {
 	prefix, _ := upload.ParsePrefix(s.To)
+	if approach == Parquet {
+		return prefix.Join(approach + ".parquet")
+	}
 	return prefix.Join(approach + ".csv")
 }
 
@@ -91,6 +96,9 @@ func Work(ctx context.Context, spec Spec, approach string) Result {
 	res.Seconds = time.Since(start).Seconds()
 	res.PeakRSS = engine.PeakRSS() // the worker's own; the parent's rusage would include its own peak (vfork)
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	if approach == Parquet && spec.To != "null" {
+		res.SHA256 = "" // the file is hashed by the store (its checksum), not on the way
+	}
 	if err != nil {
 		res.Error = err.Error()
 	}
@@ -116,10 +124,13 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 			return 0, 0, err
 		}
 	}
-	if approach == Copy { // exactly what pg2s3 export runs
+	if approach == Copy || approach == Parquet { // exactly what pg2s3 export runs
 		cfg := engine.Config{
 			Conn: spec.Conn, Query: spec.Query, To: engine.Destination{Raw: "-", Stdout: true}, Stdout: out,
 			Upload: spec.Upload, S3: spec.S3, S3Client: client,
+		}
+		if approach == Parquet {
+			cfg.Parquet = &columnar.Options{}
 		}
 		if spec.Table != "" {
 			cfg.Tables = []string{spec.Table}
@@ -128,11 +139,16 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 			if cfg.To, err = engine.ParseDestination(spec.object(approach).String()); err != nil {
 				return 0, 0, err
 			}
-			cfg.Stages = []engine.Stage{engine.Tee{W: out}}
+			if approach == Copy { // the CSV, hashed as it goes (Parquet's file is made after the stages)
+				cfg.Stages = []engine.Stage{engine.Tee{W: out}}
+			}
 		}
 		m, err := engine.Run(ctx, cfg)
 		if err != nil {
 			return 0, out.n, err
+		}
+		if approach == Parquet && spec.To != "null" {
+			return m.Rows(), m.Objects[0].Bytes, nil
 		}
 		return m.Rows(), out.n, nil
 	}

@@ -17,9 +17,9 @@ import (
 func benchCommand(stdout, stderr io.Writer) *cli.Command {
 	groups := []group{
 		{"Benchmark", []cli.Flag{
-			str("to", "", "null, or s3://bucket/prefix/ (each approach writes prefix + APPROACH.csv)", "null", "PG2S3_BENCH_TO"),
+			str("to", "", "null, or s3://bucket/prefix/ (each approach writes prefix + APPROACH.csv or .parquet)", "null", "PG2S3_BENCH_TO"),
 			str("runs", "", "`N` runs per approach", "3", "PG2S3_BENCH_RUNS"),
-			str("approach", "", "comma-separated `LIST` of approaches", "copy,cursor,memory", "PG2S3_BENCH_APPROACH"),
+			str("approach", "", "comma-separated `LIST` of approaches", "copy,cursor,memory,parquet", "PG2S3_BENCH_APPROACH"),
 			str("batch", "", "`N` rows per FETCH for the cursor approach", "1000", "PG2S3_BENCH_BATCH"),
 		}},
 		{"Source", []cli.Flag{
@@ -36,13 +36,15 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 	}
 	return command("bench", "compare the COPY pipeline with the cursor and in-memory approaches on your own data",
 		"pg2s3 bench (--query SQL | --table NAME) [--to s3://bucket/prefix/ | --to null] [--runs 3]\n"+
-			"   [--approach copy,cursor,memory] [--batch 1000] [--json | --markdown] [--svg FILE]",
+			"   [--approach copy,cursor,memory,parquet] [--batch 1000] [--json | --markdown] [--svg FILE]",
 		"Each run of each approach is a child process of its own, so that its CPU time and peak RSS come\n"+
 			"from the operating system (rusage); runs alternate between approaches. The approaches:\n"+
 			"  copy    COPY (query) TO STDOUT, streamed into S3 parts: exactly what pg2s3 export does\n"+
 			"  cursor  DECLARE CURSOR + FETCH --batch rows, CSV encoded in Go, into the same sink\n"+
 			"  memory  every row held in memory, the CSV built in memory, one PutObject\n"+
-			"The client-side encoders write PostgreSQL's CSV byte for byte, so the outputs' sha256 must agree.\n"+
+			"  parquet COPY (FORMAT binary) decoded into Parquet: pg2s3 export --format parquet\n"+
+			"The client-side encoders write PostgreSQL's CSV byte for byte, so the CSV outputs' sha256 must\n"+
+			"agree; parquet's row count must equal copy's.\n"+
 			"--to null measures the database side alone: the bytes are hashed and discarded.",
 		groups, func(c *cli.Context) error {
 			if c.Args().Present() {
