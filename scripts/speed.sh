@@ -3,7 +3,8 @@
 # each (default 5), on a narrow table (3M integers, 24 MB of CSV) and a wide one (2.5M rows of mixed
 # columns, 430 MB of CSV):
 #
-#   psql COPY > /dev/null | pg2s3 --to - > /dev/null | pg2s3 --to s3:// | psql | rclone rcat | psql | aws s3 cp -
+#   psql COPY > /dev/null | pg2s3 --to - > /dev/null | pg2s3 --to s3:// | pg2s3 --to s3://...parquet
+#   | psql | rclone rcat | psql | aws s3 cp -
 #
 # and prints the medians of wall time, CPU (user+sys of every process of the pipeline) and peak RSS,
 # with the ratios to psql. With BASE (a git revision), that revision's pg2s3 runs too, in the same
@@ -57,6 +58,7 @@ for _ in $(seq 1 "$runs"); do
 		measure "$t" psql "psql -X -q -c '$copy' > /dev/null"
 		measure "$t" pg2s3-stdout "$bin export -t $t --to - -Q > /dev/null"
 		measure "$t" pg2s3-s3 "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-pg2s3.csv -Q"
+		measure "$t" pg2s3-parquet "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-pg2s3.parquet -Q"
 		if [ -n "$base" ]; then
 			measure "$t" base-stdout "$tmp/pg2s3-base export -t $t --to - -Q > /dev/null"
 			measure "$t" base-s3 "$tmp/pg2s3-base export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-base.csv -Q"
@@ -74,7 +76,7 @@ function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <=
 	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 { k = $1 " " $2; n[k]++; w[k, n[k]] = $3; c[k, n[k]] = $4 + $5; m[k, n[k]] = $6; sv[k, n[k]] = $7; keys[k] = 1; tables[$1] = 1 }
 END {
-	nt = split("psql base-stdout pg2s3-stdout base-s3 pg2s3-s3 rclone-rcat aws-s3-cp", tools, " ")
+	nt = split("psql base-stdout pg2s3-stdout base-s3 pg2s3-s3 pg2s3-parquet rclone-rcat aws-s3-cp", tools, " ")
 	for (tb in tables) {
 		printf "\n%s\n%-14s %8s %8s %9s %10s %10s %13s %10s\n", tb, "tool", "wall s", "cpu s", "rss MiB", "wall/psql", "cpu/psql", "servers cpu s", "cpu/cores"
 		pk = tb " psql"
