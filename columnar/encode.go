@@ -188,14 +188,14 @@ func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 			opts = append(opts, parquet.SkipPageBounds(path...))
 		}
 	}
-	pw := parquet.NewWriter(w, append(opts, Schema(e.Columns))...)
+	pw := parquet.NewGenericWriter[any](w, append(opts, Schema(e.Columns))...)
 	return &fileWriter{enc: e, pw: pw, groupSize: size, row: e.FirstRow - 1}, nil
 }
 
 // fileWriter decodes tuples into rows and writes them, a batch per Write.
 type fileWriter struct {
 	enc       *Encoder
-	pw        *parquet.Writer
+	pw        *parquet.GenericWriter[any]
 	groupSize int64
 
 	pending []byte          // the start of a tuple that the previous Write cut
