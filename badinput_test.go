@@ -90,7 +90,7 @@ func badInputs() map[string]badInput {
 	// Parquet
 	pq := with(q, "--format", "parquet")
 	for flag, v := range map[string]string{"row-group-size": "0", "parquet-infinity": "clamp", "compress": "lz4", "compress-level": "3",
-		"delimiter": ";", "null": "NA", "encoding": "LATIN1", "preset": "duckdb"} {
+		"delimiter": ";", "null": "NA", "encoding": "LATIN1", "preset": "postgres"} {
 		add("parquet --"+flag, with(pq, "--"+flag, v), "--"+flag)
 	}
 	add("parquet --header", append(pq, "--header"), "--header")

@@ -143,6 +143,15 @@ func mapType(oid uint32, typmod int32, enum bool) (k Kind, precision, scale int,
 	return k, 0, 0, ok
 }
 
+// PlainList is a select list of the columns as they are (the CSV path's, when a list is needed).
+func PlainList(cols []Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = copyout.QuoteIdent(c.source)
+	}
+	return strings.Join(names, ", ")
+}
+
 // SelectList is the statement's select list: every column, as text where its type needs it.
 func SelectList(cols []Column) string {
 	var b strings.Builder

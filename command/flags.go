@@ -132,7 +132,13 @@ func runGroup() group {
 		str("chunk-size", "", "split tables larger than `SIZE` of heap into ctid ranges exported in parallel (0: never)", "256MiB", "PG2S3_CHUNK_SIZE"),
 		str("max-object-size", "", "start a new object after `SIZE` of CSV (before compression), between two rows (0: no limit)", "0", "PG2S3_MAX_OBJECT_SIZE"),
 		str("max-rows", "", "start a new object after `N` rows (0: no limit)", "0", "PG2S3_MAX_ROWS"),
-		str("key-template", "", "object keys under the prefix: {schema} {table} {chunk:05} {split:03}", engine.DefaultTemplate, "PG2S3_KEY_TEMPLATE"),
+		str("key-template", "", "object keys under the prefix: {schema} {table} {chunk:05} {split:03} {partition} "+
+			"(with --partition-by, {partition}/ follows the table's folder; with parquet, .parquet ends it)", engine.DefaultTemplate, "PG2S3_KEY_TEMPLATE"),
+		&cli.GenericFlag{Name: "partition-by", Value: &multiValue{}, EnvVars: []string{"PG2S3_PARTITION_BY"},
+			Usage: "Hive-style partitions: a `COLUMN` or NAME=EXPRESSION, one level per use (repeatable; not split at commas)"},
+		boolean("partition-drop-columns", "", "leave the --partition-by columns out of the data (Hive's convention)", "PG2S3_PARTITION_DROP_COLUMNS"),
+		str("max-partitions", "", "refuse a run with more than `N` partition values (planner's estimate, then actual count)",
+			fmt.Sprint(engine.DefaultMaxPartitions), "PG2S3_MAX_PARTITIONS"),
 		str("manifest", "", "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", "", "PG2S3_MANIFEST"),
 		str("snapshot", "", "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", "", "PG2S3_SNAPSHOT"),
 		str("shard", "", "export only shard `i/N` of the chunks (0 <= i < N), under --snapshot", "", "PG2S3_SHARD"),
@@ -307,6 +313,13 @@ func flagsOf(groups ...group) []cli.Flag {
 	return out
 }
 
+// multiValue is a repeatable string flag whose values are kept whole (a StringSliceFlag would split
+// a SQL expression at its commas).
+type multiValue []string
+
+func (m *multiValue) Set(v string) error { *m = append(*m, v); return nil }
+func (m *multiValue) String() string     { return strings.Join(*m, "; ") }
+
 // flagError is a usage error naming the flag and the value.
 func flagError(flag, value string, err error) error {
 	if value == "" {
@@ -321,6 +334,7 @@ var fieldFlags = map[string]string{
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
+	"PartitionBy": "partition-by", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
 	"Snapshot": "snapshot", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
@@ -400,7 +414,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	cfg := engine.Config{
 		Overwrite: c.Bool("overwrite"), CleanPath: c.Bool("clean-path"),
 		Conn: conn, Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
-		To: to, Template: c.String("key-template"), Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
+		To: to, Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
 		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
 	}
 	if cfg.S3, err = s3Options(c); err != nil {
@@ -424,6 +438,22 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if cfg.MaxRows, err = parseWhole(c.String("max-rows"), 0); err != nil {
 		return fail(flagError("max-rows", c.String("max-rows"), err))
 	}
+	if c.IsSet("key-template") { // else the engine's default, which follows --partition-by and the format
+		cfg.Template = c.String("key-template")
+	}
+	for _, p := range *c.Generic("partition-by").(*multiValue) {
+		part, err := engine.ParsePartition(p)
+		if err != nil {
+			return fail(flagError("partition-by", p, err))
+		}
+		cfg.PartitionBy = append(cfg.PartitionBy, part)
+	}
+	cfg.DropPartitionColumns = c.Bool("partition-drop-columns")
+	n, err := parseCount(c.String("max-partitions"))
+	if err != nil {
+		return fail(flagError("max-partitions", c.String("max-partitions"), err))
+	}
+	cfg.MaxPartitions = n
 	if sh := c.String("shard"); sh != "" {
 		if cfg.Shard, err = engine.ParseShard(sh); err != nil {
 			return fail(flagError("shard", sh, err))

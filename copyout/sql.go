@@ -20,16 +20,22 @@ type Options struct {
 	Encoding   string   // ENCODING: the output's character set (default: UTF8)
 
 	// Projection, when set, replaces SELECT * with a select list (the Parquet path selects every
-	// column and casts some to text). A query's result is first renamed by position,
-	// AS q("1", "2", ...), so that the list can name columns whose names repeat.
+	// column and casts some to text), and may put a partition key first and order by it.
 	Projection *Projection
 }
 
-// Projection is a select list over Columns columns.
+// Projection is what a COPY selects: a list over Columns columns ("" for all of them), and, when
+// Key is set, that expression first (as pg2s3_partition) with the rows ordered by it. A query's
+// result is renamed by position, AS q("1", "2", ...), when a list is given, so that the list can
+// name columns whose names repeat; Key is evaluated over the query's own column names.
 type Projection struct {
 	List    string
 	Columns int
+	Key     string
 }
+
+// PartitionColumn is the name of the leading key column of a partitioned COPY.
+const PartitionColumn = "pg2s3_partition"
 
 // Binary is COPY's binary format: the Parquet path decodes it. It is not a user's --format.
 const Binary = "binary"
@@ -136,23 +142,48 @@ func QueryStatement(query string, o Options) (Statement, error) {
 		return Statement{}, err
 	}
 	if p := o.Projection; p != nil {
-		prefix := "COPY (SELECT " + p.List + " FROM (\n"
-		names := make([]string, p.Columns)
-		for i := range names {
-			names[i] = QuoteIdent(strconv.Itoa(i + 1))
+		prefix, suffix := "COPY (SELECT * FROM (\n", "\n) AS q"
+		if p.Key != "" {
+			prefix = "COPY (SELECT " + p.Key + " AS " + PartitionColumn + ", q.* FROM (\n"
 		}
-		return Statement{SQL: prefix + q + "\n) AS q(" + strings.Join(names, ", ") + "))" + o.with(), Query: q,
-			QueryOffset: len([]rune(prefix))}, nil
+		if p.List != "" {
+			names := make([]string, p.Columns)
+			for i := range names {
+				names[i] = QuoteIdent(strconv.Itoa(i + 1))
+			}
+			if p.Key != "" {
+				prefix = "COPY (SELECT q2." + PartitionColumn + ", " + p.List + " FROM (SELECT " + p.Key + " AS " + PartitionColumn + ", q.* FROM (\n"
+				suffix = "\n) AS q) AS q2(" + PartitionColumn + ", " + strings.Join(names, ", ") + ")"
+			} else {
+				prefix = "COPY (SELECT " + p.List + " FROM (\n"
+				suffix = "\n) AS q(" + strings.Join(names, ", ") + ")"
+			}
+		}
+		return Statement{SQL: prefix + q + suffix + o.orderBy() + ")" + o.with(), Query: q, QueryOffset: len([]rune(prefix))}, nil
 	}
 	return Statement{SQL: queryPrefix + q + "\n)" + o.with(), Query: q, QueryOffset: len([]rune(queryPrefix))}, nil
 }
 
-// selectList is the projection's list, or *.
-func (o Options) selectList() string {
-	if o.Projection != nil {
-		return o.Projection.List
+// orderBy orders a partitioned COPY by its key (the caller gives the key a collation): rows of
+// one partition come together.
+func (o Options) orderBy() string {
+	if o.Projection != nil && o.Projection.Key != "" {
+		return " ORDER BY 1"
 	}
-	return "*"
+	return ""
+}
+
+// selectList is the projection's list (after its key), or *.
+func (o Options) selectList() string {
+	p := o.Projection
+	list := "*"
+	if p != nil && p.List != "" {
+		list = p.List
+	}
+	if p != nil && p.Key != "" {
+		return p.Key + " AS " + PartitionColumn + ", " + list
+	}
+	return list
 }
 
 // TableStatement is COPY schema.name TO STDOUT ... for an ordinary table, and
@@ -163,7 +194,7 @@ func TableStatement(t Table, o Options) Statement {
 	if t.Kind == "r" && o.Projection == nil {
 		return Statement{SQL: "COPY " + name + o.with()}
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + o.orderBy() + ")" + o.with()}
 }
 
 // RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
@@ -174,7 +205,7 @@ func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
 	if toPage > 0 {
 		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + o.orderBy() + ")" + o.with()}
 }
 
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.

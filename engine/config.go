@@ -62,7 +62,18 @@ type Config struct {
 	// (package columnar); CSV and Compress must then be left at their zero values (Parquet
 	// compresses inside the file: Parquet.Codec).
 	Parquet *columnar.Options
-	Stages  []Stage // more stages, between the COPY and the compressor, in order
+
+	// PartitionBy writes Hive-style partitions: each level's value becomes a name=value/ folder of
+	// the key ({partition} in the template). The server orders each chunk by the partition key and
+	// sends it first in every row; a new object starts when it changes, so a worker has one object
+	// open whatever the number of values. Prefix destinations only.
+	PartitionBy []Partition
+	// DropPartitionColumns leaves partition columns (bare-column levels) out of the data, as Hive does.
+	DropPartitionColumns bool
+	// MaxPartitions refuses a run whose planner estimate, or actual count, of distinct partition
+	// values is larger (default DefaultMaxPartitions).
+	MaxPartitions int
+	Stages        []Stage // more stages, between the COPY and the compressor, in order
 
 	S3       upload.ClientConfig
 	S3Client *s3.Client // used instead of one built from S3, when set
@@ -105,8 +116,19 @@ func (c *Config) defaults() {
 	}
 	if c.Template == "" {
 		c.Template = DefaultTemplate
+		if len(c.PartitionBy) > 0 {
+			c.Template = strings.Replace(c.Template, "/", "/{partition}/", 1)
+		}
 		if c.Parquet != nil {
-			c.Template = strings.TrimSuffix(DefaultTemplate, ".csv") + ".parquet"
+			c.Template = strings.TrimSuffix(c.Template, ".csv") + ".parquet"
+		}
+	}
+	if len(c.PartitionBy) > 0 {
+		if c.MaxPartitions == 0 {
+			c.MaxPartitions = DefaultMaxPartitions
+		}
+		if c.ChunkSize == 0 { // the server sorts one chunk at a time
+			c.ChunkSize = DefaultPartitionChunk
 		}
 	}
 	if c.Upload.PartSize == 0 {
@@ -247,11 +269,54 @@ func (c *Config) Validate() error {
 	if err := c.Upload.Object.Validate(); err != nil {
 		return err
 	}
+	if err := c.checkPartitions(); err != nil {
+		return err
+	}
 	if c.Upload.NoClobber && (c.To.Stdout || c.To.IsPrefix() && (c.Overwrite || c.CleanPath)) {
 		return &ConfigError{Field: "NoClobber", Reason: "is for objects and files that must not be replaced (not stdout, not with overwrite or clean-path)"}
 	}
 	if c.To.Path != "" {
 		return sink.File{Path: c.To.Name(c.Compress), NoClobber: c.Upload.NoClobber}.Check()
+	}
+	return nil
+}
+
+// DefaultPartitionChunk is the chunk size of a partitioned run that sets none: the most heap the
+// server sorts for one COPY.
+const DefaultPartitionChunk = 256 << 20
+
+// checkPartitions refuses partitioning where it cannot work.
+func (c *Config) checkPartitions() error {
+	if len(c.PartitionBy) == 0 {
+		if c.DropPartitionColumns {
+			return &ConfigError{Field: "DropPartitionColumns", Reason: "needs --partition-by"}
+		}
+		return nil
+	}
+	bad := func(reason string) error {
+		return &ConfigError{Field: "PartitionBy", Value: c.PartitionBy[0].Name, Reason: reason}
+	}
+	if !c.To.IsPrefix() {
+		return bad("writes many objects: give a prefix destination (s3://bucket/prefix/)")
+	}
+	if !strings.Contains(c.Template, "{partition}") {
+		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {partition} with --partition-by"}
+	}
+	if !strings.Contains(c.Template, "{split") {
+		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {split} with --partition-by: a chunk writes one object per partition value"}
+	}
+	seen := map[string]bool{}
+	for _, p := range c.PartitionBy {
+		if seen[p.Name] {
+			return &ConfigError{Field: "PartitionBy", Value: p.Name, Reason: "names two levels"}
+		}
+		seen[p.Name] = true
+	}
+	if d := c.CSV.Delimiter; d != "" && strings.ContainsAny(d, "nv0123456789abcdef.") {
+		return &ConfigError{Field: "DELIMITER", Value: d, Reason: "cannot be a letter, digit or dot with --partition-by (the partition key is made of them)"}
+	}
+	if c.MaxPartitions < 0 {
+		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(c.MaxPartitions), Reason: "must be positive"}
 	}
 	return nil
 }
@@ -344,6 +409,9 @@ func (d Destination) Name(c Compression) string {
 func (c Config) MemoryBound() int64 {
 	c.defaults()
 	parts := min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
+	if c.MaxRows > 0 || c.MaxObjectSize > 0 || len(c.PartitionBy) > 0 {
+		parts = c.MemoryLimit // closed objects still uploading hold buffers beside the open ones
+	}
 	if c.Parquet != nil {
 		parts += int64(c.jobs()) * cmp.Or(c.Parquet.RowGroupSize, columnar.DefaultRowGroupSize)
 	}

@@ -60,7 +60,7 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 	}
 	for _, c := range p.plan {
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
-			FirstKey: p.target(c, 0).String()})
+			FirstKey: p.target(c, 0, "").String()})
 	}
 	r.BucketAccess = "ok"
 	if err := p.checkPrefix(ctx); err != nil {

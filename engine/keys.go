@@ -12,7 +12,7 @@ import (
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split)(?::(0\d+))?\}`)
+var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split|partition)(?::(0\d+))?\}`)
 
 // anyPlaceholder finds every {…} of a template, known or not.
 var anyPlaceholder = regexp.MustCompile(`\{[^{}]*\}`)
@@ -34,8 +34,9 @@ func KeyName(name string) string {
 	return b.String()
 }
 
-// objectKey expands the template for split split of chunk chunk of table t.
-func objectKey(template string, t *Table, chunk, split int) string {
+// objectKey expands the template for split split of chunk chunk of table t, in partition (its
+// name=value/ path; "" leaves {partition} as it is).
+func objectKey(template string, t *Table, chunk, split int, partition string) string {
 	return placeholder.ReplaceAllStringFunc(template, func(m string) string {
 		sub := placeholder.FindStringSubmatch(m)
 		switch sub[1] {
@@ -43,6 +44,11 @@ func objectKey(template string, t *Table, chunk, split int) string {
 			return KeyName(t.Schema)
 		case "table":
 			return KeyName(t.Name)
+		case "partition":
+			if partition == "" {
+				return m
+			}
+			return partition
 		}
 		n := chunk
 		if sub[1] == "split" {
@@ -68,7 +74,7 @@ func checkTemplate(t string) error {
 	for _, m := range anyPlaceholder.FindAllString(t, -1) {
 		if !placeholder.MatchString(m) {
 			return &ConfigError{Field: "Template", Value: t, Reason: fmt.Sprintf(
-				"unknown placeholder %s (known: {schema} {table} {chunk} {split}, with an optional width as {chunk:05})", m)}
+				"unknown placeholder %s (known: {schema} {table} {chunk} {split} {partition}, with an optional width as {chunk:05})", m)}
 		}
 	}
 	return nil
@@ -100,13 +106,13 @@ func (r *run) checkKeys() error {
 	}
 	var keys []key
 	patterns := &splitPatterns{byLiteral: map[string][]int{}} // per chunk, every split's key, when objects split
-	splits := cfg.MaxRows > 0 || cfg.MaxObjectSize > 0
+	splits := cfg.MaxRows > 0 || cfg.MaxObjectSize > 0 || len(cfg.PartitionBy) > 0
 	for i, c := range r.plan {
 		what := fmt.Sprintf("table %s chunk %d", c.Table, c.Index)
-		first, _ := upload.ParseObject(r.target(c, 0).String())
+		first, _ := upload.ParseObject(r.target(c, 0, "").String())
 		keys = append(keys, key{first, what, i})
 		if splits {
-			if second := r.target(c, 1).String(); second == first.String() {
+			if second := r.target(c, 1, "").String(); second == first.String() {
 				return &KeyCollisionError{URL: second, A: what + " (its first object)", B: what + " (its second, when it splits)"}
 			}
 			patterns.add(splitPattern(cfg.Template, c, cfg.Compress.Extension(), cfg.To.S3.Key))
@@ -169,14 +175,18 @@ func splitPattern(template string, c Chunk, ext, prefix string) (*regexp.Regexp,
 		text := template[last:loc[0]]
 		b.WriteString(regexp.QuoteMeta(text))
 		m := template[loc[0]:loc[1]]
-		if strings.HasPrefix(m, "{split") {
-			b.WriteString(`\d+`)
+		if strings.HasPrefix(m, "{split") || m == "{partition}" {
+			if m == "{partition}" {
+				b.WriteString(`.+`)
+			} else {
+				b.WriteString(`\d+`)
+			}
 			if inLiteral {
 				literal += text
 			}
 			inLiteral = false
 		} else {
-			v := objectKey(m, c.Table, c.Index, 0)
+			v := objectKey(m, c.Table, c.Index, 0, "")
 			b.WriteString(regexp.QuoteMeta(v))
 			if inLiteral {
 				literal += text + v

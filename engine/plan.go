@@ -31,7 +31,9 @@ type Table struct {
 	Columns   []Column `json:"columns"`
 	Select    bool     `json:"select_privilege"`
 
-	Parquet []columnar.Column `json:"-"` // the described columns, on the Parquet path
+	Parquet       []columnar.Column `json:"-"` // the described columns that are written
+	described     int               // the columns of the described statement
+	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with --partition-by
 }
 
 // Chunk is a part of a table that one COPY exports.

@@ -2,14 +2,21 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/pg2s3/pg2s3/columnar"
 
@@ -39,11 +46,16 @@ func TableFolder(prefix upload.URL, template, schema, table string) (folder uplo
 		return upload.URL{}, false
 	}
 	dir := template[:i+1]
+	if j := strings.Index(dir, "{partition}"); j >= 0 { // the root of the table's partitions
+		if dir = dir[:j]; !strings.HasSuffix(dir, "/") {
+			return upload.URL{}, false
+		}
+	}
 	if !strings.Contains(dir, "{table}") || strings.Contains(dir, "{chunk") || strings.Contains(dir, "{split") {
 		return upload.URL{}, false
 	}
 	t := &Table{Table: copyout.Table{Schema: schema, Name: table}}
-	return prefix.Join(objectKey(dir, t, 0, 0)), true
+	return prefix.Join(objectKey(dir, t, 0, 0, "")), true
 }
 
 // Object is one completed object of the run.
@@ -58,6 +70,8 @@ type Object struct {
 	Parts    int    `json:"parts,omitempty"`
 	Checksum string `json:"checksum,omitempty"`
 	ETag     string `json:"etag,omitempty"`
+	// Partition is the object's partition values, one per --partition-by level (a NULL is null).
+	Partition []PartitionValue `json:"partition,omitempty"`
 }
 
 // run is a run planned inside its snapshot, with the coordinator holding it.
@@ -74,8 +88,28 @@ type run struct {
 	keys     map[string]string // every key the run writes, but the splits after the first (see checkKeys)
 	patterns *splitPatterns    // every split's key, per chunk, when objects split
 
-	mu    sync.Mutex
-	stuck []*upload.AbortError // uploads whose abort failed: their parts stay stored
+	mu         sync.Mutex
+	stuck      []*upload.AbortError // uploads whose abort failed: their parts stay stored
+	partitions map[string]bool      // every table and partition key seen, for MaxPartitions
+	// uploading bounds the objects whose uploads run at once (jobs x concurrency, and no more than
+	// the memory limit gives two part buffers each): a chunk that closes objects faster than the
+	// store takes them (partitions, splits) waits for it.
+	uploading *semaphore.Weighted
+}
+
+// notePartition counts a partition of table t; it fails once the run has more than MaxPartitions.
+func (r *run) notePartition(t *Table, key []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.partitions == nil {
+		r.partitions = map[string]bool{}
+	}
+	r.partitions[t.String()+"\x00"+string(key)] = true
+	if n := len(r.partitions); n > r.cfg.MaxPartitions {
+		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
+			"the run found more partition values than that (%d so far); raise it, or partition by something coarser", n)}
+	}
+	return nil
 }
 
 // noteStuck remembers an upload that failed and could not be aborted.
@@ -95,6 +129,9 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		return nil, err
 	}
 	r := &run{cfg: cfg, budget: upload.NewBudget(cfg.MemoryLimit)}
+	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
+	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
+	r.uploading = semaphore.NewWeighted(max(slots, int64(cfg.jobs())))
 	if cfg.To.IsPrefix() {
 		r.manifestURL = cfg.To.S3.Join("manifest.json")
 		if cfg.Shard.enabled() {
@@ -134,13 +171,23 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	}
 	if cfg.Query != "" {
 		t := &Table{Table: copyout.Table{Name: "query", EstRows: -1}}
-		if cfg.Parquet != nil {
+		if cfg.Parquet != nil || cfg.DropPartitionColumns || len(cfg.PartitionBy) > 0 {
 			q, err := copyout.CheckQuery(cfg.Query)
 			if err != nil {
 				return fail(err)
 			}
-			if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
-				return fail(err)
+			if cfg.Parquet != nil || cfg.DropPartitionColumns {
+				if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
+					return fail(err)
+				}
+			}
+			if len(cfg.PartitionBy) > 0 {
+				if err := r.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
+					return fail(err)
+				}
+				if err := r.checkPartitionCount([]*Table{t}); err != nil {
+					return fail(err)
+				}
 			}
 		}
 		stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
@@ -157,12 +204,20 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if len(r.tables) == 0 {
 		return fail(errNoTables)
 	}
-	if cfg.Parquet != nil {
-		for _, t := range r.tables {
+	for _, t := range r.tables {
+		if len(cfg.PartitionBy) > 0 {
+			if err := r.checkPartitionColumns(ctx, t, ""); err != nil {
+				return fail(err)
+			}
+		}
+		if cfg.Parquet != nil || cfg.DropPartitionColumns {
 			if err := r.describe(ctx, t, "", copyout.Statement{}); err != nil {
 				return fail(err)
 			}
 		}
+	}
+	if err := r.checkPartitionCount(r.tables); err != nil {
+		return fail(err)
 	}
 	tidRange := r.snap.ServerVersionNum >= 140000
 	if !tidRange && cfg.ChunkSize > 0 {
@@ -200,15 +255,79 @@ func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout
 	if err != nil {
 		return err
 	}
+	t.described = len(cols)
+	if r.cfg.DropPartitionColumns { // Hive's convention: the folder holds the value
+		kept := cols[:0:0]
+		for _, c := range cols {
+			if !slices.ContainsFunc(r.cfg.PartitionBy, func(p Partition) bool { return p.Column != "" && p.Column == strings.ToLower(c.Name) }) {
+				kept = append(kept, c)
+			}
+		}
+		cols = kept
+	}
 	t.Parquet = cols
-	if len(t.Columns) != len(cols) { // a query: the columns come from the description
-		t.Columns = make([]Column, len(cols))
-		for i, c := range cols {
-			t.Columns[i] = Column{Name: c.Name, Type: c.PGType}
+	catalog := map[string]string{} // a table's types as the catalog prints them, with their modifiers
+	for _, c := range t.Columns {
+		catalog[c.Name] = c.Type
+	}
+	t.Columns = make([]Column, len(cols))
+	for i, c := range cols {
+		t.Columns[i] = Column{Name: c.Name, Type: cmp.Or(catalog[c.Name], c.PGType)}
+		if r.cfg.Parquet != nil {
+			t.Columns[i].Parquet = c.ParquetType()
 		}
 	}
-	for i, c := range cols {
-		t.Columns[i].Parquet = c.ParquetType()
+	return nil
+}
+
+// checkPartitionColumns refuses a table that lacks a column --partition-by names, and estimates
+// the partitions from the planner's statistics (the groups of a GROUP BY on the key), refusing a
+// run over MaxPartitions before anything is uploaded.
+func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) error {
+	ps := r.cfg.PartitionBy
+	if from == "" {
+		from = t.String()
+		for _, p := range ps {
+			if p.Column != "" && !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == p.Column }) {
+				return &ConfigError{Field: "PartitionBy", Value: p.Column, Reason: fmt.Sprintf("table %s has no column %q", t, p.Column)}
+			}
+		}
+	}
+	exprs := make([]string, len(ps))
+	for i, p := range ps {
+		exprs[i] = "(" + p.Expr + ")"
+	}
+	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+strings.Join(exprs, ", "), nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(res.Err, &pgErr) {
+			return fmt.Errorf("--partition-by on %s: %w", t, &copyout.QueryError{PgErr: pgErr})
+		}
+		return res.Err
+	}
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if len(res.Rows) == 1 && json.Unmarshal(res.Rows[0][0], &plan) == nil && len(plan) == 1 {
+		t.EstPartitions = int64(plan[0].Plan.Rows)
+	}
+	return nil
+}
+
+// checkPartitionCount refuses a run whose estimated partitions are more than MaxPartitions.
+func (r *run) checkPartitionCount(tables []*Table) error {
+	if len(r.cfg.PartitionBy) == 0 {
+		return nil
+	}
+	var n int64
+	for _, t := range tables {
+		n += t.EstPartitions
+	}
+	if n > int64(r.cfg.MaxPartitions) {
+		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
+			"the planner estimates %d partition values; raise it, or partition by something coarser", n)}
 	}
 	return nil
 }
@@ -492,20 +611,31 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 // copyOptions are the COPY options of t's chunks: the CSV options, or on the Parquet path binary
 // COPY of t's described columns (cast to text where they have no natural Parquet type).
 func (r *run) copyOptions(t *Table) copyout.Options {
-	if r.cfg.Parquet == nil {
-		return r.cfg.CSV
+	o := r.cfg.CSV
+	var p copyout.Projection
+	switch {
+	case r.cfg.Parquet != nil:
+		o = copyout.Options{Format: copyout.Binary}
+		p = copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: t.described}
+	case r.cfg.DropPartitionColumns:
+		p = copyout.Projection{List: columnar.PlainList(t.Parquet), Columns: t.described}
+	case len(r.cfg.PartitionBy) == 0:
+		return o
 	}
-	return copyout.Options{Format: copyout.Binary,
-		Projection: &copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: len(t.Parquet)}}
+	if len(r.cfg.PartitionBy) > 0 {
+		p.Key = partitionKeySQL(r.cfg.PartitionBy)
+	}
+	o.Projection = &p
+	return o
 }
 
-// target is where object split of chunk c goes.
-func (r *run) target(c Chunk, split int) sink.Target {
+// target is where object split of chunk c goes, in partition (a name=value/ path, or "").
+func (r *run) target(c Chunk, split int, partition string) sink.Target {
 	cfg := r.cfg
 	var url upload.URL
 	switch {
 	case cfg.To.IsPrefix():
-		url = cfg.To.S3.Join(objectKey(cfg.Template, c.Table, c.Index, split) + cfg.Compress.Extension())
+		url = cfg.To.S3.Join(objectKey(cfg.Template, c.Table, c.Index, split, partition) + cfg.Compress.Extension())
 	case cfg.To.S3 != nil:
 		url, _ = upload.ParseObject(cfg.To.Name(cfg.Compress))
 	case cfg.To.Stdout:
@@ -540,19 +670,29 @@ type splitter struct {
 	split     int
 	gotHeader bool
 	rows      int64 // rows of the chunk's objects before the current one
+
+	bw       *bufio.Writer    // the open object's buffer, reused by the next
+	partKey  []byte           // the current partition key, as the server sent it
+	partVals []PartitionValue // its values
+	partPath string           // its name=value/ path
 }
 
 // objectWriter is one object on its way: buffer -> stages -> sink.
 type objectWriter struct {
-	bw       *bufio.Writer
-	stages   []io.WriteCloser // the stages' writers, the one nearest the COPY first
-	obj      *sink.Object
-	rows     int64
-	csvBytes int64
+	bw        *bufio.Writer
+	stages    []io.WriteCloser // the stages' writers, the one nearest the COPY first
+	obj       *sink.Object
+	rows      int64
+	csvBytes  int64
+	partition []PartitionValue
 }
 
 func (s *splitter) start() error {
-	o := &objectWriter{obj: sink.Open(s.ctx, s.run.target(s.chunk, s.split))}
+	if err := s.run.uploading.Acquire(s.ctx, 1); err != nil {
+		return context.Cause(s.ctx)
+	}
+	o := &objectWriter{obj: sink.Open(s.ctx, s.run.target(s.chunk, s.split, s.partPath)), partition: s.partVals}
+	go func() { o.obj.Wait(); s.run.uploading.Release(1) }()
 	s.cur = o
 	s.split++
 	stages := append(append([]Stage{}, s.run.cfg.Stages...), s.run.cfg.Compress)
@@ -573,7 +713,12 @@ func (s *splitter) start() error {
 		o.stages = append([]io.WriteCloser{sw}, o.stages...)
 		w = sw
 	}
-	o.bw = bufio.NewWriterSize(w, copyout.BufferSize)
+	if s.bw == nil { // one buffer per chunk, for its objects one after another
+		s.bw = bufio.NewWriterSize(w, copyout.BufferSize)
+	} else {
+		s.bw.Reset(w)
+	}
+	o.bw = s.bw
 	if s.hdr != nil {
 		if _, err := o.bw.Write(s.hdr); err != nil {
 			return err
@@ -585,7 +730,10 @@ func (s *splitter) start() error {
 
 // close ends the object's stream: cleanly (the sink publishes; its upload completes in the
 // background) when err is nil, else with err (the sink publishes nothing).
+// The buffer and the stages are let go of: a chunk keeps its closed objects until their uploads
+// end, and with partitions a chunk may close thousands of them.
 func (o *objectWriter) close(err error) error {
+	defer func() { o.bw, o.stages = nil, nil }()
 	if err == nil {
 		err = o.bw.Flush()
 		for _, sw := range o.stages {
@@ -614,8 +762,12 @@ func (s *splitter) closeCurrent() error {
 
 // WriteRow receives one CopyData message.
 func (s *splitter) WriteRow(row []byte) error {
+	partitioned := len(s.run.cfg.PartitionBy) > 0
 	if s.header && !s.gotHeader {
 		s.gotHeader = true
+		if partitioned {
+			_, row = s.splitKey(row)
+		}
 		s.hdr = append([]byte(nil), row...)
 		if s.cur == nil {
 			return s.start()
@@ -623,6 +775,25 @@ func (s *splitter) WriteRow(row []byte) error {
 		return nil
 	}
 	cfg := &s.run.cfg
+	if partitioned {
+		var key []byte
+		key, row = s.splitKey(row)
+		if s.partVals == nil || !bytes.Equal(key, s.partKey) { // a new partition: a new object
+			if s.cur != nil {
+				if err := s.closeCurrent(); err != nil {
+					return err
+				}
+			}
+			vals, err := decodeKey(cfg.PartitionBy, string(key))
+			if err != nil {
+				return err
+			}
+			if err := s.run.notePartition(s.chunk.Table, key); err != nil {
+				return err
+			}
+			s.partKey, s.partVals, s.partPath = append(s.partKey[:0], key...), vals, hivePath(vals)
+		}
+	}
 	if s.cur != nil && s.cur.rows > 0 &&
 		((cfg.MaxObjectSize > 0 && s.cur.csvBytes+int64(len(row)) > cfg.MaxObjectSize) ||
 			(cfg.MaxRows > 0 && s.cur.rows >= cfg.MaxRows)) {
@@ -643,6 +814,38 @@ func (s *splitter) WriteRow(row []byte) error {
 	return nil
 }
 
+// splitKey cuts a partitioned row's leading key field off: in binary COPY the first field (the
+// tuple's field count, rewritten in place, moves up to just before the second field); in CSV and
+// text everything before the first delimiter (the key never needs quoting or escaping).
+func (s *splitter) splitKey(row []byte) (key, rest []byte) {
+	if s.run.cfg.Parquet != nil {
+		if len(row) < 6 {
+			return nil, row
+		}
+		n := int(int16(binary.BigEndian.Uint16(row)))
+		l := int(int32(binary.BigEndian.Uint32(row[2:])))
+		if n < 1 || l < 0 || len(row) < 6+l {
+			return nil, row
+		}
+		key = append([]byte(nil), row[6:6+l]...) // the count below overwrites its last two bytes
+		rest = row[4+l:]
+		binary.BigEndian.PutUint16(rest, uint16(n-1))
+		return key, rest
+	}
+	delim := byte(',')
+	switch {
+	case s.run.cfg.CSV.Delimiter != "":
+		delim = s.run.cfg.CSV.Delimiter[0]
+	case s.run.cfg.CSV.Format == "text":
+		delim = '\t'
+	}
+	i := bytes.IndexByte(row, delim)
+	if i < 0 {
+		return row, nil
+	}
+	return row[:i], row[i+1:]
+}
+
 // finish ends the chunk after a failure (every open stream is closed with the error, which aborts
 // its upload) or a success (see closeAll), waits for the uploads, and returns the objects that
 // completed.
@@ -659,7 +862,7 @@ func (s *splitter) finish(copyErr error) ([]Object, error) {
 // rows still gets one (empty or header-only) object when it is the table's first chunk.
 func (s *splitter) closeAll(copyErr error) error {
 	err := copyErr
-	if err == nil && s.cur == nil && len(s.done) == 0 && s.chunk.Index == 0 {
+	if err == nil && s.cur == nil && len(s.done) == 0 && s.chunk.Index == 0 && len(s.run.cfg.PartitionBy) == 0 {
 		err = s.start()
 	}
 	if s.cur != nil {
@@ -687,7 +890,8 @@ func (s *splitter) wait() ([]Object, error) {
 			continue
 		}
 		objs = append(objs, Object{URL: res.URL, Table: s.chunk.Table.String(), Chunk: s.chunk.Index, Split: i,
-			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag})
+			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag,
+			Partition: o.partition})
 	}
 	return objs, err
 }

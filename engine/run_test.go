@@ -283,11 +283,12 @@ func mustList(t *testing.T, client *s3.Client, bucket, prefix string) []upload.I
 func TestObjectKey(t *testing.T) {
 	tb := &Table{Table: copyout.Table{Schema: "public", Name: "orders"}}
 	for tmpl, want := range map[string]string{
-		DefaultTemplate:                 "public.orders/part-00003-012.csv",
-		"{table}/{chunk}-{split}.csv":   "orders/3-12.csv",
-		"x/{schema}/{table}.{split:02}": "x/public/orders.12",
+		DefaultTemplate:                           "public.orders/part-00003-012.csv",
+		"{table}/{chunk}-{split}.csv":             "orders/3-12.csv",
+		"x/{schema}/{table}.{split:02}":           "x/public/orders.12",
+		"{table}/{partition}/{chunk}-{split}.csv": "orders/day=2026-11-25/region=eu%2Fwest/3-12.csv",
 	} {
-		if got := objectKey(tmpl, tb, 3, 12); got != want {
+		if got := objectKey(tmpl, tb, 3, 12, "day=2026-11-25/region=eu%2Fwest"); got != want {
 			t.Errorf("objectKey(%q) = %q, want %q", tmpl, got, want)
 		}
 	}

@@ -29,17 +29,23 @@ func (b *Budget) acquired(n int64) {
 	b.mu.Unlock()
 }
 
-// take returns a kept buffer of at least size bytes, or nil.
+// take returns the smallest kept buffer of at least size bytes, or nil (a small object's buffer
+// does not take a part's).
 func (b *Budget) take(size int64) []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	best := -1
 	for i, buf := range b.free {
-		if int64(cap(buf)) >= size {
-			b.free = append(b.free[:i], b.free[i+1:]...)
-			return buf
+		if int64(cap(buf)) >= size && (best < 0 || cap(buf) < cap(b.free[best])) {
+			best = i
 		}
 	}
-	return nil
+	if best < 0 {
+		return nil
+	}
+	buf := b.free[best]
+	b.free = append(b.free[:best], b.free[best+1:]...)
+	return buf
 }
 
 // keep stores a buffer for reuse; its bytes stay counted in the budget.

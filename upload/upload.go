@@ -159,13 +159,28 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	pool := newPool(concurrency+1, u.Budget)
 	defer pool.close()
 
-	// Read the first part; if the stream ends inside it, one PutObject does.
+	// Read the first part; if the stream ends inside it, one PutObject does. A small buffer comes
+	// first, so that a small object (a partition's, a split's tail) holds that much memory and not
+	// a whole part while it waits for its PutObject.
+	small, err := pool.get(ctx, min(SmallRead, PartSize(1, partSize)))
+	if err != nil {
+		return Result{}, err
+	}
+	n, err := io.ReadFull(r, small)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return u.put(ctx, small[:n], checksum)
+	}
+	if err != nil {
+		return Result{}, u.readError(err, 1)
+	}
 	first, err := pool.get(ctx, PartSize(1, partSize))
 	if err != nil {
 		return Result{}, err
 	}
-	n, err := io.ReadFull(r, first)
-	first = first[:n]
+	copy(first, small)
+	pool.put(small)
+	n, err = io.ReadFull(r, first[len(small):])
+	first = first[:len(small)+n]
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return u.put(ctx, first, checksum)
 	}
@@ -194,6 +209,9 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	last := err != nil
 	return u.multipart(ctx, r, pool, first, second, last, checksum)
 }
+
+// SmallRead is the first buffer of every upload: a stream that ends within it is stored from it.
+const SmallRead = 256 << 10
 
 func (u *Uploader) readError(err error, part int) error {
 	return fmt.Errorf("reading part %d for s3://%s/%s: %w", part, u.Bucket, u.Key, err)
@@ -251,7 +269,14 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 	}
 	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1, ETag: aws.ToString(out.ETag)}
 	if checksum != NoChecksum {
-		res.Checksum = string(checksum) + ":" + checksum.sum(body)
+		sum := checksum.sum(body)
+		res.Checksum = string(checksum) + ":" + sum
+		// The store's own checksum of what it received, in its answer, equal to ours: it has
+		// verified the whole body, and a HEAD would say nothing more (a request less per object,
+		// which is most of the cost of many small objects, as partitions make).
+		if echoed := map[Checksum]*string{CRC32C: out.ChecksumCRC32C, CRC64NVME: out.ChecksumCRC64NVME}[checksum]; aws.ToString(echoed) == sum {
+			return res, nil
+		}
 	}
 	return res, u.verify(ctx, res, checksum, false)
 }

@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pg2s3/pg2s3/copyout"
+)
+
+// Partition is one level of Hive-style partitioning: the name in the key (name=value/) and the SQL
+// expression whose value it is, evaluated by the server for every row.
+type Partition struct {
+	Name string
+	Expr string
+	// Column is the bare column the expression is, "" for another expression: a table without it
+	// is refused by name, and DropColumns leaves it out of the data.
+	Column string
+}
+
+var simpleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
+
+// ParsePartition reads --partition-by: a column name, or NAME=EXPRESSION.
+func ParsePartition(s string) (Partition, error) {
+	s = strings.TrimSpace(s)
+	if simpleName.MatchString(s) {
+		return Partition{Name: strings.ToLower(s), Expr: s, Column: strings.ToLower(s)}, nil
+	}
+	name, expr, ok := strings.Cut(s, "=")
+	name, expr = strings.TrimSpace(name), strings.TrimSpace(expr)
+	if !ok || !simpleName.MatchString(name) || expr == "" {
+		return Partition{}, errors.New("want a column name, or NAME=EXPRESSION (NAME of letters, digits and _)")
+	}
+	if _, err := copyout.CheckQuery(expr); err != nil || strings.Contains(expr, ";") {
+		return Partition{}, errors.New("the expression must be one SQL expression")
+	}
+	p := Partition{Name: name, Expr: expr}
+	if simpleName.MatchString(expr) {
+		p.Column = strings.ToLower(expr)
+	}
+	return p, nil
+}
+
+// DefaultMaxPartitions is the default of Config.MaxPartitions.
+const DefaultMaxPartitions = 10000
+
+// partitionKeySQL is the expression of a row's partition key: per level, n for NULL or v and the
+// hex of the value's text form (its output function's, as psql shows it), joined by dots. Only
+// [nv0-9a-f.] can appear, so CSV never quotes it and no delimiter COPY accepts can be in it
+// (checked in Validate), and equal keys are equal values' texts.
+func partitionKeySQL(ps []Partition) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("CASE WHEN (%[1]s) IS NULL THEN 'n' ELSE 'v' || pg_catalog.encode(pg_catalog.convert_to(pg_catalog.format('%%s', (%[1]s)), 'UTF8'), 'hex') END", p.Expr)
+	}
+	return "pg_catalog.concat_ws('.', " + strings.Join(parts, ", ") + `) COLLATE "C"` // sorted bytewise
+}
+
+// PartitionValue is one level of an object's partition: Value is nil for NULL.
+type PartitionValue struct {
+	Name  string  `json:"name"`
+	Value *string `json:"value"`
+}
+
+// decodeKey reads a partition key back into its values.
+func decodeKey(ps []Partition, key string) ([]PartitionValue, error) {
+	levels := strings.Split(key, ".")
+	if len(levels) != len(ps) {
+		return nil, fmt.Errorf("partition key %q has %d levels, want %d", key, len(levels), len(ps))
+	}
+	out := make([]PartitionValue, len(ps))
+	for i, l := range levels {
+		out[i].Name = ps[i].Name
+		switch {
+		case l == "n":
+		case strings.HasPrefix(l, "v"):
+			b, err := hex.DecodeString(l[1:])
+			if err != nil {
+				return nil, fmt.Errorf("partition key %q: %w", key, err)
+			}
+			v := string(b)
+			out[i].Value = &v
+		default:
+			return nil, fmt.Errorf("partition key %q: bad level %q", key, l)
+		}
+	}
+	return out, nil
+}
+
+// HiveDefault is Hive's directory for a NULL (or empty) partition value.
+const HiveDefault = "__HIVE_DEFAULT_PARTITION__"
+
+// hivePath renders the values as Hive's name=value/ directories, escaping as Hive's
+// FileUtils.escapePathName does: control characters and "#%'*/:=?\{[]^ and DEL become %XX.
+func hivePath(vs []PartitionValue) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(hiveEscape(v.Name) + "=")
+		if v.Value == nil || *v.Value == "" {
+			b.WriteString(HiveDefault)
+			continue
+		}
+		b.WriteString(hiveEscape(*v.Value))
+	}
+	return b.String()
+}
+
+func hiveEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}

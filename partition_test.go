@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	_ "github.com/duckdb/duckdb-go/v2" // DuckDB as a real third-party reader (test-only)
+
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/internal/testenv"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// partitionTable: 2M rows over 1,000 values of cat, among them NULL, ” and values Hive must
+// escape, spread over the heap (so that every chunk holds most values).
+const partitionTable = `DROP TABLE IF EXISTS part_src;
+CREATE TABLE part_src AS SELECT g AS id,
+  CASE g % 1000 WHEN 0 THEN NULL WHEN 1 THEN '' WHEN 2 THEN 'a/b=c?d#e' WHEN 3 THEN 'x:y%z "q" ''s''' WHEN 4 THEN 'é 中 🎉'
+       WHEN 5 THEN E'tab\there' ELSE 'c' || (g % 1000) END AS cat,
+  md5(g::text) AS payload, g * 0.5 AS amount
+FROM generate_series(1, 2000000) g;
+ANALYZE part_src;`
+
+// A partitioned export is the table, split by value: the objects' rows together are the table's
+// (as a multiset, so no two objects overlap and nothing is lost), every row sits under its own
+// value's Hive path, the manifest lists each object's value, memory stays within the unpartitioned
+// bound (one open object per worker), and DuckDB's hive_partitioning reads the same values back.
+func TestPartitionBy(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, partitionTable)
+	prefix := testenv.Key(t) + "/"
+	r := pg2s3(t, nil, "export", "-t", "part_src", "--to", "s3://"+bucket+"/"+prefix, "--partition-by", "cat",
+		"--chunk-size", "40MiB", "--jobs", "3", "--part-size", "8MiB", "--concurrency", "4", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var sum struct {
+		Objects int
+		PeakRSS int64 `json:"peak_rss_bytes"`
+	}
+	json.Unmarshal([]byte(r.stdout), &sum)
+	const bound = 3*(4+1)*(8<<20) + 64<<20 // as TestMemoryBounded: jobs x (concurrency+1) x part + overhead
+	t.Logf("%d objects, peak RSS %.1f MiB (unpartitioned bound %.0f MiB)", sum.Objects, float64(sum.PeakRSS)/(1<<20), float64(bound)/(1<<20))
+	if sum.PeakRSS > bound {
+		t.Errorf("peak RSS %d exceeds the unpartitioned bound %d", sum.PeakRSS, bound)
+	}
+
+	objs := readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json").Objects
+	values := map[string]bool{}
+	var lines []string
+	chunks := map[int]bool{}
+	for _, o := range objs {
+		v := o.Partition[0].Value
+		want := "cat=" + engine.HiveDefault
+		if v != nil && *v != "" {
+			want = "cat=" + hiveEscapeForTest(*v)
+		}
+		if !strings.Contains(o.URL, "/public.part_src/"+want+"/") {
+			t.Fatalf("object %s is not under %s", o.URL, want)
+		}
+		key := "<null>"
+		if v != nil {
+			key = *v
+		}
+		values[key] = true
+		chunks[o.Chunk] = true
+		body := testenv.GetURL(t, client, o.URL)
+		recs, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", o.URL, err)
+		}
+		if int64(len(recs)) != o.Rows {
+			t.Errorf("%s: %d rows, the manifest says %d", o.URL, len(recs), o.Rows)
+		}
+		for _, rec := range recs { // NULL and '' are told apart by the byte comparison below
+			if (v == nil && rec[1] != "") || (v != nil && rec[1] != *v) {
+				t.Fatalf("%s holds a row of cat %q", o.URL, rec[1])
+			}
+		}
+		lines = append(lines, strings.SplitAfter(string(body), "\n")...)
+	}
+	if len(values) != 1000 || len(chunks) < 2 {
+		t.Errorf("%d partition values over %d chunks; want 1000 over several", len(values), len(chunks))
+	}
+	// The union is the table: the same CSV lines as psql's, as a multiset.
+	want := strings.SplitAfter(string(testenv.Psql(t, "COPY part_src TO STDOUT WITH (FORMAT csv)")), "\n")
+	slices.Sort(lines)
+	slices.Sort(want)
+	lines, want = slices.DeleteFunc(lines, func(s string) bool { return s == "" }), slices.DeleteFunc(want, func(s string) bool { return s == "" })
+	if !slices.Equal(lines, want) {
+		t.Errorf("the objects hold %d lines, the table %d, and they differ", len(lines), len(want))
+	}
+
+	// Parquet, the partition column dropped (Hive's convention): DuckDB's hive_partitioning reads
+	// the value from the path, with the same count per value ('' and NULL are both Hive's default).
+	pqPrefix := testenv.Key(t) + "/"
+	r = pg2s3(t, nil, "export", "-t", "part_src", "--to", "s3://"+bucket+"/"+pqPrefix, "--partition-by", "cat",
+		"--partition-drop-columns", "--format", "parquet", "--chunk-size", "40MiB", "--jobs", "2", "--quiet")
+	if r.code != 0 {
+		t.Fatalf("parquet: exit %d: %s", r.code, r.stderr)
+	}
+	dir := t.TempDir()
+	for _, o := range readManifest(t, client, "s3://"+bucket+"/"+pqPrefix+"manifest.json").Objects {
+		u, _ := upload.ParseObject(o.URL)
+		local := filepath.Join(dir, strings.TrimPrefix(u.Key, pqPrefix))
+		os.MkdirAll(filepath.Dir(local), 0o755)
+		if err := os.WriteFile(local, testenv.Get(t, client, bucket, u.Key), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(fmt.Sprintf(`SELECT coalesce(cat, '<null>'), count(*), count(DISTINCT id) FROM read_parquet('%s/**/*.parquet', hive_partitioning = true, hive_types_autocast = false) GROUP BY 1`, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	duck := map[string]int{}
+	for rows.Next() {
+		var cat string
+		var n, ids int
+		rows.Scan(&cat, &n, &ids)
+		duck[cat] = n
+	}
+	pgCounts := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(testenv.PsqlValue(t,
+		`SELECT k || E'\t' || n FROM (SELECT coalesce(nullif(cat, ''), '<null>') AS k, count(*) AS n FROM part_src GROUP BY 1) s`)), "\n") {
+		k, n, _ := strings.Cut(l, "\t")
+		var c int
+		fmt.Sscan(n, &c)
+		pgCounts[k] = c
+	}
+	for k, n := range pgCounts {
+		if strings.Contains(k, "\t") { // psql -At cannot show a tab inside a value apart from the separator
+			continue
+		}
+		if duck[k] != n {
+			t.Errorf("partition %q: DuckDB reads %d rows, PostgreSQL has %d", k, duck[k], n)
+		}
+	}
+	if len(duck) != 999 { // '' joined NULL
+		t.Errorf("DuckDB sees %d partition values, want 999", len(duck))
+	}
+}
+
+// hiveEscapeForTest is Hive's escaping of the characters the test's values hold, written out.
+var hiveEscapeForTest = strings.NewReplacer("/", "%2F", "=", "%3D", "?", "%3F", "#", "%23", ":", "%3A", "%", "%25",
+	`"`, "%22", "'", "%27", "\t", "%09").Replace
+
+// The guards: a table without the column, and more partitions than --max-partitions (by the
+// planner's estimate, before anything is uploaded), exit 2 with the flag named.
+func TestPartitionGuards(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS part_guard; CREATE TABLE part_guard AS SELECT g AS id, g % 500 AS k FROM generate_series(1, 20000) g; ANALYZE part_guard;`)
+	prefix := testenv.Key(t) + "/"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--partition-by", "nope"}, `--partition-by nope: table "public"."part_guard" has no column "nope"`},
+		{[]string{"--partition-by", "k", "--max-partitions", "100"}, "--max-partitions 100: the planner estimates 500"},
+		{[]string{"--partition-by", "b=k % 200", "--max-partitions", "150"}, "--max-partitions 150"},
+	} {
+		r := pg2s3(t, nil, append([]string{"export", "-t", "part_guard", "--to", "s3://" + bucket + "/" + prefix}, c.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, %s; want 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+		if keys := testenv.ListKeys(t, client, bucket, prefix); len(keys) > 0 {
+			t.Errorf("%v: left %v", c.args, keys)
+		}
+	}
+}
