@@ -170,7 +170,8 @@ func TestPartitionGuards(t *testing.T) {
 	}{
 		{[]string{"--partition-by", "nope"}, `--partition-by nope: table "public"."part_guard" has no column "nope"`},
 		{[]string{"--partition-by", "k", "--max-partitions", "100"}, "--max-partitions 100: the planner estimates 500"},
-		{[]string{"--partition-by", "b=k % 200", "--max-partitions", "150"}, "--max-partitions 150"},
+		{[]string{"--partition-by", "b=k % 200", "--max-partitions", "150"}, "--max-partitions 150: the run found more partition values than that"},
+		{[]string{"--partition-by", "b=k +"}, `--partition-by b=k +: on "public"."part_guard": ERROR: syntax error`},
 	} {
 		r := pg2s3(t, nil, append([]string{"export", "-t", "part_guard", "--to", "s3://" + bucket + "/" + prefix}, c.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, c.want) {

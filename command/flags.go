@@ -463,6 +463,10 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(err)
 	}
 	if p := c.String("preset"); p != "" {
+		if cfg.DropPartitionColumns && (p == "redshift" || p == "snowflake" || p == "postgres") {
+			return fail(usagef("--partition-drop-columns with --preset %s: its COPY reads the files, not the name=value/ folders, "+
+				"so the partition columns would be lost; keep them in the data", p))
+		}
 		cfg.TableManifests = p == "redshift"
 		if cfg.To.IsPrefix() {
 			if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {

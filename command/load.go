@@ -25,6 +25,11 @@ func loadStatement(c *cli.Context, cfg engine.Config, loader, dest string) strin
 
 // loadStatementFor is loadStatement for a given table name.
 func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table string) string {
+	return loadStatementHive(c, cfg, loader, dest, table, "")
+}
+
+// loadStatementHive is loadStatementFor for partitioned objects under hiveRoot.
+func loadStatementHive(c *cli.Context, cfg engine.Config, loader, dest, table, hiveRoot string) string {
 	endpoint := cfg.S3.Endpoint
 	if endpoint == "" {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
@@ -36,6 +41,7 @@ func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table str
 		Loader: loader, URL: dest, Endpoint: endpoint, Region: cfg.S3.Region, Table: table,
 		Header: cfg.CSV.Header, Null: cfg.CSV.Null, Delimiter: cfg.CSV.Delimiter,
 		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm, Parquet: cfg.Parquet != nil,
+		HiveRoot: hiveRoot,
 	})
 }
 
@@ -46,9 +52,14 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 	for _, t := range m.Tables {
 		schema, name := unquoteTable(t.Name)
 		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
-		url := folder.String() + "*" + ".csv" + cfg.Compress.Extension()
+		ext := ".csv" + cfg.Compress.Extension()
 		if cfg.Parquet != nil {
-			url = folder.String() + "*.parquet"
+			ext = ".parquet"
+		}
+		url := folder.String() + "*" + ext
+		hive := ""
+		if len(cfg.PartitionBy) > 0 {
+			url, hive = folder.String()+"**/*"+ext, folder.String()
 		}
 		switch loader {
 		case "redshift":
@@ -66,7 +77,7 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 			}
 			continue
 		}
-		stmt := loadStatementFor(c, cfg, loader, url, loadName(schema, name))
+		stmt := loadStatementHive(c, cfg, loader, url, loadName(schema, name), hive)
 		if loader == "redshift" {
 			stmt = strings.Replace(stmt, " IAM_ROLE", " MANIFEST IAM_ROLE", 1)
 		}

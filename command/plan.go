@@ -32,9 +32,18 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 	} else {
 		fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT")
+		parts := len(cfg.PartitionBy) > 0
+		head := "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT"
+		if parts {
+			head += "\tEST. PARTITIONS"
+		}
+		fmt.Fprintln(tw, head)
 		for _, t := range r.Tables {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v\n", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
+			if parts {
+				fmt.Fprintf(tw, "\t%d", t.EstPartitions)
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 		fmt.Fprintln(stdout)

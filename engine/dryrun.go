@@ -28,6 +28,9 @@ type PlanTable struct {
 	EstRows   int64  `json:"est_rows"`
 	SizeBytes int64  `json:"size_bytes"`
 	Select    bool   `json:"select_privilege"`
+	// EstPartitions is the planner's estimate of the distinct --partition-by values (-1: not
+	// estimated, for an expression the planner has no statistics of).
+	EstPartitions int64 `json:"est_partitions,omitempty"`
 }
 
 // PlanChunk is a chunk of the plan and the key of its first object.
@@ -53,7 +56,8 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 		r.Manifest = p.manifestURL.String()
 	}
 	for _, t := range p.tables {
-		r.Tables = append(r.Tables, PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select})
+		r.Tables = append(r.Tables, PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select,
+			EstPartitions: t.EstPartitions})
 		if !t.Select {
 			r.Problems = append(r.Problems, (&PrivilegeError{Table: t.String()}).Error())
 		}
@@ -61,6 +65,9 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 	for _, c := range p.plan {
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
 			FirstKey: p.target(c, 0, "").String()})
+	}
+	if p.tooMany != nil {
+		r.Problems = append(r.Problems, p.tooMany.Error())
 	}
 	r.BucketAccess = "ok"
 	if err := p.checkPrefix(ctx); err != nil {

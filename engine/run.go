@@ -95,6 +95,7 @@ type run struct {
 	// the memory limit gives two part buffers each): a chunk that closes objects faster than the
 	// store takes them (partitions, splits) waits for it.
 	uploading *semaphore.Weighted
+	tooMany   error // the planner estimates more partitions than MaxPartitions (Plan reports it, Run refuses)
 }
 
 // notePartition counts a partition of table t; it fails once the run has more than MaxPartitions.
@@ -185,9 +186,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 				if err := r.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
 					return fail(err)
 				}
-				if err := r.checkPartitionCount([]*Table{t}); err != nil {
-					return fail(err)
-				}
+				r.tooMany = r.checkPartitionCount([]*Table{t})
 			}
 		}
 		stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
@@ -216,9 +215,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			}
 		}
 	}
-	if err := r.checkPartitionCount(r.tables); err != nil {
-		return fail(err)
-	}
+	r.tooMany = r.checkPartitionCount(r.tables)
 	tidRange := r.snap.ServerVersionNum >= 140000
 	if !tidRange && cfg.ChunkSize > 0 {
 		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
@@ -295,6 +292,10 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 	}
 	exprs := make([]string, len(ps))
 	for i, p := range ps {
+		if p.Column == "" { // the planner has no statistics of an expression: it would guess every row distinct
+			t.EstPartitions = -1
+			return r.checkPartitionExprs(ctx, t, from)
+		}
 		exprs[i] = "(" + p.Expr + ")"
 	}
 	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+strings.Join(exprs, ", "), nil, nil, nil, nil).Read()
@@ -316,6 +317,21 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 	return nil
 }
 
+// checkPartitionExprs has the server check the partition expressions over t (a prepare: nothing
+// runs), so that a wrong one is refused before anything is uploaded.
+func (r *run) checkPartitionExprs(ctx context.Context, t *Table, from string) error {
+	_, err := r.coord.Prepare(ctx, "", "SELECT "+partitionKeySQL(r.cfg.PartitionBy)+" FROM "+from, nil)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) { // a bad flag value, which only the server could tell
+		var exprs []string
+		for _, p := range r.cfg.PartitionBy {
+			exprs = append(exprs, p.Name+"="+p.Expr)
+		}
+		return &ConfigError{Field: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
+	}
+	return err
+}
+
 // checkPartitionCount refuses a run whose estimated partitions are more than MaxPartitions.
 func (r *run) checkPartitionCount(tables []*Table) error {
 	if len(r.cfg.PartitionBy) == 0 {
@@ -323,7 +339,7 @@ func (r *run) checkPartitionCount(tables []*Table) error {
 	}
 	var n int64
 	for _, t := range tables {
-		n += t.EstPartitions
+		n += max(t.EstPartitions, 0) // -1: not estimated (an expression); counted as the run goes
 	}
 	if n > int64(r.cfg.MaxPartitions) {
 		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
@@ -347,6 +363,9 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 	defer closeConn(ctx, r.coord)
+	if r.tooMany != nil { // refused before anything is uploaded
+		return nil, r.tooMany
+	}
 	if err := r.checkPrefix(ctx); err != nil {
 		return nil, err
 	}

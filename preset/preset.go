@@ -83,6 +83,9 @@ type Load struct {
 	ForceNotNull []string // postgres: FORCE_NOT_NULL columns (an empty field there is '', not NULL)
 	Compress     string   // none, gzip, zstd
 	Parquet      bool     // Parquet files (--format parquet): typed, compressed inside
+	// HiveRoot, for partitioned objects (--partition-by), is the folder under which the
+	// name=value/ folders are; the loaders that read partition columns from paths are told so.
+	HiveRoot string
 }
 
 // ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
@@ -154,8 +157,8 @@ func Statement(l Load) string {
 			null = *l.Null
 		}
 		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', "+
-			"nullstr = %s, allow_quoted_nulls = false, compression = %s);",
-			l.Table, sqlString(l.URL), l.Header, sqlString(l.delimiter()), sqlString(null), sqlString(duckCompression(l.Compress)))
+			"nullstr = %s, allow_quoted_nulls = false, compression = %s%s);",
+			l.Table, sqlString(l.URL), l.Header, sqlString(l.delimiter()), sqlString(null), sqlString(duckCompression(l.Compress)), l.duckHive())
 	case "redshift":
 		null := ""
 		if l.Null != nil {
@@ -186,7 +189,7 @@ func Statement(l Load) string {
 			url = "gs://" + u.Bucket + "/" + u.Key // bq load reads Cloud Storage: use GCS interop, or copy the object there
 		}
 		return fmt.Sprintf("bq load --source_format=CSV --skip_leading_rows=%d --field_delimiter=%s --null_marker=%s "+
-			"--allow_quoted_newlines --preserve_ascii_control_characters %s %s", header, upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.Table, upload.ShellQuote(url))
+			"--allow_quoted_newlines --preserve_ascii_control_characters%s %s %s", header, upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.bqHive(), l.Table, upload.ShellQuote(url))
 	case "clickhouse":
 		format := "CSV"
 		if l.Header {
@@ -197,8 +200,8 @@ func Statement(l Load) string {
 		if comp == "" {
 			comp = "none"
 		}
-		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS format_csv_delimiter = %s, input_format_csv_empty_as_default = 1;",
-			l.Table, sqlString(url), sqlString(format), sqlString(comp), sqlString(l.delimiter()))
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS format_csv_delimiter = %s, input_format_csv_empty_as_default = 1%s;",
+			l.Table, sqlString(url), sqlString(format), sqlString(comp), sqlString(l.delimiter()), l.clickhouseHive())
 	}
 	return ""
 }
@@ -216,7 +219,7 @@ func duckCompression(c string) string {
 func parquetStatement(l Load) string {
 	switch l.Loader {
 	case "duckdb":
-		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_parquet(%s);", l.Table, sqlString(l.URL))
+		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_parquet(%s%s);", l.Table, sqlString(l.URL), l.duckHive())
 	case "redshift":
 		region := ""
 		if l.Region != "" {
@@ -231,9 +234,9 @@ func parquetStatement(l Load) string {
 		if u, err := upload.ParseURL(url); err == nil {
 			url = "gs://" + u.Bucket + "/" + u.Key
 		}
-		return fmt.Sprintf("bq load --source_format=PARQUET --parquet_enable_list_inference %s %s", l.Table, upload.ShellQuote(url))
+		return fmt.Sprintf("bq load --source_format=PARQUET --parquet_enable_list_inference%s %s %s", l.bqHive(), l.Table, upload.ShellQuote(url))
 	case "clickhouse":
-		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet');", l.Table, sqlString(clickhouseURL(l)))
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet')%s;", l.Table, sqlString(clickhouseURL(l)), strings.Replace(l.clickhouseHive(), ",", " SETTINGS", 1))
 	}
 	return "-- " + ErrNoParquetReader.Error()
 }
@@ -248,4 +251,32 @@ func clickhouseURL(l Load) string {
 		return strings.TrimSuffix(l.Endpoint, "/") + "/" + u.Bucket + "/" + u.Key
 	}
 	return "https://" + u.Bucket + ".s3.amazonaws.com/" + u.Key
+}
+
+// duckHive: DuckDB reads the partition columns from the name=value/ folders.
+func (l Load) duckHive() string {
+	if l.HiveRoot == "" {
+		return ""
+	}
+	return ", hive_partitioning = true"
+}
+
+// bqHive: BigQuery's hive partitioning, with the partitions' root as the source URI prefix.
+func (l Load) bqHive() string {
+	if l.HiveRoot == "" {
+		return ""
+	}
+	root := l.HiveRoot
+	if u, err := upload.ParseURL(root); err == nil {
+		root = "gs://" + u.Bucket + "/" + u.Key
+	}
+	return " --hive_partitioning_mode=AUTO --hive_partitioning_source_uri_prefix=" + upload.ShellQuote(root)
+}
+
+// clickhouseHive: ClickHouse 24.8 and later read name=value/ folders as virtual columns.
+func (l Load) clickhouseHive() string {
+	if l.HiveRoot == "" {
+		return ""
+	}
+	return ", use_hive_partitioning = 1"
 }

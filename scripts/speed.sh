@@ -4,6 +4,7 @@
 # columns, 430 MB of CSV):
 #
 #   psql COPY > /dev/null | pg2s3 --to - > /dev/null | pg2s3 --to s3:// | pg2s3 --to s3://...parquet
+#   | pg2s3 --to s3://prefix/ | pg2s3 --to s3://prefix/ --partition-by 'p=id % 1000'
 #   | psql | rclone rcat | psql | aws s3 cp -
 #
 # and prints the medians of wall time, CPU (user+sys of every process of the pipeline) and peak RSS,
@@ -59,6 +60,9 @@ for _ in $(seq 1 "$runs"); do
 		measure "$t" pg2s3-stdout "$bin export -t $t --to - -Q > /dev/null"
 		measure "$t" pg2s3-s3 "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-pg2s3.csv -Q"
 		measure "$t" pg2s3-parquet "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-pg2s3.parquet -Q"
+		# Many objects under a prefix (chunks in parallel), unpartitioned and in 1,000 partitions.
+		measure "$t" pg2s3-prefix "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-prefix/ --overwrite -Q"
+		measure "$t" pg2s3-part1000 "$bin export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-part/ --partition-by 'p=id % 1000' --overwrite -Q"
 		if [ -n "$base" ]; then
 			measure "$t" base-stdout "$tmp/pg2s3-base export -t $t --to - -Q > /dev/null"
 			measure "$t" base-s3 "$tmp/pg2s3-base export -t $t --to s3://$PG2S3_TEST_BUCKET/speed/$t-base.csv -Q"
@@ -76,7 +80,7 @@ function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <=
 	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
 { k = $1 " " $2; n[k]++; w[k, n[k]] = $3; c[k, n[k]] = $4 + $5; m[k, n[k]] = $6; sv[k, n[k]] = $7; keys[k] = 1; tables[$1] = 1 }
 END {
-	nt = split("psql base-stdout pg2s3-stdout base-s3 pg2s3-s3 pg2s3-parquet rclone-rcat aws-s3-cp", tools, " ")
+	nt = split("psql base-stdout pg2s3-stdout base-s3 pg2s3-s3 pg2s3-parquet pg2s3-prefix pg2s3-part1000 rclone-rcat aws-s3-cp", tools, " ")
 	for (tb in tables) {
 		printf "\n%s\n%-14s %8s %8s %9s %10s %10s %13s %10s\n", tb, "tool", "wall s", "cpu s", "rss MiB", "wall/psql", "cpu/psql", "servers cpu s", "cpu/cores"
 		pk = tb " psql"
