@@ -182,3 +182,67 @@ func TestPartitionGuards(t *testing.T) {
 		}
 	}
 }
+
+// The other shapes: a query (with a repeated column name) to Parquet, partitioned by an expression
+// and split by rows; a table in COPY's text format with a header line in every object.
+func TestPartitionShapes(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	prefix := testenv.Key(t) + "/"
+	r := pg2s3(t, nil, "export", "-q", "SELECT g AS id, g % 7 AS k, 'x' AS c, 'y' AS c FROM generate_series(1, 10000) g",
+		"--to", "s3://"+bucket+"/"+prefix, "--format", "parquet", "--partition-by", "b=k % 3", "--max-rows", "1000", "--quiet")
+	if r.code != 0 {
+		t.Fatalf("query to parquet: exit %d: %s", r.code, r.stderr)
+	}
+	m := readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json")
+	dir := t.TempDir()
+	for i, o := range m.Objects {
+		u, _ := upload.ParseObject(o.URL)
+		local := filepath.Join(dir, strings.TrimPrefix(filepath.Dir(u.Key), strings.TrimSuffix(prefix, "/")), fmt.Sprintf("%d.parquet", i))
+		os.MkdirAll(filepath.Dir(local), 0o755)
+		os.WriteFile(local, testenv.Get(t, client, bucket, u.Key), 0o644)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, bad, parts int
+	q := fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE CAST(b AS INT) <> k %% 3 OR c <> 'x' OR c_2 <> 'y'), count(DISTINCT b)
+		FROM read_parquet('%s/**/*.parquet', hive_partitioning = true)`, dir)
+	if err := db.QueryRow(q).Scan(&n, &bad, &parts); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10000 || bad != 0 || parts != 3 || len(m.Objects) != 11 { // 4285, 2858 and 2857 rows in objects of 1,000
+		t.Errorf("DuckDB: %d rows, %d misplaced, %d partitions in %d objects; want 10000, 0, 3 in 11", n, bad, parts, len(m.Objects))
+	}
+	for _, o := range m.Objects {
+		if !strings.HasPrefix(o.URL, "s3://"+bucket+"/"+prefix+"b=") {
+			t.Errorf("a query's partitions are the prefix's folders: %s", o.URL)
+		}
+	}
+
+	testenv.Psql(t, `DROP TABLE IF EXISTS part_text; CREATE TABLE part_text AS SELECT g AS id, 'v' || (g % 4) AS v, E'a\tb' AS t FROM generate_series(1, 4000) g; ANALYZE part_text;`)
+	prefix = testenv.Key(t) + "/"
+	r = pg2s3(t, nil, "export", "-t", "part_text", "--to", "s3://"+bucket+"/"+prefix, "--format", "text", "--header", "--partition-by", "v", "--quiet")
+	if r.code != 0 {
+		t.Fatalf("text: exit %d: %s", r.code, r.stderr)
+	}
+	m = readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json")
+	rows := 0
+	for _, o := range m.Objects {
+		lines := strings.Split(strings.TrimSuffix(string(testenv.GetURL(t, client, o.URL)), "\n"), "\n")
+		if lines[0] != "id\tv\tt" {
+			t.Errorf("%s starts with %q, want the header", o.URL, lines[0])
+		}
+		for _, l := range lines[1:] {
+			if f := strings.Split(l, "\t"); len(f) != 3 || f[1] != *o.Partition[0].Value || f[2] != `a\tb` { // text COPY escapes the tab
+				t.Errorf("%s: line %q", o.URL, l)
+				break
+			}
+			rows++
+		}
+	}
+	if rows != 4000 || len(m.Objects) != 4 {
+		t.Errorf("%d rows in %d objects, want 4000 in 4", rows, len(m.Objects))
+	}
+}

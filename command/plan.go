@@ -40,7 +40,9 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 		fmt.Fprintln(tw, head)
 		for _, t := range r.Tables {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
-			if parts {
+			if parts && t.EstPartitions < 0 {
+				fmt.Fprint(tw, "\t? (an expression: counted as the run goes)")
+			} else if parts {
 				fmt.Fprintf(tw, "\t%d", t.EstPartitions)
 			}
 			fmt.Fprintln(tw)

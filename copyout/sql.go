@@ -32,6 +32,10 @@ type Projection struct {
 	List    string
 	Columns int
 	Key     string
+	// Order, with Key, orders the rows by the partition expressions themselves (over the table's
+	// or the query's own columns): a native sort is cheaper than one on the key's text. Where
+	// they are out of reach (a query renamed by position), the rows are ordered by the key.
+	Order string
 }
 
 // PartitionColumn is the name of the leading key column of a partitioned COPY.
@@ -159,18 +163,24 @@ func QueryStatement(query string, o Options) (Statement, error) {
 				suffix = "\n) AS q(" + strings.Join(names, ", ") + ")"
 			}
 		}
-		return Statement{SQL: prefix + q + suffix + o.orderBy() + ")" + o.with(), Query: q, QueryOffset: len([]rune(prefix))}, nil
+		return Statement{SQL: prefix + q + suffix + o.orderBy(p.List == "") + ")" + o.with(), Query: q, QueryOffset: len([]rune(prefix))}, nil
 	}
 	return Statement{SQL: queryPrefix + q + "\n)" + o.with(), Query: q, QueryOffset: len([]rune(queryPrefix))}, nil
 }
 
-// orderBy orders a partitioned COPY by its key (the caller gives the key a collation): rows of
-// one partition come together.
-func (o Options) orderBy() string {
-	if o.Projection != nil && o.Projection.Key != "" {
-		return " ORDER BY 1"
+// orderBy orders a partitioned COPY so that the rows of one partition come together: by the
+// partition expressions when they are in reach (native), else by the key (which the caller gives a
+// collation). Equal values with different text forms (1.0 and 1.00) may interleave: each run of
+// one key is an object of its own, and the keys stay apart.
+func (o Options) orderBy(native bool) string {
+	p := o.Projection
+	switch {
+	case p == nil || p.Key == "":
+		return ""
+	case native && p.Order != "":
+		return " ORDER BY " + p.Order
 	}
-	return ""
+	return " ORDER BY 1"
 }
 
 // selectList is the projection's list (after its key), or *.
@@ -194,7 +204,7 @@ func TableStatement(t Table, o Options) Statement {
 	if t.Kind == "r" && o.Projection == nil {
 		return Statement{SQL: "COPY " + name + o.with()}
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + o.orderBy() + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + o.orderBy(true) + ")" + o.with()}
 }
 
 // RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
@@ -205,7 +215,7 @@ func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
 	if toPage > 0 {
 		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + o.orderBy() + ")" + o.with()}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + o.orderBy(true) + ")" + o.with()}
 }
 
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.

@@ -118,6 +118,9 @@ func (c *Config) defaults() {
 		c.Template = DefaultTemplate
 		if len(c.PartitionBy) > 0 {
 			c.Template = strings.Replace(c.Template, "/", "/{partition}/", 1)
+			if c.Query != "" { // a query has no schema and table: its partitions are the prefix's folders
+				c.Template = "{partition}/part-{chunk:05}-{split:03}.csv"
+			}
 		}
 		if c.Parquet != nil {
 			c.Template = strings.TrimSuffix(c.Template, ".csv") + ".parquet"
@@ -187,8 +190,9 @@ func (c *Config) Validate() error {
 		if _, err := copyout.CheckQuery(c.Query); err != nil {
 			return &ConfigError{Field: "Query", Reason: err.Error()}
 		}
-		if c.To.IsPrefix() {
-			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object: give s3://bucket/key, - or a file"}
+		if c.To.IsPrefix() && len(c.PartitionBy) == 0 {
+			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object (or, with --partition-by, " +
+				"to a prefix): give s3://bucket/key, - or a file"}
 		}
 	}
 	if !c.To.IsPrefix() {

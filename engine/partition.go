@@ -58,6 +58,15 @@ func partitionKeySQL(ps []Partition) string {
 	return "pg_catalog.concat_ws('.', " + strings.Join(parts, ", ") + `) COLLATE "C"` // sorted bytewise
 }
 
+// partitionOrderSQL orders rows by the partition expressions themselves.
+func partitionOrderSQL(ps []Partition) string {
+	exprs := make([]string, len(ps))
+	for i, p := range ps {
+		exprs[i] = "(" + p.Expr + ")"
+	}
+	return strings.Join(exprs, ", ")
+}
+
 // PartitionValue is one level of an object's partition: Value is nil for NULL.
 type PartitionValue struct {
 	Name  string  `json:"name"`

@@ -290,15 +290,13 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 			}
 		}
 	}
-	exprs := make([]string, len(ps))
-	for i, p := range ps {
+	for _, p := range ps {
 		if p.Column == "" { // the planner has no statistics of an expression: it would guess every row distinct
 			t.EstPartitions = -1
 			return r.checkPartitionExprs(ctx, t, from)
 		}
-		exprs[i] = "(" + p.Expr + ")"
 	}
-	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+strings.Join(exprs, ", "), nil, nil, nil, nil).Read()
+	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+partitionOrderSQL(ps), nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(res.Err, &pgErr) {
@@ -642,7 +640,7 @@ func (r *run) copyOptions(t *Table) copyout.Options {
 		return o
 	}
 	if len(r.cfg.PartitionBy) > 0 {
-		p.Key = partitionKeySQL(r.cfg.PartitionBy)
+		p.Key, p.Order = partitionKeySQL(r.cfg.PartitionBy), partitionOrderSQL(r.cfg.PartitionBy)
 	}
 	o.Projection = &p
 	return o
@@ -788,7 +786,7 @@ func (s *splitter) WriteRow(row []byte) error {
 			_, row = s.splitKey(row)
 		}
 		s.hdr = append([]byte(nil), row...)
-		if s.cur == nil {
+		if s.cur == nil && !partitioned { // a partition's object starts with its first row
 			return s.start()
 		}
 		return nil
