@@ -298,11 +298,7 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 	}
 	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+partitionOrderSQL(ps), nil, nil, nil, nil).Read()
 	if res.Err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(res.Err, &pgErr) {
-			return fmt.Errorf("--partition-by on %s: %w", t, &copyout.QueryError{PgErr: pgErr})
-		}
-		return res.Err
+		return r.partitionError(t, res.Err)
 	}
 	var plan []struct {
 		Plan struct {
@@ -319,15 +315,24 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 // runs), so that a wrong one is refused before anything is uploaded.
 func (r *run) checkPartitionExprs(ctx context.Context, t *Table, from string) error {
 	_, err := r.coord.Prepare(ctx, "", "SELECT "+partitionKeySQL(r.cfg.PartitionBy)+" FROM "+from, nil)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) { // a bad flag value, which only the server could tell
-		var exprs []string
-		for _, p := range r.cfg.PartitionBy {
-			exprs = append(exprs, p.Name+"="+p.Expr)
-		}
-		return &ConfigError{Field: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
+	if err != nil {
+		return r.partitionError(t, err)
 	}
-	return err
+	return nil
+}
+
+// partitionError words the server's refusal of the partition expressions over t as a bad setting,
+// which only the server could tell.
+func (r *run) partitionError(t *Table, err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return err
+	}
+	var exprs []string
+	for _, p := range r.cfg.PartitionBy {
+		exprs = append(exprs, p.Name+"="+p.Expr)
+	}
+	return &ConfigError{Field: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
 }
 
 // checkPartitionCount refuses a run whose estimated partitions are more than MaxPartitions.
