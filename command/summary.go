@@ -69,10 +69,14 @@ type runSummary struct {
 func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, compression string, loads []string) error {
 	stored, csv := m.Bytes()
 	rate := float64(csv) / 1e6 / max(m.Seconds, 1e-9)
+	source := "CSV" // what the server sent; the csv_bytes fields count it
+	if m.Format.Format == "parquet" {
+		source = "binary COPY, as Parquet,"
+	}
 	if m.URL != "" {
 		s := runSummary{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, rate, loads, engine.PeakRSS()}
-		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of CSV in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
-			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
+		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of %s in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
+			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), source, s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
 		if len(loads) > 0 && !out.json {
 			text += "\npg2s3: load them with:\n" + strings.Join(loads, "\n")
 		}
