@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -138,7 +137,7 @@ func TestPlanReportsMissingPrivilege(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.Psql(t, `DROP TABLE IF EXISTS plan_secret; CREATE TABLE plan_secret AS SELECT 1 AS x;
 		DROP ROLE IF EXISTS pg2s3_planner; CREATE ROLE pg2s3_planner LOGIN PASSWORD 'planner-pw';`)
-	dsn := strings.Replace(os.Getenv("PG2S3_TEST_DSN"), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_planner:planner-pw@", 1)
+	dsn := testenv.AsRole(t, "pg2s3_planner", "planner-pw")
 	prefix := fmt.Sprintf("test/plan/%d/", time.Now().UnixNano())
 	r := pg2s3(t, nil, "plan", "--dsn", dsn, "-t", "plan_secret", "-t", "pg_class", "--to", "s3://"+bucket+"/"+prefix)
 	if r.code != 1 || !strings.Contains(r.stderr, `no SELECT privilege on "public"."plan_secret"`) || !strings.Contains(r.stdout, "plan_secret") {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -87,8 +88,12 @@ func TestPartitionBy(t *testing.T) {
 		}
 		lines = append(lines, strings.SplitAfter(string(body), "\n")...)
 	}
-	if len(values) != 1000 || len(chunks) < 2 {
-		t.Errorf("%d partition values over %d chunks; want 1000 over several", len(values), len(chunks))
+	wantChunks := 2 // before PostgreSQL 14 there is no TID Range Scan: a table is one chunk
+	if v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num"))); v < 140000 {
+		wantChunks = 1
+	}
+	if len(values) != 1000 || len(chunks) < wantChunks {
+		t.Errorf("%d partition values over %d chunks; want 1000 over at least %d", len(values), len(chunks), wantChunks)
 	}
 	// The union is the table: the same CSV lines as psql's, as a multiset.
 	want := strings.SplitAfter(string(testenv.Psql(t, "COPY part_src TO STDOUT WITH (FORMAT csv)")), "\n")
@@ -223,7 +228,14 @@ func TestPartitionShapes(t *testing.T) {
 
 	testenv.Psql(t, `DROP TABLE IF EXISTS part_text; CREATE TABLE part_text AS SELECT g AS id, 'v' || (g % 4) AS v, E'a\tb' AS t FROM generate_series(1, 4000) g; ANALYZE part_text;`)
 	prefix = testenv.Key(t) + "/"
-	r = pg2s3(t, nil, "export", "-t", "part_text", "--to", "s3://"+bucket+"/"+prefix, "--format", "text", "--header", "--partition-by", "v", "--quiet")
+	args := []string{"export", "-t", "part_text", "--to", "s3://" + bucket + "/" + prefix, "--format", "text", "--partition-by", "v", "--quiet"}
+	header := true // COPY's text format has HEADER from PostgreSQL 15
+	if v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num"))); v < 150000 {
+		header = false
+	} else {
+		args = append(args, "--header")
+	}
+	r = pg2s3(t, nil, args...)
 	if r.code != 0 {
 		t.Fatalf("text: exit %d: %s", r.code, r.stderr)
 	}
@@ -231,10 +243,13 @@ func TestPartitionShapes(t *testing.T) {
 	rows := 0
 	for _, o := range m.Objects {
 		lines := strings.Split(strings.TrimSuffix(string(testenv.GetURL(t, client, o.URL)), "\n"), "\n")
-		if lines[0] != "id\tv\tt" {
-			t.Errorf("%s starts with %q, want the header", o.URL, lines[0])
+		if header {
+			if lines[0] != "id\tv\tt" {
+				t.Errorf("%s starts with %q, want the header", o.URL, lines[0])
+			}
+			lines = lines[1:]
 		}
-		for _, l := range lines[1:] {
+		for _, l := range lines {
 			if f := strings.Split(l, "\t"); len(f) != 3 || f[1] != *o.Partition[0].Value || f[2] != `a\tb` { // text COPY escapes the tab
 				t.Errorf("%s: line %q", o.URL, l)
 				break

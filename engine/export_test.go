@@ -153,7 +153,7 @@ func TestExportRowCount(t *testing.T) {
 func TestExportFailsCleanly(t *testing.T) {
 	testenv.Psql(t, `DROP TABLE IF EXISTS secret; CREATE TABLE secret AS SELECT 1 AS x;
 		DROP ROLE IF EXISTS pg2s3_noread; CREATE ROLE pg2s3_noread LOGIN PASSWORD 'noread-pw';`)
-	noread := strings.Replace(testenv.DSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", "pg2s3_noread:noread-pw@", 1)
+	noread := testenv.AsRole(t, "pg2s3_noread", "noread-pw")
 	tests := []struct {
 		name  string
 		query string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,4 +69,12 @@ func mustErr(t testing.TB, err error, want ...string) {
 	if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(strings.Join(want, ""), "deadline") {
 		t.Errorf("unexpected deadline error: %v", err)
 	}
+}
+
+// chunked says whether the server can export a table in ctid chunks (a TID Range Scan, from
+// PostgreSQL 14); before, every table is one chunk, by design.
+func chunked(t testing.TB) bool {
+	t.Helper()
+	v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num")))
+	return v >= 140000
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,7 +16,7 @@ func roleDSN(t *testing.T, role, settings string) string {
 	testenv.Psql(t, `DO $$BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '`+role+`') THEN
 		EXECUTE 'DROP OWNED BY `+role+` CASCADE'; EXECUTE 'DROP ROLE `+role+`'; END IF; END$$;`+
 		`CREATE ROLE `+role+` LOGIN PASSWORD 'role-pw'; GRANT SELECT ON ALL TABLES IN SCHEMA public TO `+role+`;`+settings)
-	return strings.Replace(testenv.DSN(t), "postgres:"+os.Getenv("PGPASSWORD")+"@", role+":role-pw@", 1)
+	return testenv.AsRole(t, role, "role-pw")
 }
 
 // A role whose settings would kill or change an export (statement, lock, idle timeouts;
@@ -60,7 +59,7 @@ func TestSessionSurvivesHostileRole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("many objects under the hostile role: %v", err)
 	}
-	if m.Rows() != 201000 || len(m.Objects) < 5 {
+	if m.Rows() != 201000 || (len(m.Objects) < 5 && chunked(t)) {
 		t.Errorf("%d rows in %d objects, want 201000 rows in chunks", m.Rows(), len(m.Objects))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,17 @@ func DSN(t testing.TB) string {
 		t.Skip("PG2S3_TEST_DSN is not set: " + skipHint)
 	}
 	return dsn
+}
+
+// AsRole is the test DSN with another role and its password (the role is the test's to create).
+func AsRole(t testing.TB, role, password string) string {
+	t.Helper()
+	u, err := url.Parse(DSN(t))
+	if err != nil {
+		t.Fatalf("PG2S3_TEST_DSN is not a URL: %v", err)
+	}
+	u.User = url.UserPassword(role, password)
+	return u.String()
 }
 
 // Bucket is the test bucket (PG2S3_TEST_BUCKET, on PG2S3_TEST_S3_ENDPOINT).
