@@ -694,6 +694,7 @@ type splitter struct {
 	rows      int64 // rows of the chunk's objects before the current one
 
 	bw       *bufio.Writer    // the open object's buffer, reused by the next
+	keyBuf   []byte           // a binary row's key, copied out before its bytes are reused
 	partKey  []byte           // the current partition key, as the server sent it
 	partVals []PartitionValue // its values
 	partPath string           // its name=value/ path
@@ -849,8 +850,8 @@ func (s *splitter) splitKey(row []byte) (key, rest []byte) {
 		if n < 1 || l < 0 || len(row) < 6+l {
 			return nil, row
 		}
-		key = append([]byte(nil), row[6:6+l]...) // the count below overwrites its last two bytes
-		rest = row[4+l:]
+		s.keyBuf = append(s.keyBuf[:0], row[6:6+l]...) // the count below overwrites its last two bytes
+		key, rest = s.keyBuf, row[4+l:]
 		binary.BigEndian.PutUint16(rest, uint16(n-1))
 		return key, rest
 	}
