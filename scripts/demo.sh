@@ -29,3 +29,11 @@ curl -fsS -I --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_
 echo
 echo "== first lines, through --to - (stdout)"
 ./pg2s3 export --query "SELECT * FROM demo_orders ORDER BY id LIMIT 3" --header --to - --quiet
+echo
+echo "== typed Parquet: pg2s3 export --table demo_orders --to s3://$PG2S3_TEST_BUCKET/demo/orders.parquet"
+./pg2s3 export --table demo_orders --to "s3://$PG2S3_TEST_BUCKET/demo/orders.parquet"
+echo
+echo "== Hive-style partitions: --partition-by 'bucket=id % 4' (one open object per worker; the server sorts)"
+./pg2s3 export --table demo_orders --to "s3://$PG2S3_TEST_BUCKET/demo/partitioned/" --partition-by "bucket=id % 4" --overwrite --quiet
+curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+	"$AWS_ENDPOINT_URL/$PG2S3_TEST_BUCKET?list-type=2&prefix=demo%2Fpartitioned%2F" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
