@@ -21,7 +21,13 @@
 //     starts between two messages when MaxObjectSize (bytes of CSV, before compression) or MaxRows
 //     is reached; no row is parsed, and with a header every object starts with it.
 //   - Stages: each object's bytes pass through Config.Stages and then the compressor ([Stage]) on
-//     their way to the sink; a stage sees whole objects.
+//     their way to the sink; a stage sees whole objects. With Config.Parquet the COPY is binary, a
+//     framer (package columnar) hands the splitter one tuple at a time, and the Parquet encoder
+//     takes the compressor's place: the only path that decodes rows.
+//   - Partitions (Config.PartitionBy): each chunk's COPY sends a partition key first, ordered by
+//     the server; the splitter cuts it off and starts a new object when it changes, so a worker
+//     has one object open whatever the number of values. At most jobs x concurrency uploads run at
+//     once, and a chunk that closes objects faster than the store takes them waits.
 //   - Memory: one budget (MemoryLimit) shared by every part buffer of the run; a worker that would
 //     go over it waits, which back-pressures its COPY.
 //   - All or nothing: an object is published only when its stream ended cleanly (package sink);
