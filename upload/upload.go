@@ -228,6 +228,7 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 		return Result{}, context.Cause(ctx)
 	}
 	ctx = context.WithoutCancel(ctx)
+	sum := checksum.sum(body) // once, for the request, the result and the store's answer
 	in := func(c Checksum) *s3.PutObjectInput {
 		in := &s3.PutObjectInput{
 			Bucket:        &u.Bucket,
@@ -236,7 +237,7 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 			ContentLength: aws.Int64(int64(len(body))),
 		}
 		u.Object.applyPut(in)
-		setChecksum(c, c.sum(body), &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
+		setChecksum(c, sum, &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME) // nothing for NoChecksum
 		return in
 	}
 	conditional := u.NoClobber
@@ -269,12 +270,11 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 	}
 	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1, ETag: aws.ToString(out.ETag)}
 	if checksum != NoChecksum {
-		sum := checksum.sum(body)
 		res.Checksum = string(checksum) + ":" + sum
 		// The store's own checksum of what it received, in its answer, equal to ours: it has
 		// verified the whole body, and a HEAD would say nothing more (a request less per object,
 		// which is most of the cost of many small objects, as partitions make).
-		if echoed := map[Checksum]*string{CRC32C: out.ChecksumCRC32C, CRC64NVME: out.ChecksumCRC64NVME}[checksum]; aws.ToString(echoed) == sum {
+		if checksum.pick(out.ChecksumCRC32C, out.ChecksumCRC64NVME) == sum {
 			return res, nil
 		}
 	}
@@ -502,7 +502,7 @@ func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, mu
 	var problem string
 	if size := aws.ToInt64(head.ContentLength); size != res.Bytes {
 		problem = fmt.Sprintf("the stored object has %d bytes, %d were streamed", size, res.Bytes)
-	} else if stored := storedChecksum(head, checksum); stored != "" && res.Checksum != "" &&
+	} else if stored := checksum.pick(head.ChecksumCRC32C, head.ChecksumCRC64NVME); stored != "" && res.Checksum != "" &&
 		(!multipart || head.ChecksumType == types.ChecksumTypeFullObject) && string(checksum)+":"+stored != res.Checksum {
 		problem = fmt.Sprintf("the stored object's %s is %s, the streamed bytes' is %s", checksum, stored, res.Checksum)
 	}
@@ -519,12 +519,13 @@ func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, mu
 	return &Error{Op: "verify", Bucket: u.Bucket, Key: u.Key, Err: errors.New(problem)}
 }
 
-func storedChecksum(head *s3.HeadObjectOutput, c Checksum) string {
+// pick returns, of a response's checksum fields, the one of algorithm c ("" when absent).
+func (c Checksum) pick(crc32c, crc64nvme *string) string {
 	switch c {
 	case CRC32C:
-		return aws.ToString(head.ChecksumCRC32C)
+		return aws.ToString(crc32c)
 	case CRC64NVME:
-		return aws.ToString(head.ChecksumCRC64NVME)
+		return aws.ToString(crc64nvme)
 	}
 	return ""
 }
