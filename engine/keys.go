@@ -21,11 +21,14 @@ var anyPlaceholder = regexp.MustCompile(`\{[^{}]*\}`)
 // by default: '%', '/', '.', '\' and control characters become %XX (as in URLs), everything else
 // (letters of any script, digits, spaces, punctuation) stays. "a.b".c and a."b.c" become
 // a%2Eb.c and a.b%2Ec under the default template {schema}.{table}.
-func KeyName(name string) string {
+func KeyName(name string) string { return percentEscape(name, `%/.\`) }
+
+// percentEscape writes control characters, DEL and the bytes of special as %XX (as in URLs).
+func percentEscape(s, special string) string {
 	var b strings.Builder
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c < 0x20 || c == 0x7f || c == '%' || c == '/' || c == '.' || c == '\\' {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f || strings.IndexByte(special, c) >= 0 {
 			fmt.Fprintf(&b, "%%%02X", c)
 			continue
 		}

@@ -125,15 +125,4 @@ func hivePath(vs []PartitionValue) string {
 	return b.String()
 }
 
-func hiveEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
-			fmt.Fprintf(&b, "%%%02X", c)
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
+func hiveEscape(s string) string { return percentEscape(s, "\"#%'*/:=?\\{[]^") }
