@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +241,7 @@ func TestKeyCollisionsRefused(t *testing.T) {
 		{"unknown placeholder", []string{"-t", "keys_big", "--key-template", "{tabel}/{split}.csv"}, []string{"--key-template", "unknown placeholder {tabel}"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num"))); v < 140000 && strings.Contains(tt.name, "chunked") {
+			if v := testenv.ServerVersionNum(t); v < 140000 && strings.Contains(tt.name, "chunked") {
 				t.Skip("before PostgreSQL 14 a table is one chunk (no TID Range Scan): no chunks to collide")
 			}
 			dest := to(strings.ReplaceAll(tt.name, " ", "_"))

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -89,7 +88,7 @@ func TestPartitionBy(t *testing.T) {
 		lines = append(lines, strings.SplitAfter(string(body), "\n")...)
 	}
 	wantChunks := 2 // before PostgreSQL 14 there is no TID Range Scan: a table is one chunk
-	if v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num"))); v < 140000 {
+	if v := testenv.ServerVersionNum(t); v < 140000 {
 		wantChunks = 1
 	}
 	if len(values) != 1000 || len(chunks) < wantChunks {
@@ -230,7 +229,7 @@ func TestPartitionShapes(t *testing.T) {
 	prefix = testenv.Key(t) + "/"
 	args := []string{"export", "-t", "part_text", "--to", "s3://" + bucket + "/" + prefix, "--format", "text", "--partition-by", "v", "--quiet"}
 	header := true // COPY's text format has HEADER from PostgreSQL 15
-	if v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num"))); v < 150000 {
+	if v := testenv.ServerVersionNum(t); v < 150000 {
 		header = false
 	} else {
 		args = append(args, "--header")

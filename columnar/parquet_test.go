@@ -127,11 +127,10 @@ func duckRows(t *testing.T, files []string, cols []engine.Column) ([][]any, []st
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	names, _ := duckTypes(t, db, list)
-	return out, names
+	return out, duckTypes(t, db, list)
 }
 
-func duckTypes(t *testing.T, db *sql.DB, list string) ([]string, error) {
+func duckTypes(t *testing.T, db *sql.DB, list string) []string {
 	rows, err := db.Query("SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM read_parquet(" + list + "))")
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +142,7 @@ func duckTypes(t *testing.T, db *sql.DB, list string) ([]string, error) {
 		rows.Scan(&s)
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 // same compares DuckDB's rendering of one value with PostgreSQL's text form.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -75,6 +74,5 @@ func mustErr(t testing.TB, err error, want ...string) {
 // PostgreSQL 14); before, every table is one chunk, by design.
 func chunked(t testing.TB) bool {
 	t.Helper()
-	v, _ := strconv.Atoi(strings.TrimSpace(testenv.PsqlValue(t, "SHOW server_version_num")))
-	return v >= 140000
+	return testenv.ServerVersionNum(t) >= 140000
 }

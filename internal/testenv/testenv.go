@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -126,6 +127,16 @@ func PsqlInput(t testing.TB, sql string, stdin []byte, args ...string) []byte {
 
 // PsqlValue runs SQL with psql -At (unaligned, tuples only) and returns its output.
 func PsqlValue(t testing.TB, sql string) string { t.Helper(); return string(Psql(t, sql, "-At")) }
+
+// ServerVersionNum is the test server's server_version_num (130023, 150018, ...).
+func ServerVersionNum(t testing.TB) int {
+	t.Helper()
+	v, err := strconv.Atoi(strings.TrimSpace(PsqlValue(t, "SHOW server_version_num")))
+	if err != nil {
+		t.Fatalf("server_version_num: %v", err)
+	}
+	return v
+}
 
 // HardValues is the query of testdata/hard_values.sql.
 func HardValues(t testing.TB) string {
