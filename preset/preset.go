@@ -200,8 +200,11 @@ func Statement(l Load) string {
 		if comp == "" {
 			comp = "none"
 		}
-		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS format_csv_delimiter = %s, input_format_csv_empty_as_default = 1%s;",
-			l.Table, sqlString(url), sqlString(format), sqlString(comp), sqlString(l.delimiter()), l.clickhouseHive())
+		settings := "format_csv_delimiter = " + sqlString(l.delimiter()) + ", input_format_csv_empty_as_default = 1"
+		if h := l.clickhouseHive(); h != "" {
+			settings += ", " + h
+		}
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS %s;", l.Table, sqlString(url), sqlString(format), sqlString(comp), settings)
 	}
 	return ""
 }
@@ -236,7 +239,11 @@ func parquetStatement(l Load) string {
 		}
 		return fmt.Sprintf("bq load --source_format=PARQUET --parquet_enable_list_inference%s %s %s", l.bqHive(), l.Table, upload.ShellQuote(url))
 	case "clickhouse":
-		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet')%s;", l.Table, sqlString(clickhouseURL(l)), strings.Replace(l.clickhouseHive(), ",", " SETTINGS", 1))
+		settings := ""
+		if h := l.clickhouseHive(); h != "" {
+			settings = " SETTINGS " + h
+		}
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet')%s;", l.Table, sqlString(clickhouseURL(l)), settings)
 	}
 	return "-- " + ErrNoParquetReader.Error()
 }
@@ -273,10 +280,11 @@ func (l Load) bqHive() string {
 	return " --hive_partitioning_mode=AUTO --hive_partitioning_source_uri_prefix=" + upload.ShellQuote(root)
 }
 
-// clickhouseHive: ClickHouse 24.8 and later read name=value/ folders as virtual columns.
+// clickhouseHive is the setting by which ClickHouse 24.8 and later read name=value/ folders as
+// virtual columns ("" when the objects are not partitioned).
 func (l Load) clickhouseHive() string {
 	if l.HiveRoot == "" {
 		return ""
 	}
-	return ", use_hive_partitioning = 1"
+	return "use_hive_partitioning = 1"
 }
