@@ -2,8 +2,9 @@
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
 .PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed
 
+# The VCS stamp (pg2s3 version's revision) and a build date, as the release build has.
 build:
-	go build -o pg2s3 .
+	go build -buildvcs=auto -ldflags "-X github.com/pg2s3/pg2s3/command.BuildDate=$$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o pg2s3 .
 
 demo:
 	scripts/stack.sh run -- scripts/demo.sh

@@ -15,7 +15,7 @@ type badInput struct {
 }
 
 func badInputs() map[string]badInput {
-	q := []string{"export", "-q", "SELECT 1", "--to", "-"}
+	q := []string{"export", "-c", "SELECT 1", "--to", "-"}
 	many := []string{"export", "-t", "a", "-t", "b", "--to", "s3://bucket/p/"}
 	with := func(base []string, extra ...string) []string { return append(append([]string{}, base...), extra...) }
 	in := map[string]badInput{}
@@ -29,7 +29,7 @@ func badInputs() map[string]badInput {
 		add(fmt.Sprintf("dsn %d", i), with(q, "--dsn", dsn), "--dsn", "invalid connection string")
 	}
 	add("dsn in snapshot", []string{"snapshot", "--dsn", "host=x port=abc"}, "--dsn")
-	add("dsn in bench", []string{"bench", "-q", "SELECT 1", "--dsn", "host=x port=abc"}, "--dsn")
+	add("dsn in bench", []string{"bench", "-c", "SELECT 1", "--dsn", "host=x port=abc"}, "--dsn")
 	// Names
 	add("empty table", []string{"export", "-t", "", "--to", "-"}, "--table")
 	add("empty schema", []string{"export", "--schema", " ", "--to", "s3://bucket/p/"}, "--schema")
@@ -38,7 +38,7 @@ func badInputs() map[string]badInput {
 	for name, query := range map[string]string{"empty": " ; ", "two statements": "SELECT 1; DELETE FROM t",
 		"unterminated string": "SELECT 'x", "unclosed paren": "SELECT (1", "unmatched paren": "SELECT 1)",
 		"unterminated comment": "SELECT /* x", "unterminated dollar": "SELECT $a$ x", "only a comment": "-- x"} {
-		add("query "+name, []string{"export", "-q", query, "--to", "-"}, "--query")
+		add("query "+name, []string{"export", "-c", query, "--to", "-"}, "--query")
 	}
 	// Destinations
 	for name, to := range map[string]string{"gs": "gs://b/k", "no bucket": "s3://", "short bucket": "s3://ab/k",
@@ -46,7 +46,7 @@ func badInputs() map[string]badInput {
 		"bucket ip": "s3://192.168.1.1/k", "bucket space": "s3://b b/k", "bucket too long": "s3://" + strings.Repeat("b", 64) + "/k",
 		"key too long": "s3://bucket/" + strings.Repeat("k", 1025), "file scheme": "file:///tmp/x", "directory": "/tmp",
 		"missing folder": "/nonexistent-pg2s3/x.csv", "bucket root for a query": "s3://bucket", "prefix for a query": "s3://bucket/p/"} {
-		add("to "+name, []string{"export", "-q", "SELECT 1", "--to", to}, "--to")
+		add("to "+name, []string{"export", "-c", "SELECT 1", "--to", to}, "--to")
 	}
 	add("several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bucket/k.csv"}, "--to s3://bucket/k.csv", "give a prefix")
 	add("schema to stdout", []string{"export", "--schema", "app", "--to", "-"}, "--to -", "give a prefix")
@@ -71,15 +71,15 @@ func badInputs() map[string]badInput {
 	add("level 0", with(q, "--compress", "zstd", "--compress-level", "0"), "--compress-level 0")
 	add("level x", with(q, "--compress", "zstd", "--compress-level", "x"), "--compress-level x")
 	add("level without compression", with(q, "--compress-level", "3"), "--compress-level 3")
-	add("bench runs 0", []string{"bench", "-q", "SELECT 1", "--runs", "0"}, "--runs 0")
-	add("bench batch x", []string{"bench", "-q", "SELECT 1", "--batch", "x"}, "--batch x")
-	add("bench part size", []string{"bench", "-q", "SELECT 1", "--part-size", "1MiB"}, "--part-size 1MiB")
+	add("bench runs 0", []string{"bench", "-c", "SELECT 1", "--runs", "0"}, "--runs 0")
+	add("bench batch x", []string{"bench", "-c", "SELECT 1", "--batch", "x"}, "--batch x")
+	add("bench part size", []string{"bench", "-c", "SELECT 1", "--part-size", "1MiB"}, "--part-size 1MiB")
 	// Enums
 	for flag, v := range map[string]string{"checksum": "md5", "compress": "lz4", "format": "xml", "sse": "rot13",
 		"storage-class": "COLD", "preset": "oracle"} {
 		add("enum --"+flag, with(q, "--"+flag, v), "--"+flag+" "+v)
 	}
-	add("enum approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, "--approach", "odbc")
+	add("enum approach", []string{"bench", "-c", "SELECT 1", "--approach", "copy,odbc"}, "--approach", "odbc")
 	add("kms without sse", with(q, "--sse-kms-key-id", "k"), "--sse-kms-key-id k")
 	add("kms with AES256", with(q, "--sse", "AES256", "--sse-kms-key-id", "k"), "--sse-kms-key-id k")
 	// CSV options
@@ -94,7 +94,7 @@ func badInputs() map[string]badInput {
 		add("parquet --"+flag, with(pq, "--"+flag, v), "--"+flag)
 	}
 	add("parquet --header", append(pq, "--header"), "--header")
-	add("parquet by extension, with a CSV option", []string{"export", "-q", "SELECT 1", "--to", "s3://bucket/k.parquet", "--quote", "'"}, "--quote")
+	add("parquet by extension, with a CSV option", []string{"export", "-c", "SELECT 1", "--to", "s3://bucket/k.parquet", "--quote", "'"}, "--quote")
 	add("parquet option without parquet", with(q, "--row-group-size", "1MiB"), "--row-group-size", "--format parquet")
 	add("load sql without preset", with(q, "--print-load-sql"), "--print-load-sql needs --preset")
 	// Templates
@@ -140,7 +140,7 @@ func badInputs() map[string]badInput {
 		"max rows": {"PG2S3_MAX_ROWS=1e6", "--max-rows 1e6"}, "memory": {"PG2S3_MEMORY_LIMIT=lots", "--memory-limit lots"}} {
 		args := many
 		if name == "to" {
-			args = []string{"export", "-q", "SELECT 1"}
+			args = []string{"export", "-c", "SELECT 1"}
 		}
 		addEnv("env "+name, []string{kv[0]}, args, kv[1])
 	}

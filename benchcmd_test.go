@@ -21,7 +21,7 @@ const benchQuery = "SELECT g, md5(g::text), CASE WHEN g % 7 = 0 THEN NULL ELSE '
 
 func TestBenchJSONHasEveryField(t *testing.T) {
 	testenv.Stack(t)
-	r := pg2s3(t, nil, "bench", "-q", benchQuery, "--runs", "2", "--json", "--quiet")
+	r := pg2s3(t, nil, "bench", "-c", benchQuery, "--runs", "2", "--json", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -75,7 +75,7 @@ func TestBenchReportsFailedApproach(t *testing.T) {
 	failIn := func(prefix string) string {
 		return "SELECT g, 10 / CASE WHEN current_query() LIKE '" + prefix + "%' THEN 0 ELSE 1 END AS q FROM generate_series(1, 1000) g"
 	}
-	r := pg2s3(t, nil, "bench", "-q", failIn("FETCH"), "--runs", "1", "--quiet")
+	r := pg2s3(t, nil, "bench", "-c", failIn("FETCH"), "--runs", "1", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -85,7 +85,7 @@ func TestBenchReportsFailedApproach(t *testing.T) {
 	if !strings.Contains(r.stdout, "memory") || !strings.Contains(r.stdout, "identical") {
 		t.Errorf("the other approaches are not reported:\n%s", r.stdout)
 	}
-	r = pg2s3(t, nil, "bench", "-q", failIn("SELECT"), "--runs", "1", "--markdown", "--quiet")
+	r = pg2s3(t, nil, "bench", "-c", failIn("SELECT"), "--runs", "1", "--markdown", "--quiet")
 	if !strings.Contains(r.stdout, "| memory | FAILED") || !strings.Contains(r.stdout, "| copy |") {
 		t.Errorf("markdown report:\n%s", r.stdout)
 	}
@@ -95,7 +95,7 @@ func TestBenchToS3(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	prefix := testenv.Key(t) + "/"
 	svg := t.TempDir() + "/bench.svg"
-	r := pg2s3(t, nil, "bench", "-q", benchQuery, "--runs", "1", "--to", "s3://"+bucket+"/"+prefix, "--json", "--svg", svg, "--quiet")
+	r := pg2s3(t, nil, "bench", "-c", benchQuery, "--runs", "1", "--to", "s3://"+bucket+"/"+prefix, "--json", "--svg", svg, "--quiet")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -36,7 +36,7 @@ func TestSignalsAtRandomPoints(t *testing.T) {
 			for run := 0; run < faultRuns(); run++ {
 				k := testenv.Key(t)
 				cmd := exec.Command(binary, "export", "--to", "s3://"+bucket+"/"+k, "--part-size", "5MiB",
-					"-q", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
+					"-c", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
 				var stderr bytes.Buffer
 				cmd.Stderr = &stderr
 				if err := cmd.Start(); err != nil {
@@ -153,7 +153,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		{name: "bucket missing", args: []string{"--to", "s3://pg2s3-no-such-bucket/x.csv"}, want: []string{"NoSuchBucket", "s3://pg2s3-no-such-bucket/x.csv"}},
 		{name: "endpoint does not answer", args: []string{"--endpoint-url", "http://127.0.0.1:1", "--retries", "2"},
 			want: []string{"the S3 endpoint did not answer", "127.0.0.1:1", "connection refused", "gave up after 2 attempts"}},
-		{name: "query not read-only", args: []string{"-q", "DELETE FROM pg_catalog.pg_class RETURNING 1"}, want: []string{"read-only transaction", "25006"}},
+		{name: "query not read-only", args: []string{"-c", "DELETE FROM pg_catalog.pg_class RETURNING 1"}, want: []string{"read-only transaction", "25006"}},
 		{name: "table not found", args: []string{"-t", "no_such_table"}, want: []string{`table "no_such_table" does not exist`}},
 	}
 	for _, tt := range tests {
@@ -162,7 +162,7 @@ func TestBadInputFailsCleanly(t *testing.T) {
 			k := testenv.Key(t)
 			args := []string{"export", "--to", "s3://" + bucket + "/" + k}
 			if !strings.HasPrefix(strings.Join(tt.args, " "), "-t ") && !strings.HasPrefix(strings.Join(tt.args, " "), "-q ") {
-				args = append(args, "-q", "SELECT g FROM generate_series(1, 3000000) g")
+				args = append(args, "-c", "SELECT g FROM generate_series(1, 3000000) g")
 			}
 			args = append(args, tt.args...) // a later flag wins
 			t.Cleanup(func() { t.Logf("stderr:\n%s", rStderr) })

@@ -22,13 +22,17 @@ import (
 
 var binary string
 
+const testBuildDate = "2026-12-02T00:00:00Z"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "pg2s3-bin")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "pg2s3")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// As `make build` does: the VCS stamp from this work tree, and a build date (TestVersion reads both).
+	build := exec.Command("go", "build", "-buildvcs=auto", "-ldflags", "-X github.com/pg2s3/pg2s3/command.BuildDate="+testBuildDate, "-o", binary, ".")
+	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -78,44 +82,44 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"unknown command", []string{"exprt"}, `unknown command "exprt"`},
 		{"no command", nil, "no command given"},
 		{"no source", []string{"export", "--to", "-"}, "give --query or --table"},
-		{"both sources", []string{"export", "-q", "SELECT 1", "-t", "t", "--to", "-"}, "not both"},
-		{"no destination", []string{"export", "-q", "SELECT 1"}, "--to is required"},
-		{"empty query", []string{"export", "-q", " ; ", "--to", "-"}, "--query: the query is empty"},
-		{"two statements", []string{"export", "-q", "SELECT 1; DELETE FROM t", "--to", "-"}, "more than one statement"},
-		{"part size too small", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "4MiB"}, "outside S3's limits"},
-		{"part size too large", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "6GiB"}, "outside S3's limits"},
-		{"part size not a size", []string{"export", "-q", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
-		{"concurrency 0", []string{"export", "-q", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
-		{"bad checksum", []string{"export", "-q", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
-		{"key ends in slash", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt/prefix/"}, "--to s3://bkt/prefix/: a query exports one result to one object"},
+		{"both sources", []string{"export", "-c", "SELECT 1", "-t", "t", "--to", "-"}, "not both"},
+		{"no destination", []string{"export", "-c", "SELECT 1"}, "--to is required"},
+		{"empty query", []string{"export", "-c", " ; ", "--to", "-"}, "--query: the query is empty"},
+		{"two statements", []string{"export", "-c", "SELECT 1; DELETE FROM t", "--to", "-"}, "more than one statement"},
+		{"part size too small", []string{"export", "-c", "SELECT 1", "--to", "-", "--part-size", "4MiB"}, "outside S3's limits"},
+		{"part size too large", []string{"export", "-c", "SELECT 1", "--to", "-", "--part-size", "6GiB"}, "outside S3's limits"},
+		{"part size not a size", []string{"export", "-c", "SELECT 1", "--to", "-", "--part-size", "lots"}, `"lots" is not a size`},
+		{"concurrency 0", []string{"export", "-c", "SELECT 1", "--to", "-", "--concurrency", "0"}, "at least 1"},
+		{"bad checksum", []string{"export", "-c", "SELECT 1", "--to", "-", "--checksum", "md5"}, "unknown checksum"},
+		{"key ends in slash", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt/prefix/"}, "--to s3://bkt/prefix/: a query exports one result to one object"},
 		{"key ends in slash, one table", []string{"export", "-t", "t", "--to", "s3://bkt/prefix/", "--memory-limit", "1KiB"}, "--memory-limit"},
-		{"no key", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt"}, "give s3://bucket/key"},
-		{"unknown scheme", []string{"export", "-q", "SELECT 1", "--to", "gs://bkt/k"}, "want s3://bucket/key"},
-		{"tag S3 would refuse", []string{"export", "-q", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
-		{"metadata without =", []string{"export", "-q", "SELECT 1", "--to", "-", "--metadata", "novalue"}, "want KEY=VALUE"},
-		{"sse unknown", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse", "rot13"}, "want AES256, aws:kms"},
-		{"kms key without kms", []string{"export", "-q", "SELECT 1", "--to", "-", "--sse-kms-key-id", "k"}, "needs --sse aws:kms"},
+		{"no key", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt"}, "give s3://bucket/key"},
+		{"unknown scheme", []string{"export", "-c", "SELECT 1", "--to", "gs://bkt/k"}, "want s3://bucket/key"},
+		{"tag S3 would refuse", []string{"export", "-c", "SELECT 1", "--to", "-", "--tag", "team=data & co"}, "S3 allows only letters"},
+		{"metadata without =", []string{"export", "-c", "SELECT 1", "--to", "-", "--metadata", "novalue"}, "want KEY=VALUE"},
+		{"sse unknown", []string{"export", "-c", "SELECT 1", "--to", "-", "--sse", "rot13"}, "want AES256, aws:kms"},
+		{"kms key without kms", []string{"export", "-c", "SELECT 1", "--to", "-", "--sse-kms-key-id", "k"}, "needs --sse aws:kms"},
 		{"cleanup without URL", []string{"cleanup"}, "give one s3://bucket"},
 		{"cleanup bad URL", []string{"cleanup", "gs://x"}, "is not an s3:// URL"},
-		{"bench unknown approach", []string{"bench", "-q", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
-		{"bench prefix without slash", []string{"bench", "-q", "SELECT 1", "--to", "s3://bkt/prefix"}, "ending in /"},
+		{"bench unknown approach", []string{"bench", "-c", "SELECT 1", "--approach", "copy,odbc"}, `unknown approach "odbc"`},
+		{"bench prefix without slash", []string{"bench", "-c", "SELECT 1", "--to", "s3://bkt/prefix"}, "ending in /"},
 		{"bench no source", []string{"bench"}, "give --query or --table"},
-		{"unknown compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
-		{"gzip level too high", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
-		{"level without compression", []string{"export", "-q", "SELECT 1", "--to", "-", "--compress-level", "3"}, "--compress-level 3: a level needs gzip or zstd"},
-		{"unknown format", []string{"export", "-q", "SELECT 1", "--to", "-", "--format", "xml"}, "want csv, text or parquet"},
-		{"long delimiter", []string{"export", "-q", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
-		{"unknown preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
-		{"load sql without preset", []string{"export", "-q", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
+		{"unknown compression", []string{"export", "-c", "SELECT 1", "--to", "-", "--compress", "lz4"}, "want none, gzip or zstd"},
+		{"gzip level too high", []string{"export", "-c", "SELECT 1", "--to", "-", "--compress", "gzip", "--compress-level", "12"}, "gzip levels are 1 to 9"},
+		{"level without compression", []string{"export", "-c", "SELECT 1", "--to", "-", "--compress-level", "3"}, "--compress-level 3: a level needs gzip or zstd"},
+		{"unknown format", []string{"export", "-c", "SELECT 1", "--to", "-", "--format", "xml"}, "want csv, text or parquet"},
+		{"long delimiter", []string{"export", "-c", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
+		{"unknown preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
+		{"load sql without preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
 		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
 		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},
 		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/k.csv"}, "for several tables, give a prefix"},
 		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://bkt/k.csv"}, "give a prefix"},
 		{"split without prefix", []string{"export", "-t", "a", "--to", "s3://bkt/k.csv", "--max-rows", "10"}, "give a prefix destination"},
-		{"query to a prefix", []string{"export", "-q", "SELECT 1", "--to", "s3://bkt/p/"}, "a query exports one result"},
+		{"query to a prefix", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt/p/"}, "a query exports one result"},
 		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
-		{"-v before the command", []string{"-v", "export", "-q", "SELECT 1", "--to", "-"}, "flag provided but not defined: -v"},
-		{"stray argument", []string{"export", "-q", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
+		{"-v before the command", []string{"-v", "export", "-c", "SELECT 1", "--to", "-"}, "flag provided but not defined: -v"},
+		{"stray argument", []string{"export", "-c", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,7 +144,7 @@ func TestEnvironmentVariablesSetFlags(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
 	}
 	// DATABASE_URL is used when --dsn and PG2S3_DSN are absent; a broken one must be what fails.
-	r = pg2s3(t, []string{"DATABASE_URL=postgres://nobody:pw@127.0.0.1:1/x?connect_timeout=5", "PG2S3_DSN="}, "export", "-q", "SELECT 1", "--to", "-")
+	r = pg2s3(t, []string{"DATABASE_URL=postgres://nobody:pw@127.0.0.1:1/x?connect_timeout=5", "PG2S3_DSN="}, "export", "-c", "SELECT 1", "--to", "-")
 	if r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:1") {
 		t.Errorf("exit %d, stderr %s; want a connection error naming 127.0.0.1:1", r.code, r.stderr)
 	}
@@ -150,7 +154,7 @@ func TestJSONSummary(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	k := testenv.Key(t)
 	defer client.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: &bucket, Key: &k})
-	r := pg2s3(t, nil, "export", "-q", "SELECT g FROM generate_series(1, 1000) g", "--to", "s3://"+bucket+"/"+k, "--json")
+	r := pg2s3(t, nil, "export", "-c", "SELECT g FROM generate_series(1, 1000) g", "--to", "s3://"+bucket+"/"+k, "--json")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -185,7 +189,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
 			env := []string{"PGPASSWORD=" + pw}
-			r := pg2s3(t, env, append([]string{"export", "-q", "SELECT 1", "--to", "-", "-v"}, args...)...)
+			r := pg2s3(t, env, append([]string{"export", "-c", "SELECT 1", "--to", "-", "-v"}, args...)...)
 			if r.code == 0 {
 				t.Fatalf("a wrong password was accepted")
 			}
@@ -200,7 +204,7 @@ func TestPasswordNeverShown(t *testing.T) {
 }
 
 func TestConnectionErrorNamesHostAndPort(t *testing.T) {
-	r := pg2s3(t, nil, "export", "--dsn", "postgres://u@127.0.0.1:1/db?connect_timeout=5", "-q", "SELECT 1", "--to", "-")
+	r := pg2s3(t, nil, "export", "--dsn", "postgres://u@127.0.0.1:1/db?connect_timeout=5", "-c", "SELECT 1", "--to", "-")
 	if r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:1") || !strings.Contains(r.stderr, "connection refused") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
@@ -213,7 +217,7 @@ func TestSignalMidStream(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			k := testenv.Key(t)
 			cmd := exec.Command(binary, "export", "--to", "s3://"+bucket+"/"+k, "--part-size", "5MiB", "-v",
-				"-q", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
+				"-c", "SELECT g, md5(g::text) FROM (SELECT generate_series(1, 500000000) g) s")
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
@@ -256,7 +260,7 @@ func TestMemoryBounded(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	psql := func(sql string) {
 		t.Helper()
-		if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
+		if out, err := exec.Command("psql", "-X", "-c", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
 			t.Fatalf("psql: %v\n%s", err, out)
 		}
 	}
@@ -360,7 +364,7 @@ func TestPrintLoadSQL(t *testing.T) {
 	}{
 		{[]string{"--preset", "redshift", "-t", "public.orders"}, []string{"COPY public.orders FROM 's3://bkt/exports/orders.csv.gz'", "FORMAT AS CSV", `NULL AS '\N'`, "GZIP", "IGNOREHEADER 0"}},
 		{[]string{"--preset", "snowflake", "-t", "orders", "--load-table", "db.s.orders"}, []string{"COPY INTO db.s.orders FROM 's3://bkt/exports/orders.csv.zst'", "SKIP_HEADER = 1", "EMPTY_FIELD_AS_NULL = TRUE", "COMPRESSION = ZSTD"}},
-		{[]string{"--preset", "duckdb", "-q", "SELECT 1"}, []string{"CREATE TABLE my_table AS SELECT * FROM read_csv('s3://bkt/exports/orders.csv.zst'", "allow_quoted_nulls = false", "header = true"}},
+		{[]string{"--preset", "duckdb", "-c", "SELECT 1"}, []string{"CREATE TABLE my_table AS SELECT * FROM read_csv('s3://bkt/exports/orders.csv.zst'", "allow_quoted_nulls = false", "header = true"}},
 		{[]string{"--preset", "postgres", "-t", "orders", "--force-not-null", "note"}, []string{"aws s3 cp s3://bkt/exports/orders.csv -", `\copy orders FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ("note"))`}},
 		{[]string{"--preset", "bigquery", "-t", "ds.orders", "--compress", "none"}, []string{"bq load --source_format=CSV --skip_leading_rows=1", "ds.orders gs://bkt/exports/orders.csv"}},
 		{[]string{"--preset", "clickhouse", "-t", "orders", "--header=false", "--endpoint-url", "http://minio:9000"}, []string{"s3('http://minio:9000/bkt/exports/orders.csv.zst', 'CSV', 'zstd')"}},

@@ -49,11 +49,11 @@ func TestConnectTimeoutEveryMode(t *testing.T) {
 	dsn := "postgres://u:pw@" + silentServer(t) + "/db?sslmode=disable"
 	prefix := "s3://" + bucket + "/" + testenv.Key(t) + "/"
 	for name, args := range map[string][]string{
-		"one object":  {"export", "-q", "SELECT 1", "--to", "-"},
+		"one object":  {"export", "-c", "SELECT 1", "--to", "-"},
 		"many tables": {"export", "-t", "a", "-t", "b", "--to", prefix},
 		"plan":        {"plan", "-t", "a", "-t", "b", "--to", prefix},
 		"snapshot":    {"snapshot"},
-		"bench":       {"bench", "-q", "SELECT 1", "--runs", "1", "--approach", "copy,cursor"},
+		"bench":       {"bench", "-c", "SELECT 1", "--runs", "1", "--approach", "copy,cursor"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := pg2s3(t, []string{"PG2S3_DSN=" + dsn, "PG2S3_CONNECT_TIMEOUT=2s"}, args...)

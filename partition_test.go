@@ -192,7 +192,7 @@ func TestPartitionGuards(t *testing.T) {
 func TestPartitionShapes(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	prefix := testenv.Key(t) + "/"
-	r := pg2s3(t, nil, "export", "-q", "SELECT g AS id, g % 7 AS k, 'x' AS c, 'y' AS c FROM generate_series(1, 10000) g",
+	r := pg2s3(t, nil, "export", "-c", "SELECT g AS id, g % 7 AS k, 'x' AS c, 'y' AS c FROM generate_series(1, 10000) g",
 		"--to", "s3://"+bucket+"/"+prefix, "--format", "parquet", "--partition-by", "b=k % 3", "--max-rows", "1000", "--quiet")
 	if r.code != 0 {
 		t.Fatalf("query to parquet: exit %d: %s", r.code, r.stderr)

@@ -65,11 +65,11 @@ func TestNoClobber(t *testing.T) {
 			k := testenv.Key(t)
 			testenv.Remove(t, client, bucket, k)
 			to := "s3://" + bucket + "/" + k
-			if r := pg2s3(t, nil, "export", "-q", q, "--to", to, "--no-clobber", "--part-size", "5MiB"); r.code != 0 {
+			if r := pg2s3(t, nil, "export", "-c", q, "--to", to, "--no-clobber", "--part-size", "5MiB"); r.code != 0 {
 				t.Fatalf("first write: exit %d: %s", r.code, r.stderr)
 			}
 			first := testenv.Get(t, client, bucket, k)
-			r := pg2s3(t, nil, "export", "-q", "SELECT 'other'", "--to", to, "--no-clobber")
+			r := pg2s3(t, nil, "export", "-c", "SELECT 'other'", "--to", to, "--no-clobber")
 			if r.code != 1 || !strings.Contains(r.stderr, "already exists") {
 				t.Errorf("second write: exit %d, want 1 and 'already exists': %s", r.code, r.stderr)
 			}
@@ -80,7 +80,7 @@ func TestNoClobber(t *testing.T) {
 			if ids := testenv.OpenUploads(t, client, bucket, k); len(ids) > 0 {
 				t.Errorf("uploads left open: %v", ids)
 			}
-			if r := pg2s3(t, nil, "export", "-q", "SELECT 'other'", "--to", to); r.code != 0 || string(testenv.Get(t, client, bucket, k)) != "other\n" {
+			if r := pg2s3(t, nil, "export", "-c", "SELECT 'other'", "--to", to); r.code != 0 || string(testenv.Get(t, client, bucket, k)) != "other\n" {
 				t.Errorf("without --no-clobber the object is replaced: exit %d: %s", r.code, r.stderr)
 			}
 		})
@@ -88,7 +88,7 @@ func TestNoClobber(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "out.csv")
 	os.WriteFile(file, []byte("keep\n"), 0o600)
-	r := pg2s3(t, nil, "export", "-q", "SELECT 1", "--to", file, "--no-clobber")
+	r := pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", file, "--no-clobber")
 	if b, _ := os.ReadFile(file); r.code != 2 || string(b) != "keep\n" || !strings.Contains(r.stderr, "--no-clobber") {
 		t.Errorf("file: exit %d, content %q: %s", r.code, b, r.stderr)
 	}
@@ -101,7 +101,7 @@ func TestFileDestinations(t *testing.T) {
 	testenv.DSN(t)
 	dir := t.TempDir()
 	// /dev/null stays a device.
-	if r := pg2s3(t, nil, "export", "-q", "SELECT 1", "--to", "/dev/null"); r.code != 0 {
+	if r := pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", "/dev/null"); r.code != 0 {
 		t.Fatalf("/dev/null: exit %d: %s", r.code, r.stderr)
 	}
 	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
@@ -117,7 +117,7 @@ func TestFileDestinations(t *testing.T) {
 		b, _ := os.ReadFile(fifo) // blocks until pg2s3 opens the FIFO for writing
 		got <- b
 	}()
-	if r := pg2s3(t, nil, "export", "-q", "SELECT g FROM generate_series(1, 3) g", "--to", fifo); r.code != 0 {
+	if r := pg2s3(t, nil, "export", "-c", "SELECT g FROM generate_series(1, 3) g", "--to", fifo); r.code != 0 {
 		t.Fatalf("FIFO: exit %d: %s", r.code, r.stderr)
 	}
 	if b := <-got; string(b) != "1\n2\n3\n" {
@@ -131,7 +131,7 @@ func TestFileDestinations(t *testing.T) {
 	os.WriteFile(target, []byte("old\n"), 0o640)
 	link := filepath.Join(dir, "link.csv")
 	os.Symlink("target.csv", link)
-	if r := pg2s3(t, nil, "export", "-q", "SELECT 42", "--to", link); r.code != 0 {
+	if r := pg2s3(t, nil, "export", "-c", "SELECT 42", "--to", link); r.code != 0 {
 		t.Fatalf("symlink: exit %d: %s", r.code, r.stderr)
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
@@ -144,7 +144,7 @@ func TestFileDestinations(t *testing.T) {
 		t.Errorf("the target's mode became %v", fi.Mode().Perm())
 	}
 	// A failed export leaves the target as it was, and no temporary file.
-	if r := pg2s3(t, nil, "export", "-q", "SELECT 1/0", "--to", link); r.code != 1 {
+	if r := pg2s3(t, nil, "export", "-c", "SELECT 1/0", "--to", link); r.code != 1 {
 		t.Errorf("failing export: exit %d", r.code)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "42\n" {

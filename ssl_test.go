@@ -44,7 +44,7 @@ func TestSSLModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := pg2s3(t, []string{"PGSSLMODE="}, "export", "--dsn", tt.dsn, "--to", "-", "--quiet",
-				"-q", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+				"-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
 			if tt.err == "" && (r.code != 0 || r.stdout != tt.stdout) {
 				t.Errorf("exit %d, stdout %q, want %q\n%s", r.code, r.stdout, tt.stdout, r.stderr)
 			}
@@ -74,7 +74,7 @@ func TestSSLRequiredButUnavailable(t *testing.T) {
 		}
 	}()
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	r := pg2s3(t, nil, "export", "--dsn", "postgres://u:pw@127.0.0.1:"+port+"/db?sslmode=require", "-q", "SELECT 1", "--to", "-")
+	r := pg2s3(t, nil, "export", "--dsn", "postgres://u:pw@127.0.0.1:"+port+"/db?sslmode=require", "-c", "SELECT 1", "--to", "-")
 	if r.code != 1 || !strings.Contains(r.stderr, "127.0.0.1:"+port) || !strings.Contains(r.stderr, "does not offer TLS") {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,14 +43,10 @@ func (u *usageError) Unwrap() error { return u.err }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
 
-// Version is set with -ldflags "-X github.com/pg2s3/pg2s3/command.Version=..."; otherwise the
-// module version is used.
-var Version = ""
-
 // Run runs pg2s3 with args (os.Args) and returns the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, flagsFirst(app, args))
+	err := app.RunContext(ctx, flagsFirst(app, oldSpellings(app, args, stderr)))
 	if err == nil {
 		return exitOK
 	}
@@ -69,16 +64,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	v := Version
-	if v == "" {
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			v = bi.Main.Version
-		}
-	}
-	onUsage := func(_ *cli.Context, err error, _ bool) error { return &usageError{err} }
+	onUsage := func(c *cli.Context, err error, _ bool) error { return &usageError{suggestFlag(c.Command, err)} }
 	// -v is --verbose under the commands; before a command it is refused rather than read as
 	// --version, which would exit 0 without exporting anything.
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version, the VCS revision and the build date"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer, false) }
+	var app *cli.App
+	self := func() *cli.App { return app }
 	cmds := []*cli.Command{
 		exportCommand(stdout, stderr),
 		planCommand(stdout, stderr),
@@ -86,6 +78,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		manifestCommand(stdout, stderr),
 		cleanupCommand(stdout, stderr),
 		benchCommand(stdout, stderr),
+		versionCommand(stdout),
+		completionCommand(self, stdout),
+		manCommand(self, stdout),
+		helpCommand(self),
 		benchWorkerCommand(stdout),
 	}
 	for _, c := range cmds {
@@ -94,28 +90,47 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			s.OnUsageError = onUsage
 		}
 	}
-	return &cli.App{
+	app = &cli.App{
 		Name:      "pg2s3",
 		Usage:     "export PostgreSQL queries and tables to S3 with COPY, streaming",
-		Version:   v,
+		Version:   readBuildInfo().Version,
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Description: "pg2s3 sends COPY (query) TO STDOUT over PostgreSQL's wire protocol and streams the CSV the\n" +
 			"server generates into S3 objects. No row is decoded; memory stays bounded.\n\n" +
 			"Exit status: 0 done; 1 the export failed (nothing was published); 2 usage error;\n" +
 			"130/143 interrupted by SIGINT/SIGTERM (uploads were aborted).",
-		HideHelpCommand: true,
+		HideHelpCommand: true, // helpCommand instead: it knows subcommands (pg2s3 help manifest merge)
 		OnUsageError:    onUsage,
 		ExitErrHandler:  func(*cli.Context, error) {}, // Run maps errors to exit codes; nothing exits early
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usagef("unknown command %q", c.Args().First())
+				return unknownCommand(c.App, c.Args().First())
 			}
 			cli.ShowAppHelp(c)
 			return usagef("no command given")
 		},
 		Commands: cmds,
+	}
+	return app
+}
+
+// helpCommand is `pg2s3 help [COMMAND [SUBCOMMAND]]`: exactly what `pg2s3 COMMAND --help` prints.
+func helpCommand(app func() *cli.App) *cli.Command {
+	return &cli.Command{
+		Name: "help", Usage: "show the help of a command (the same as pg2s3 COMMAND --help)", UsageText: "pg2s3 help [COMMAND [SUBCOMMAND]]",
+		HideHelp: true,
+		Action: func(c *cli.Context) error {
+			args := c.Args().Slice()
+			if len(args) == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			if app().Command(args[0]) == nil {
+				return unknownCommand(app(), args[0])
+			}
+			return app().RunContext(c.Context, append(append([]string{"pg2s3"}, args...), "--help"))
+		},
 	}
 }
 
@@ -187,4 +202,54 @@ func flagsFirst(app *cli.App, args []string) []string {
 		out = append(append(out, "--"), positional...)
 	}
 	return out
+}
+
+// oldSpellings keeps the short flags that scripts may use working after they changed: -q was
+// --query before it became --quiet (as in psql, the aws CLI and rclone). `-q SQL` (a value that is
+// not a flag) is still read as --query, with a note on stderr; a bare -q is --quiet. The commands
+// that take -q take no positional arguments, so the two cannot be confused.
+func oldSpellings(app *cli.App, args []string, stderr io.Writer) []string {
+	if len(args) < 3 {
+		return args
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil || !hasFlagNamed(cmd, "query") {
+		return args
+	}
+	out := slices.Clone(args)
+	for i := 2; i < len(out); i++ {
+		a := out[i]
+		switch {
+		case a == "--":
+			return out
+		case a == "-q" && i+1 < len(out) && !strings.HasPrefix(out[i+1], "-"):
+			out[i] = "--query"
+			fmt.Fprintln(stderr, "pg2s3: note: -q SQL is the old spelling of --query (now -c); -q alone is --quiet, as in psql")
+			i++
+		case strings.HasPrefix(a, "-q="):
+			out[i] = "--query=" + strings.TrimPrefix(a, "-q=")
+			fmt.Fprintln(stderr, "pg2s3: note: -q=SQL is the old spelling of --query (now -c); -q alone is --quiet, as in psql")
+		case strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && takesValueNamed(cmd, strings.TrimLeft(a, "-")):
+			i++ // the flag's value, whatever it looks like
+		}
+	}
+	return out
+}
+
+func hasFlagNamed(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func takesValueNamed(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return takesValue(f)
+		}
+	}
+	return false
 }

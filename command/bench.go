@@ -23,7 +23,7 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 			str("batch", "", "`N` rows per FETCH for the cursor approach", "1000", "PG2S3_BENCH_BATCH"),
 		}},
 		{"Source", []cli.Flag{
-			str("query", "q", "benchmark the result of `SQL`", "", "PG2S3_QUERY"),
+			str("query", "c", "benchmark the result of `SQL`", "", "PG2S3_QUERY"),
 			str("table", "t", "benchmark the table or view `NAME`", "", "PG2S3_TABLE"),
 		}},
 		connectionGroup(), s3Group(), uploadGroup(),
@@ -31,7 +31,7 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 			boolean("json", "", "the report as JSON on stdout", "PG2S3_JSON"),
 			boolean("markdown", "", "the report as a markdown table on stdout", "PG2S3_BENCH_MARKDOWN"),
 			str("svg", "", "also draw time and memory per approach as an SVG bar chart in `FILE`", "", "PG2S3_BENCH_SVG"),
-			boolean("quiet", "Q", "no progress lines on stderr", "PG2S3_QUIET"),
+			boolean("quiet", "q,Q", "no progress lines on stderr", "PG2S3_QUIET"),
 		}},
 	}
 	return command("bench", "compare the COPY pipeline with the cursor and in-memory approaches on your own data",

@@ -34,7 +34,7 @@ type group struct {
 func str(name, alias, placeholderUsage, def, env string) *cli.StringFlag {
 	f := &cli.StringFlag{Name: name, Usage: placeholderUsage, Value: def, EnvVars: []string{env}}
 	if alias != "" {
-		f.Aliases = []string{alias}
+		f.Aliases = strings.Split(alias, ",")
 	}
 	return f
 }
@@ -42,7 +42,7 @@ func str(name, alias, placeholderUsage, def, env string) *cli.StringFlag {
 func list(name, alias, usage, env string) *cli.StringSliceFlag {
 	f := &cli.StringSliceFlag{Name: name, Usage: usage, EnvVars: []string{env}}
 	if alias != "" {
-		f.Aliases = []string{alias}
+		f.Aliases = strings.Split(alias, ",")
 	}
 	return f
 }
@@ -50,7 +50,7 @@ func list(name, alias, usage, env string) *cli.StringSliceFlag {
 func boolean(name, alias, usage, env string) *cli.BoolFlag {
 	f := &cli.BoolFlag{Name: name, Usage: usage, EnvVars: []string{env}}
 	if alias != "" {
-		f.Aliases = []string{alias}
+		f.Aliases = strings.Split(alias, ",")
 	}
 	return f
 }
@@ -73,7 +73,7 @@ func destinationGroup() group {
 
 func sourceGroup() group {
 	return group{"Source", []cli.Flag{
-		str("query", "q", "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", "", "PG2S3_QUERY"),
+		str("query", "c", "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", "", "PG2S3_QUERY"),
 		list("table", "t", "export the table or view `[schema.]name` (SQL syntax; an exact name also works); repeatable", "PG2S3_TABLE"),
 		list("schema", "", "export every table and view of `SCHEMA` (to a prefix); repeatable", "PG2S3_SCHEMA"),
 		list("exclude-table", "", "leave out tables matching `PATTERN` (a glob on schema.table or table); repeatable", "PG2S3_EXCLUDE_TABLE"),
@@ -179,6 +179,10 @@ func s3Group() group {
 		str("endpoint-url", "", "S3-compatible endpoint `URL` (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)", "", "PG2S3_ENDPOINT_URL"),
 		str("region", "", "S3 `REGION` (else AWS_REGION, the profile's, or us-east-1)", "", "PG2S3_REGION"),
 		boolean("path-style", "", "address buckets as endpoint/bucket (automatic for IP-address and localhost endpoints)", "PG2S3_PATH_STYLE"),
+		&cli.StringFlag{Name: "profile", Usage: "the `NAME`d profile of ~/.aws/config and ~/.aws/credentials, as in the aws CLI",
+			EnvVars: []string{"PG2S3_PROFILE", "AWS_PROFILE"}},
+		&cli.StringFlag{Name: "ca-bundle", Usage: "trust the CAs of this PEM `FILE` (instead of the system's) for the S3 endpoint, as in the aws CLI",
+			EnvVars: []string{"PG2S3_CA_BUNDLE", "AWS_CA_BUNDLE"}},
 		str("retries", "", "`N` attempts per S3 request before a transient error (5xx, SlowDown, reset, timeout) is final", "6", "PG2S3_RETRIES"),
 	}}
 }
@@ -188,7 +192,11 @@ func s3Options(c *cli.Context) (upload.ClientConfig, error) {
 	if err != nil {
 		return upload.ClientConfig{}, flagError("retries", c.String("retries"), err)
 	}
-	cc := upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region"), MaxAttempts: attempts}
+	cc := upload.ClientConfig{Endpoint: c.String("endpoint-url"), Region: c.String("region"), MaxAttempts: attempts,
+		Profile: c.String("profile"), CABundle: c.String("ca-bundle")}
+	if _, err := cc.Validate(c.Context); err != nil { // before any command connects
+		return upload.ClientConfig{}, usage(err)
+	}
 	if c.IsSet("path-style") {
 		ps := c.Bool("path-style")
 		cc.PathStyle = &ps
@@ -202,7 +210,8 @@ func s3Client(c *cli.Context) (*s3.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return upload.NewClient(c.Context, cc)
+	client, err := upload.NewClient(c.Context, cc)
+	return client, usage(err)
 }
 
 // uploadGroup: how each object is uploaded (upload.Options).
@@ -273,7 +282,7 @@ func objectOptions(c *cli.Context) (upload.ObjectOptions, error) {
 func outputGroup() group {
 	return group{"Output", []cli.Flag{
 		boolean("json", "", "print the summary as one JSON object on stdout (on stderr with --to -)", "PG2S3_JSON"),
-		boolean("quiet", "Q", "no progress line and no summary line", "PG2S3_QUIET"),
+		boolean("quiet", "q,Q", "no progress line and no summary line", "PG2S3_QUIET"),
 		boolean("verbose", "v", "log what happens, on stderr", "PG2S3_VERBOSE"),
 	}}
 }
@@ -305,6 +314,8 @@ func flagsOf(groups ...group) []cli.Flag {
 			case *cli.BoolFlag:
 				f.Category = g.name
 			case *cli.DurationFlag:
+				f.Category = g.name
+			case *cli.GenericFlag:
 				f.Category = g.name
 			}
 			out = append(out, f)
@@ -340,6 +351,7 @@ var fieldFlags = map[string]string{
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
 	"HEADER": "header", "NULL": "null", "ENCODING": "encoding", "Parquet": "compress",
 	// upload.OptionError
+	"Profile": "profile", "CABundle": "ca-bundle", "Endpoint": "endpoint-url",
 	"SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id", "StorageClass": "storage-class", "Metadata": "metadata", "Tags": "tag",
 }
 

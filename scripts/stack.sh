@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# stack.sh: a throwaway PostgreSQL cluster and MinIO server on loopback, for the demo and the tests.
+# stack.sh: a throwaway PostgreSQL cluster, MinIO server and Prometheus Pushgateway on loopback, for
+# the demo and the tests.
 #
 #   scripts/stack.sh run -- CMD...   start both, run CMD with the stack's environment, stop both
 #                                    (CMD's exit status is returned; the stack is stopped even on failure)
@@ -13,6 +14,7 @@
 set -euo pipefail
 
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+PUSHGATEWAY_VERSION="v1.11.0"
 MINIO_USER="pg2s3minio"
 MINIO_PASSWORD="pg2s3-minio-secret"
 PG_PASSWORD="pg2s3-pg-secret"
@@ -62,6 +64,32 @@ ensure_minio() {
 	MINIO_BIN="$gobin/minio"
 }
 
+# ensure_pushgateway builds the Prometheus Pushgateway (for --pushgateway's tests). The module proxy
+# serves v1.11.0 without a version list, so `go install mod@v` refuses it; a throwaway module that
+# requires it and runs `go build` works. The binary is cached beside MinIO's.
+ensure_pushgateway() {
+	local gobin tmp
+	gobin="$(go env GOPATH)/bin"
+	if [ -x "$gobin/pushgateway" ]; then PUSHGATEWAY_BIN="$gobin/pushgateway"; return; fi
+	log "Pushgateway not found; building github.com/prometheus/pushgateway@$PUSHGATEWAY_VERSION (cached afterwards)"
+	tmp="$(mktemp -d)"
+	printf 'module pushgatewaybuild\n\ngo 1.26\n\nrequire github.com/prometheus/pushgateway %s\n' "$PUSHGATEWAY_VERSION" >"$tmp/go.mod"
+	printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/prometheus/pushgateway"\n' >"$tmp/tools.go"
+	(cd "$tmp" && GOFLAGS=-mod=mod go mod tidy && go build -o "$gobin/pushgateway" github.com/prometheus/pushgateway) >&2 ||
+		{ rm -rf "$tmp"; die "could not build the Pushgateway"; }
+	rm -rf "$tmp"
+	PUSHGATEWAY_BIN="$gobin/pushgateway"
+}
+
+# ensure_shells installs zsh and fish (Debian's packages) when missing, so that the completion
+# scripts are checked by the shells that load them.
+ensure_shells() {
+	if ! command -v zsh >/dev/null 2>&1 || ! command -v fish >/dev/null 2>&1; then
+		log "zsh or fish not found; installing them from Debian's packages (for the completion tests)"
+		{ apt-get update -qq && apt-get install -y -qq zsh fish; } >&2 || log "warning: could not install zsh and fish"
+	fi
+}
+
 # as_postgres runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
 as_postgres() {
 	if [ "$(id -u)" = 0 ]; then
@@ -71,16 +99,30 @@ as_postgres() {
 	fi
 }
 
+# wait_ready NAME URL DIR waits up to a minute for URL to answer, while DIR/pid runs.
+wait_ready() {
+	local i
+	for i in $(seq 1 120); do
+		if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
+		kill -0 "$(cat "$3/pid")" 2>/dev/null || { cat "$3/server.log" >&2; die "$1 exited"; }
+		sleep 0.5
+	done
+	die "$1 did not become ready"
+}
+
 start() {
 	local dir="$1"
 	ensure_postgres
 	ensure_minio
+	ensure_pushgateway
+	ensure_shells
 	mkdir -p "$dir"
-	local bindir pgport minioport consoleport
+	local bindir pgport minioport consoleport pushport
 	bindir="$(pg_bindir)"
 	pgport="$(free_port)"
 	minioport="$(free_port)"
 	consoleport="$(free_port)"
+	pushport="$(free_port)"
 
 	# PostgreSQL: trust on the Unix socket (for psql in scripts), scram over TCP so that passwords are real.
 	mkdir -p "$dir/pg"
@@ -108,15 +150,15 @@ start() {
 		nohup "$MINIO_BIN" server --quiet --address "127.0.0.1:$minioport" \
 		--console-address "127.0.0.1:$consoleport" "$dir/minio/data" >"$dir/minio/server.log" 2>&1 &
 	echo $! >"$dir/minio/pid"
-	local i
-	for i in $(seq 1 120); do
-		if curl -fsS "http://127.0.0.1:$minioport/minio/health/live" >/dev/null 2>&1; then break; fi
-		kill -0 "$(cat "$dir/minio/pid")" 2>/dev/null || { cat "$dir/minio/server.log" >&2; die "MinIO exited"; }
-		sleep 0.5
-	done
-	curl -fsS "http://127.0.0.1:$minioport/minio/health/live" >/dev/null || die "MinIO did not become ready"
+	wait_ready MinIO "http://127.0.0.1:$minioport/minio/health/live" "$dir/minio"
 	curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_USER:$MINIO_PASSWORD" \
 		-X PUT "http://127.0.0.1:$minioport/$BUCKET" >/dev/null || die "could not create bucket $BUCKET"
+
+	# The Pushgateway on loopback, for --pushgateway.
+	mkdir -p "$dir/pushgateway"
+	nohup "$PUSHGATEWAY_BIN" --web.listen-address="127.0.0.1:$pushport" >"$dir/pushgateway/server.log" 2>&1 &
+	echo $! >"$dir/pushgateway/pid"
+	wait_ready "the Pushgateway" "http://127.0.0.1:$pushport/-/ready" "$dir/pushgateway"
 
 	cat >"$dir/env" <<EOF
 export PG2S3_STACK_DIR='$dir'
@@ -137,16 +179,20 @@ export AWS_ENDPOINT_URL='http://127.0.0.1:$minioport'
 export PG2S3_TEST_S3_ENDPOINT='http://127.0.0.1:$minioport'
 export PG2S3_TEST_BUCKET='$BUCKET'
 export PG2S3_TEST_KMS_KEY='pg2s3-key'
+export PG2S3_TEST_PUSHGATEWAY='http://127.0.0.1:$pushport'
 EOF
-	log "PostgreSQL on 127.0.0.1:$pgport, MinIO on 127.0.0.1:$minioport, bucket $BUCKET (state in $dir)"
+	log "PostgreSQL on 127.0.0.1:$pgport, MinIO on 127.0.0.1:$minioport, bucket $BUCKET, Pushgateway on 127.0.0.1:$pushport (state in $dir)"
 }
 
 stop() {
 	local dir="$1"
 	[ -d "$dir" ] || return 0
-	if [ -f "$dir/minio/pid" ]; then
-		kill "$(cat "$dir/minio/pid")" 2>/dev/null || true
-	fi
+	local p
+	for p in minio pushgateway; do
+		if [ -f "$dir/$p/pid" ]; then
+			kill "$(cat "$dir/$p/pid")" 2>/dev/null || true
+		fi
+	done
 	if [ -f "$dir/pg/data/postmaster.pid" ]; then
 		as_postgres "$(pg_bindir)/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
 	fi

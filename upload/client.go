@@ -1,7 +1,11 @@
 package upload
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -21,6 +25,8 @@ type ClientConfig struct {
 	Endpoint  string // --endpoint-url; empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself
 	Region    string // --region; empty: the SDK's chain (AWS_REGION, profile), else us-east-1
 	PathStyle *bool  // nil: automatic (on for IP-address and localhost endpoints)
+	Profile   string // --profile; empty: AWS_PROFILE, else the default profile
+	CABundle  string // --ca-bundle: PEM file of the CAs to trust; empty: AWS_CA_BUNDLE, the profile's ca_bundle, or the system's
 
 	// MaxAttempts is how many times a request is tried before its error is final (default 6).
 	// Transient errors (5xx, SlowDown and other throttling, connection resets, timeouts) are retried
@@ -35,6 +41,16 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
+	}
+	pem, err := cfg.Validate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pem != nil {
+		opts = append(opts, config.WithCustomCABundle(bytes.NewReader(pem)))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -57,11 +73,6 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 		})
 	}
 	endpoint := cfg.Endpoint
-	if endpoint != "" {
-		if err := checkEndpoint(endpoint); err != nil {
-			return nil, err
-		}
-	}
 	effective := endpoint
 	if effective == "" {
 		effective = os.Getenv("AWS_ENDPOINT_URL_S3")
@@ -84,10 +95,45 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 	}), nil
 }
 
+// Validate checks, without a network call, what can be wrong with the settings: the endpoint's
+// form, the profile's existence and the CA bundle's content, which it returns. Its errors about a
+// setting are *OptionError.
+func (cfg ClientConfig) Validate(ctx context.Context) (caBundle []byte, err error) {
+	if cfg.Endpoint != "" {
+		if err := checkEndpoint(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Profile != "" {
+		files := func(o *config.LoadSharedConfigOptions) { // where LoadDefaultConfig will look, too
+			o.ConfigFiles = []string{cmp.Or(os.Getenv("AWS_CONFIG_FILE"), config.DefaultSharedConfigFilename())}
+			o.CredentialsFiles = []string{cmp.Or(os.Getenv("AWS_SHARED_CREDENTIALS_FILE"), config.DefaultSharedCredentialsFilename())}
+		}
+		if _, err := config.LoadSharedConfigProfile(ctx, cfg.Profile, files); err != nil {
+			var missing config.SharedConfigProfileNotExistError
+			if errors.As(err, &missing) {
+				return nil, &OptionError{Option: "Profile", Value: cfg.Profile, Reason: "no such profile in the shared config and credentials files"}
+			}
+			return nil, &OptionError{Option: "Profile", Value: cfg.Profile, Reason: err.Error()}
+		}
+	}
+	if cfg.CABundle == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(cfg.CABundle)
+	if err != nil {
+		return nil, &OptionError{Option: "CABundle", Value: cfg.CABundle, Reason: err.Error()}
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+		return nil, &OptionError{Option: "CABundle", Value: cfg.CABundle, Reason: "holds no PEM certificate"}
+	}
+	return pem, nil
+}
+
 func checkEndpoint(endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("endpoint URL %q must look like https://host[:port]", endpoint)
+		return &OptionError{Option: "Endpoint", Value: endpoint, Reason: "want https://host[:port] or http://host[:port]"}
 	}
 	return nil
 }
