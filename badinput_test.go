@@ -144,6 +144,21 @@ func badInputs() map[string]badInput {
 		}
 		addEnv("env "+name, []string{kv[0]}, args, kv[1])
 	}
+	// S3 client settings, checked without a connection
+	add("endpoint ftp", with(q, "--endpoint-url", "ftp://x"), "--endpoint-url ftp://x")
+	add("profile missing", with(q, "--profile", "pg2s3-no-such-profile"), "--profile pg2s3-no-such-profile", "no such profile")
+	add("ca bundle missing", with(q, "--ca-bundle", "/nonexistent/ca.pem"), "--ca-bundle /nonexistent/ca.pem")
+	add("ca bundle not PEM", with(q, "--ca-bundle", "/etc/hostname"), "--ca-bundle /etc/hostname", "no PEM certificate")
+	add("ca bundle in cleanup", []string{"cleanup", "s3://bucket/p", "--ca-bundle", "/etc/hostname"}, "--ca-bundle /etc/hostname")
+	addEnv("env profile", []string{"AWS_PROFILE=pg2s3-no-such-profile"}, q, "--profile pg2s3-no-such-profile")
+	// Metrics
+	add("metrics file not .prom", with(q, "--metrics-file", "/tmp/m.txt"), "--metrics-file /tmp/m.txt", ".prom")
+	add("metrics file missing folder", with(q, "--metrics-file", "/nonexistent-pg2s3/m.prom"), "--metrics-file /nonexistent-pg2s3/m.prom")
+	add("pushgateway not a URL", with(q, "--pushgateway", "localhost:9091"), "--pushgateway localhost:9091", "http(s)://")
+	add("metrics label bad name", with(q, "--metrics-file", "/tmp/m.prom", "--metrics-label", "1x=a"), "--metrics-label", `"1x"`)
+	add("metrics label table", with(q, "--metrics-file", "/tmp/m.prom", "--metrics-label", "table=a"), "--metrics-label", "sets itself")
+	add("metrics label alone", with(q, "--metrics-label", "env=prod"), "--metrics-label", "need --metrics-file or --pushgateway")
+	add("metrics in plan", []string{"plan", "-t", "a", "--to", "s3://bucket/p/", "--pushgateway", "x"}, "--pushgateway x")
 	// Other commands
 	add("cleanup without URL", []string{"cleanup"}, "give one s3://bucket")
 	add("cleanup two URLs", []string{"cleanup", "s3://bucket/a", "s3://bucket/b"}, "got 2 arguments")

@@ -14,7 +14,7 @@ import (
 )
 
 func exportGroups() []group {
-	return []group{destinationGroup(), sourceGroup(), connectionGroup(), runGroup(), formatGroup(), s3Group(), uploadGroup(), objectGroup(), outputGroup()}
+	return []group{destinationGroup(), sourceGroup(), connectionGroup(), runGroup(), formatGroup(), s3Group(), uploadGroup(), objectGroup(), outputGroup(), metricsGroup()}
 }
 
 func exportCommand(stdout, stderr io.Writer) *cli.Command {
@@ -38,12 +38,19 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	rep, err := metricsOptions(c)
+	if err != nil {
+		return err
+	}
 	if c.Bool("print-load-sql") {
 		_, err := fmt.Fprintln(stdout, loadStatement(c, cfg, c.String("preset"), cfg.To.Name(cfg.Compress)))
 		return err
 	}
 	if c.Bool("dry-run") {
 		return printPlan(c, cfg, out, stdout)
+	}
+	if rep != nil {
+		cfg.S3.Retries, rep.start = rep.retries, time.Now()
 	}
 	// A soft memory limit near the bound makes the garbage collector keep the heap there.
 	debug.SetMemoryLimit(cfg.MemoryBound() + 64<<20)
@@ -54,6 +61,7 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 	}
 	m, err := engine.Run(c.Context, cfg)
 	stop()
+	rep.report(c.Context, cfg, m, err, stderr)
 	if err != nil {
 		return usage(err) // a key collision is found after planning, and is a usage error
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,6 +34,25 @@ type ClientConfig struct {
 	// with exponential backoff and full jitter, up to 20 s between attempts; permanent ones
 	// (AccessDenied, NoSuchBucket, InvalidAccessKeyId, EntityTooLarge, ...) fail at once.
 	MaxAttempts int
+
+	// Retries, when not nil, counts the requests the client tried again (for --metrics-file and
+	// --pushgateway).
+	Retries *atomic.Int64
+}
+
+// countingRetryer counts the retries its retryer grants: the SDK asks RetryDelay once before each
+// new attempt.
+type countingRetryer struct {
+	aws.RetryerV2
+	n *atomic.Int64
+}
+
+func (r countingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, e := r.RetryerV2.RetryDelay(attempt, err)
+	if e == nil {
+		r.n.Add(1)
+	}
+	return d, e
 }
 
 // NewClient builds an S3 client from the SDK's default chain (environment, shared config and
@@ -64,13 +84,17 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 		attempts = 6
 	}
 	awsCfg.Retryer = func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
+		r := retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			o.MaxBackoff = 20 * time.Second
 			// The SDK's retry quota would turn a burst of errors on parallel parts into
 			// "retry quota exceeded" failures; each part has its own attempt budget instead.
 			o.RateLimiter = ratelimit.None
 		})
+		if cfg.Retries != nil {
+			return countingRetryer{r, cfg.Retries}
+		}
+		return r
 	}
 	endpoint := cfg.Endpoint
 	effective := endpoint
