@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed
+.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed image release-snapshot k8s-local man
 
 # The VCS stamp (pg2s3 version's revision) and a build date, as the release build has.
 build:
@@ -44,3 +44,22 @@ soak:
 # earlier revision in the same rounds.
 speed:
 	scripts/stack.sh run -- scripts/speed.sh 5 $(BASE)
+
+# The FROM-scratch image (Containerfile), built offline with podman and checked by its filesystem.
+image:
+	scripts/image.sh
+
+# The release build of .goreleaser.yaml (linux and darwin, amd64 and arm64, archives and checksums
+# in dist/), offline, publishing nothing. Installs the pinned goreleaser when it is missing.
+GORELEASER_VERSION := v2.15.1
+release-snapshot:
+	command -v goreleaser >/dev/null || (cd / && go install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION))
+	PATH="$$(go env GOPATH)/bin:$$PATH" goreleaser release --snapshot --clean
+
+# docs/kubernetes/'s steps as local processes, against the stack.
+k8s-local:
+	scripts/k8s-local.sh
+
+# The manual page, from the flag definitions.
+man:
+	go run . man > pg2s3.1

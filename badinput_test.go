@@ -126,6 +126,13 @@ func badInputs() map[string]badInput {
 		add(fmt.Sprintf("shard %d", i), with(many, "--snapshot", "00000003-0000001B-1", "--shard", sh), "--shard "+sh)
 	}
 	add("shard without snapshot", with(many, "--shard", "1/3"), "--shard needs --snapshot")
+	add("snapshot from stdout", with(many, "--snapshot-from", "-"), "--snapshot-from -")
+	add("snapshot from a prefix", with(many, "--snapshot-from", "s3://bucket/ids/"), "--snapshot-from s3://bucket/ids/")
+	add("snapshot from gs", with(many, "--snapshot-from", "gs://bucket/id"), "--snapshot-from gs://bucket/id")
+	add("snapshot and snapshot from", with(many, "--snapshot", "00000003-0000001B-1", "--snapshot-from", "/tmp/id"), "--snapshot or --snapshot-from, not both")
+	add("snapshot id to a prefix", []string{"snapshot", "--id-to", "s3://bucket/ids/"}, "--id-to s3://bucket/ids/")
+	add("snapshot id to stdout", []string{"snapshot", "--id-to", "-"}, "--id-to -")
+	add("snapshot id to a missing folder", []string{"snapshot", "--id-to", "/nonexistent-pg2s3/id"}, "--id-to /nonexistent-pg2s3/id")
 	add("shard to one object", []string{"export", "-t", "a", "--to", "s3://bucket/k.csv", "--snapshot", "00000003-0000001B-1", "--shard", "0/2"}, "--shard")
 	// Durations
 	add("part timeout 0", with(q, "--part-timeout", "0s"), "--part-timeout 0s")

@@ -76,7 +76,7 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 				return err
 			}
 			if f := c.String("svg"); f != "" {
-				if err := sink.WriteFile(c.Context, f, rep.WriteSVG); err != nil {
+				if err := sink.WriteFile(c.Context, sink.File{Path: f}, rep.WriteSVG); err != nil {
 					return err
 				}
 			}

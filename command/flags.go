@@ -141,6 +141,7 @@ func runGroup() group {
 			fmt.Sprint(engine.DefaultMaxPartitions), "PG2S3_MAX_PARTITIONS"),
 		str("manifest", "", "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", "", "PG2S3_MANIFEST"),
 		str("snapshot", "", "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", "", "PG2S3_SNAPSHOT"),
+		str("snapshot-from", "", "join the snapshot whose ID `pg2s3 snapshot --id-to` wrote to `SOURCE` (s3://bucket/key or a file)", "", "PG2S3_SNAPSHOT_FROM"),
 		str("shard", "", "export only shard `i/N` of the chunks (0 <= i < N), under --snapshot", "", "PG2S3_SHARD"),
 		boolean("keep-partial", "", "when a run fails, keep (and list) the objects it completed instead of deleting them", "PG2S3_KEEP_PARTIAL"),
 		boolean("dry-run", "", "print the plan (tables, estimates, chunks, keys, memory) and check access; export nothing", "PG2S3_DRY_RUN"),
@@ -346,7 +347,7 @@ var fieldFlags = map[string]string{
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
 	"PartitionBy": "partition-by", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
-	"Snapshot": "snapshot", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
+	"Snapshot": "snapshot", "SnapshotFrom": "snapshot-from", "SnapshotTo": "id-to", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
 	"HEADER": "header", "NULL": "null", "ENCODING": "encoding", "Parquet": "compress",
@@ -412,8 +413,10 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(usagef("give --query or --table, not both"))
 	case c.String("to") == "":
 		return fail(usagef("--to is required (s3://bucket/key, s3://bucket/prefix/, - for stdout, or a file path)"))
-	case c.String("shard") != "" && c.String("snapshot") == "":
-		return fail(usagef("--shard needs --snapshot: every shard must export the same instant (start `pg2s3 snapshot` first)"))
+	case c.String("shard") != "" && c.String("snapshot") == "" && c.String("snapshot-from") == "":
+		return fail(usagef("--shard needs --snapshot or --snapshot-from: every shard must export the same instant (start `pg2s3 snapshot` first)"))
+	case c.String("snapshot") != "" && c.String("snapshot-from") != "":
+		return fail(usagef("give --snapshot or --snapshot-from, not both"))
 	}
 	to, err := engine.ParseDestination(c.String("to"))
 	if err != nil {
@@ -466,6 +469,9 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(flagError("max-partitions", c.String("max-partitions"), err))
 	}
 	cfg.MaxPartitions = n
+	if cfg.SnapshotFrom, err = snapshotPlace(c, "snapshot-from"); err != nil {
+		return fail(err)
+	}
 	if sh := c.String("shard"); sh != "" {
 		if cfg.Shard, err = engine.ParseShard(sh); err != nil {
 			return fail(flagError("shard", sh, err))

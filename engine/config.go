@@ -45,7 +45,10 @@ type Config struct {
 	Overwrite bool
 	CleanPath bool
 	Snapshot  string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
-	Shard     Shard  // export only this shard's chunks (with Snapshot)
+	// SnapshotFrom is where `pg2s3 snapshot --id-to` published the ID to join (instead of Snapshot):
+	// an S3 object or a file, read when the run starts.
+	SnapshotFrom Destination
+	Shard        Shard // export only this shard's chunks (with Snapshot or SnapshotFrom)
 	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
 	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
 	TableManifests bool
@@ -224,7 +227,15 @@ func (c *Config) Validate() error {
 	case c.CleanPath && c.Shard.enabled():
 		return &ConfigError{Field: "CleanPath", Reason: "would delete the other shards' objects: clean the path before the shards start"}
 	}
-	if c.Shard.enabled() && c.Snapshot == "" {
+	if c.SnapshotFrom.Raw != "" {
+		switch {
+		case c.Snapshot != "":
+			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
+		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
+			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file that `pg2s3 snapshot --id-to` writes"}
+		}
+	}
+	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {
 		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
 	}
 	if c.Jobs < 1 {

@@ -151,6 +151,20 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			}
 		}
 	}
+	if cfg.SnapshotFrom.Raw != "" {
+		client := r.client
+		if client == nil && cfg.SnapshotFrom.S3 != nil {
+			var err error
+			if client, err = upload.NewClient(ctx, cfg.S3); err != nil {
+				return nil, err
+			}
+		}
+		id, err := ReadSnapshotID(ctx, client, cfg.SnapshotFrom)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Snapshot, r.cfg.Snapshot = id, id
+	}
 	if cfg.Upload.NoClobber && cfg.To.S3 != nil && !cfg.To.IsPrefix() {
 		// Refused before the COPY rather than after it: the conditional write stays the guarantee.
 		u, _ := upload.ParseObject(cfg.To.Name(cfg.Compress))

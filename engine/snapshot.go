@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/sink"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -50,8 +53,8 @@ func openSnapshot(ctx context.Context, conn *pgconn.PgConn, join string) (Snapsh
 
 // HoldSnapshot opens a REPEATABLE READ transaction, exports its snapshot, calls ready with the
 // snapshot's ID, and holds the snapshot until ctx is done: other processes (export --snapshot ID
-// --shard i/N) join it meanwhile.
-func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string)) error {
+// --shard i/N) join it meanwhile. An error from ready releases the snapshot and is returned.
+func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string) error) error {
 	pgcfg, err := conn.Config()
 	if err != nil {
 		return err
@@ -66,10 +69,37 @@ func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string))
 	if err != nil {
 		return err
 	}
-	ready(snap.ID)
+	if err := ready(snap.ID); err != nil {
+		copyout.Commit(context.WithoutCancel(ctx), pc)
+		return err
+	}
 	<-ctx.Done()
 	return copyout.Commit(context.WithoutCancel(ctx), pc)
 }
+
+// ShardManifests lists the shards' manifests under prefix (manifest-shard-I-of-N.json).
+func ShardManifests(ctx context.Context, client *s3.Client, prefix upload.URL) ([]string, error) {
+	var out []string
+	start := prefix.Key + "manifest-shard-"
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: &prefix.Bucket, Prefix: &start})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, &upload.Error{Op: "list the shards' manifests", Bucket: prefix.Bucket, Key: start, Err: err}
+		}
+		for _, o := range page.Contents {
+			if k := *o.Key; shardManifest.MatchString(strings.TrimPrefix(k, prefix.Key)) {
+				out = append(out, prefix.Join(strings.TrimPrefix(k, prefix.Key)).String())
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no shard manifest (manifest-shard-I-of-N.json) under %s", prefix)
+	}
+	return out, nil
+}
+
+var shardManifest = regexp.MustCompile(`^manifest-shard-[0-9]+-of-[0-9]+\.json$`)
 
 // Merge joins the manifests of the shards of one run (all under one snapshot) into one, written to
 // to. Every shard i/N must be there, once. Tables keep their kind and columns.
@@ -137,4 +167,65 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	}
 	out.URL = to.String()
 	return out, nil
+}
+
+// The ID of a held snapshot can be published where the processes that join it read it: an S3
+// object or a file (`pg2s3 snapshot --id-to`, `export --snapshot-from`), so that a Kubernetes Job's
+// pods, say, need no other channel. It is written with a conditional write: a second holder (a
+// restarted pod, with a snapshot of another instant) fails instead of replacing the first's ID.
+
+// PublishSnapshotID writes id to d, refusing to replace what is there, and returns a function that
+// removes it (when the snapshot is released, the ID means nothing any more).
+func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id string) (remove func(context.Context) error, err error) {
+	body := id + "\n"
+	switch {
+	case d.S3 != nil && !d.S3.IsPrefix():
+		u := *d.S3
+		up := upload.New(client, u, upload.Options{NoClobber: true, Object: upload.ObjectOptions{ContentType: "text/plain"}})
+		if _, err := up.Upload(ctx, strings.NewReader(body)); err != nil {
+			return nil, fmt.Errorf("publishing the snapshot ID to %s: %w", u, err)
+		}
+		return func(ctx context.Context) error {
+			_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key})
+			return err
+		}, nil
+	case d.Path != "":
+		err := sink.WriteFile(ctx, sink.File{Path: d.Path, NoClobber: true}, func(w io.Writer) error {
+			_, err := io.WriteString(w, body)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("publishing the snapshot ID to %s: %w", d.Path, err)
+		}
+		return func(context.Context) error { return os.Remove(d.Path) }, nil
+	}
+	return nil, &ConfigError{Field: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
+}
+
+// ReadSnapshotID reads the ID PublishSnapshotID wrote.
+func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (string, error) {
+	var b []byte
+	switch {
+	case d.S3 != nil && !d.S3.IsPrefix():
+		obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.S3.Bucket, Key: &d.S3.Key})
+		if err != nil {
+			return "", &upload.Error{Op: "read the snapshot ID", Bucket: d.S3.Bucket, Key: d.S3.Key, Err: err}
+		}
+		defer obj.Body.Close()
+		if b, err = io.ReadAll(io.LimitReader(obj.Body, 1024)); err != nil {
+			return "", fmt.Errorf("reading the snapshot ID from %s: %w", d.Raw, err)
+		}
+	case d.Path != "":
+		var err error
+		if b, err = os.ReadFile(d.Path); err != nil {
+			return "", fmt.Errorf("reading the snapshot ID: %w", err)
+		}
+	default:
+		return "", &ConfigError{Field: "SnapshotFrom", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
+	}
+	id := strings.TrimSpace(string(b))
+	if !snapshotID.MatchString(id) {
+		return "", fmt.Errorf("%s holds %q, not a snapshot ID as `pg2s3 snapshot --id-to` writes it", d.Raw, id)
+	}
+	return id, nil
 }

@@ -160,7 +160,7 @@ func WriteFile(ctx context.Context, path string, r Run, labels map[string]string
 		}
 	}
 	slices.SortFunc(fams, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
-	err = sink.WriteFile(context.WithoutCancel(ctx), path, func(w io.Writer) error {
+	err = sink.WriteFile(context.WithoutCancel(ctx), sink.File{Path: path}, func(w io.Writer) error {
 		for _, f := range fams {
 			if _, err := expfmt.MetricFamilyToText(w, f); err != nil {
 				return err

@@ -322,9 +322,9 @@ func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
 	return res, nil
 }
 
-// WriteFile writes a small file atomically through File: write fills it.
-func WriteFile(ctx context.Context, path string, write func(io.Writer) error) error {
-	o := Open(ctx, File{Path: path})
+// WriteFile writes a small file atomically through f: write fills it.
+func WriteFile(ctx context.Context, f File, write func(io.Writer) error) error {
+	o := Open(ctx, f)
 	if err := write(o); err != nil {
 		o.CloseWithError(err)
 		o.Wait()
