@@ -96,7 +96,7 @@ func TestTypoSuggestions(t *testing.T) {
 // -c is the query (psql's -c), -q is quiet (psql, aws, rclone), and the old spellings still work:
 // -q SQL is the query, with a note, and -Q is quiet.
 func TestShortFlags(t *testing.T) {
-	testenv.DSN(t)
+	dsn := testenv.DSN(t)
 	for _, tt := range []struct {
 		args     []string
 		note     bool
@@ -107,6 +107,7 @@ func TestShortFlags(t *testing.T) {
 		{[]string{"-c", "SELECT 7", "-q"}, false, false, "7\n"},
 		{[]string{"-q", "-c", "SELECT 7"}, false, false, "7\n"},
 		{[]string{"-c", "SELECT 7", "-Q"}, false, false, "7\n"},
+		{[]string{"-d", dsn, "-c", "SELECT current_database()", "-q"}, false, false, "pg2s3\n"}, // -d as in psql and pg_dump
 		{[]string{"-q", "SELECT 8"}, true, true, "8\n"},
 		{[]string{"-q", "SELECT 8", "-q"}, true, false, "8\n"},
 		{[]string{"--null", "-q", "-q=SELECT NULL::int, 9"}, true, true, "-q,9\n"}, // -q as a flag's value is left alone

@@ -75,15 +75,15 @@ func sourceGroup() group {
 	return group{"Source", []cli.Flag{
 		str("query", "c", "export the result of `SQL` (one SELECT, VALUES or TABLE statement)", "", "PG2S3_QUERY"),
 		list("table", "t", "export the table or view `[schema.]name` (SQL syntax; an exact name also works); repeatable", "PG2S3_TABLE"),
-		list("schema", "", "export every table and view of `SCHEMA` (to a prefix); repeatable", "PG2S3_SCHEMA"),
-		list("exclude-table", "", "leave out tables matching `PATTERN` (a glob on schema.table or table); repeatable", "PG2S3_EXCLUDE_TABLE"),
+		list("schema", "n", "export every table and view of `SCHEMA` (to a prefix); repeatable", "PG2S3_SCHEMA"),
+		list("exclude-table", "T", "leave out tables matching `PATTERN` (a glob on schema.table or table); repeatable", "PG2S3_EXCLUDE_TABLE"),
 	}}
 }
 
 // connectionGroup: the PostgreSQL connection recipe (copyout.Conn).
 func connectionGroup() group {
 	return group{"PostgreSQL connection", []cli.Flag{
-		&cli.StringFlag{Name: "dsn", Usage: "connection `URL` or key=value string (else DATABASE_URL, else the PG* variables)",
+		&cli.StringFlag{Name: "dsn", Aliases: []string{"d"}, Usage: "connection `URL` or key=value string (else DATABASE_URL, else the PG* variables)",
 			EnvVars: []string{"PG2S3_DSN", "DATABASE_URL"}},
 		duration("connect-timeout", "give up connecting after `DURATION` (connect_timeout in the DSN wins)", copyout.DefaultConnectTimeout, "PG2S3_CONNECT_TIMEOUT"),
 		duration("lock-wait-timeout", "fail when a table's lock is not granted within `DURATION` (0: wait, as pg_dump)", 0, "PG2S3_LOCK_WAIT_TIMEOUT"),
