@@ -178,10 +178,11 @@ func TestMetrics(t *testing.T) {
 		}
 		for name, want := range map[string]float64{"pg2s3_rows": float64(mt.Rows), "pg2s3_bytes": float64(mt.Bytes),
 			"pg2s3_source_bytes": float64(mt.CSVBytes), "pg2s3_objects": float64(mt.Objects), "pg2s3_parts": float64(parts)} {
-			if got, ok := gauge(fams, name, map[string]string{"env": "test", "table": mt.Name}); !ok || got != want {
-				t.Errorf("file: %s{table=%q} = %v (present %v), want %v", name, mt.Name, got, ok, want)
+			label := strings.ReplaceAll(strings.Trim(mt.Name, `"`), `"."`, ".") // "public"."metrics_a" is public.metrics_a
+			if got, ok := gauge(fams, name, map[string]string{"env": "test", "table": label}); !ok || got != want {
+				t.Errorf("file: %s{table=%q} = %v (present %v), want %v", name, label, got, ok, want)
 			}
-			if got := pushed[name][mt.Name]; got != want {
+			if got := pushed[name][label]; got != want {
 				t.Errorf("Pushgateway: %s{table=%q} = %v, want %v", name, mt.Name, got, want)
 			}
 		}

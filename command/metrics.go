@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -75,7 +76,7 @@ func (r *reporter) report(ctx context.Context, cfg engine.Config, m *engine.Mani
 			parts[o.Table] += o.Parts
 		}
 		for _, t := range m.Tables {
-			name := t.Name
+			name := plainName(t.Name)
 			if m.URL == "" && len(m.Tables) == 1 && len(cfg.Tables) == 0 {
 				name = "(query)" // a --query's result has no table name
 			}
@@ -93,4 +94,31 @@ func (r *reporter) report(ctx context.Context, cfg engine.Config, m *engine.Mani
 			fmt.Fprintf(stderr, "pg2s3: warning: %v\n", err)
 		}
 	}
+}
+
+// plainName is a manifest's table name ("schema"."name", quoted as SQL) as a readable label:
+// schema.name, as the default key template names the table's folder.
+func plainName(quoted string) string {
+	var parts []string
+	for rest := quoted; rest != ""; {
+		if !strings.HasPrefix(rest, `"`) {
+			return quoted
+		}
+		var b strings.Builder
+		i := 1
+		for ; i < len(rest); i++ {
+			if rest[i] == '"' {
+				if i+1 < len(rest) && rest[i+1] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
+			}
+			b.WriteByte(rest[i])
+		}
+		parts = append(parts, b.String())
+		rest = strings.TrimPrefix(rest[min(i+1, len(rest)):], ".")
+	}
+	return strings.Join(parts, ".")
 }

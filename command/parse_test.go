@@ -43,3 +43,11 @@ func TestParseCount(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainName(t *testing.T) {
+	for in, want := range map[string]string{`"public"."orders"`: "public.orders", `"a.b"."c""d"`: `a.b.c"d`, `"s"."Mixed Case"`: "s.Mixed Case", "plain": "plain"} {
+		if got := plainName(in); got != want {
+			t.Errorf("plainName(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
