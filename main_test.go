@@ -260,7 +260,7 @@ func TestMemoryBounded(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	psql := func(sql string) {
 		t.Helper()
-		if out, err := exec.Command("psql", "-X", "-c", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
+		if out, err := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", os.Getenv("PG2S3_TEST_DSN"), "-c", sql).CombinedOutput(); err != nil {
 			t.Fatalf("psql: %v\n%s", err, out)
 		}
 	}

@@ -125,7 +125,7 @@ func TestDumpSnapshotConsistency(t *testing.T) {
 	wg.Add(1)
 	go func() { // the writer: one psql session moving amounts in transactions
 		defer wg.Done()
-		cmd := exec.CommandContext(ctx, "psql", "-X", "-c", "-d", os.Getenv("PG2S3_TEST_DSN"))
+		cmd := exec.CommandContext(ctx, "psql", "-X", "-q", "-d", os.Getenv("PG2S3_TEST_DSN"))
 		in, _ := cmd.StdinPipe()
 		cmd.Start()
 		for i := 0; ctx.Err() == nil; i++ {

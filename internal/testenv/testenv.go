@@ -113,7 +113,7 @@ func Psql(t testing.TB, sql string, args ...string) []byte {
 // PsqlInput is Psql with stdin (COPY ... FROM STDIN's data).
 func PsqlInput(t testing.TB, sql string, stdin []byte, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("psql", append(append([]string{"-X", "-c", "-v", "ON_ERROR_STOP=1", "-d", DSN(t)}, args...), "-c", sql)...)
+	cmd := exec.Command("psql", append(append([]string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", DSN(t)}, args...), "-c", sql)...)
 	cmd.Env = append(os.Environ(), "PGOPTIONS="+copyout.Session{}.PGOptions())
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stderr bytes.Buffer
