@@ -158,6 +158,14 @@ func badInputs() map[string]badInput {
 	add("ca bundle not PEM", with(q, "--ca-bundle", "/etc/hostname"), "--ca-bundle /etc/hostname", "no PEM certificate")
 	add("ca bundle in cleanup", []string{"cleanup", "s3://bucket/p", "--ca-bundle", "/etc/hostname"}, "--ca-bundle /etc/hostname")
 	addEnv("env profile", []string{"AWS_PROFILE=pg2s3-no-such-profile"}, q, "--profile pg2s3-no-such-profile")
+	// Incremental runs
+	add("incremental empty", with(many, "--incremental", ""), "--incremental", "COLUMN or TABLE=COLUMN")
+	add("incremental no table", with(many, "--incremental", "=updated_at"), "--incremental =updated_at")
+	add("incremental query", with(q, "--incremental", "updated_at"), "--incremental", "is for tables")
+	add("incremental one object", []string{"export", "-t", "a", "--to", "s3://bucket/a.csv", "--incremental", "updated_at"}, "--incremental", "prefix destination")
+	add("incremental shard", with(many, "--incremental", "updated_at", "--snapshot", "00000003-0000001B-1", "--shard", "0/2"), "--incremental", "sharded")
+	add("incremental overwrite", with(many, "--incremental", "updated_at", "--overwrite"), "--incremental", "--overwrite")
+	add("incremental two defaults", with(many, "--incremental", "a", "--incremental", "b"), "--incremental", "one COLUMN for all tables")
 	// Metrics
 	add("metrics file not .prom", with(q, "--metrics-file", "/tmp/m.txt"), "--metrics-file /tmp/m.txt", ".prom")
 	add("metrics file missing folder", with(q, "--metrics-file", "/nonexistent-pg2s3/m.prom"), "--metrics-file /nonexistent-pg2s3/m.prom")

@@ -76,6 +76,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		planCommand(stdout, stderr),
 		snapshotCommand(stdout, stderr),
 		manifestCommand(stdout, stderr),
+		runsCommand(stdout, stderr),
 		cleanupCommand(stdout, stderr),
 		benchCommand(stdout, stderr),
 		versionCommand(stdout),

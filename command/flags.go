@@ -139,6 +139,8 @@ func runGroup() group {
 		boolean("partition-drop-columns", "", "leave the --partition-by columns out of the data (Hive's convention)", "PG2S3_PARTITION_DROP_COLUMNS"),
 		str("max-partitions", "", "refuse a run with more than `N` partition values (planner's estimate, then actual count)",
 			fmt.Sprint(engine.DefaultMaxPartitions), "PG2S3_MAX_PARTITIONS"),
+		&cli.GenericFlag{Name: "incremental", Value: &multiValue{}, EnvVars: []string{"PG2S3_INCREMENTAL"},
+			Usage: "export only the rows changed since the prefix's previous run, into a run=.../ folder of its own: `COLUMN` (for every table that has it) or TABLE=COLUMN; repeatable"},
 		str("manifest", "", "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", "", "PG2S3_MANIFEST"),
 		str("snapshot", "", "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", "", "PG2S3_SNAPSHOT"),
 		str("snapshot-from", "", "join the snapshot whose ID `pg2s3 snapshot --id-to` wrote to `SOURCE` (s3://bucket/key or a file)", "", "PG2S3_SNAPSHOT_FROM"),
@@ -346,7 +348,7 @@ var fieldFlags = map[string]string{
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
-	"PartitionBy": "partition-by", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
+	"PartitionBy": "partition-by", "Incremental": "incremental", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
 	"Snapshot": "snapshot", "SnapshotFrom": "snapshot-from", "SnapshotTo": "id-to", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
@@ -464,6 +466,13 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		cfg.PartitionBy = append(cfg.PartitionBy, part)
 	}
 	cfg.DropPartitionColumns = c.Bool("partition-drop-columns")
+	for _, v := range *c.Generic("incremental").(*multiValue) {
+		inc, err := engine.ParseIncremental(v)
+		if err != nil {
+			return fail(flagError("incremental", v, err))
+		}
+		cfg.Incremental = append(cfg.Incremental, inc)
+	}
 	n, err := parseCount(c.String("max-partitions"))
 	if err != nil {
 		return fail(flagError("max-partitions", c.String("max-partitions"), err))

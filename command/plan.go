@@ -57,6 +57,30 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 		tw.Flush()
 		fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
 			len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+		if inc := r.Incremental; inc != nil {
+			since := "the first run: every row"
+			if inc.Previous > 0 {
+				since = fmt.Sprintf("the rows changed since run %d", inc.Previous)
+			}
+			fmt.Fprintf(stdout, "\nincremental run %d into %s, exporting %s:\n", inc.Run, inc.Path, since)
+			tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TABLE\tCOLUMN\tPREVIOUS HIGH-WATER MARK\tHIGH-WATER MARK NOW\tEST. ROWS")
+			for _, t := range inc.Tables {
+				col, prev := t.Column, "-"
+				if col == "" {
+					col = "(none: whole table)"
+				}
+				if t.SinceHighWater != nil {
+					prev = *t.SinceHighWater
+				}
+				now := "-"
+				if t.HighWater != nil {
+					now = *t.HighWater
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.Table, col, prev, now, t.EstRows)
+			}
+			tw.Flush()
+		}
 	}
 	if len(r.Problems) > 0 {
 		return fmt.Errorf("the export would fail: %s", strings.Join(r.Problems, "; "))

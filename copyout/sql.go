@@ -22,6 +22,9 @@ type Options struct {
 	// Projection, when set, replaces SELECT * with a select list (the Parquet path selects every
 	// column and casts some to text), and may put a partition key first and order by it.
 	Projection *Projection
+	// Filter, when set, is a condition on a table's rows (an incremental run's): only the rows it
+	// holds for are exported. It is SQL pg2s3 builds, never a user's text.
+	Filter string
 }
 
 // Projection is what a COPY selects: a list over Columns columns ("" for all of them), and, when
@@ -201,10 +204,14 @@ func (o Options) selectList() string {
 // (views, materialized views, foreign and partitioned tables). Both names are quoted.
 func TableStatement(t Table, o Options) Statement {
 	name := QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name)
-	if t.Kind == "r" && o.Projection == nil {
+	if t.Kind == "r" && o.Projection == nil && o.Filter == "" {
 		return Statement{SQL: "COPY " + name + o.with()}
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + o.orderBy(true) + ")" + o.with()}
+	where := ""
+	if o.Filter != "" {
+		where = " WHERE " + o.Filter
+	}
+	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + where + o.orderBy(true) + ")" + o.with()}
 }
 
 // RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
@@ -214,6 +221,9 @@ func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
 	where := fmt.Sprintf("ctid >= '(%d,0)'::tid", fromPage)
 	if toPage > 0 {
 		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
+	}
+	if o.Filter != "" {
+		where += " AND (" + o.Filter + ")"
 	}
 	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + o.orderBy(true) + ")" + o.with()}
 }

@@ -49,6 +49,10 @@ type Config struct {
 	// an S3 object or a file, read when the run starts.
 	SnapshotFrom Destination
 	Shard        Shard // export only this shard's chunks (with Snapshot or SnapshotFrom)
+	// Incremental makes the run incremental: under the destination prefix (the base), it exports
+	// the rows changed since the base's previous run, into a run path of its own, and records the
+	// run in the base's state (see incremental.go).
+	Incremental []Incremental
 	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
 	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
 	TableManifests bool
@@ -233,6 +237,27 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
 		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file that `pg2s3 snapshot --id-to` writes"}
+		}
+	}
+	if len(c.Incremental) > 0 {
+		switch {
+		case c.Query != "":
+			return &ConfigError{Field: "Incremental", Reason: "is for tables: a query's rows have no column to follow (export it with a WHERE of your own)"}
+		case !c.To.IsPrefix():
+			return &ConfigError{Field: "Incremental", Reason: "needs a prefix destination (s3://bucket/prefix/): each run writes a run=.../ folder of its own under it, and its state in _pg2s3/"}
+		case c.Shard.enabled() || c.Snapshot != "" || c.SnapshotFrom.Raw != "":
+			return &ConfigError{Field: "Incremental", Reason: "cannot be sharded yet: one process records the run's state"}
+		case c.Overwrite || c.CleanPath:
+			return &ConfigError{Field: "Incremental", Reason: "writes each run into a new run=.../ folder: --overwrite and --clean-path do not apply"}
+		}
+		all := 0
+		for _, inc := range c.Incremental {
+			if inc.Table == "" {
+				all++
+			}
+		}
+		if all > 1 {
+			return &ConfigError{Field: "Incremental", Reason: "give one COLUMN for all tables (and TABLE=COLUMN for the others)"}
 		}
 	}
 	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {

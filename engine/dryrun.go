@@ -19,6 +19,9 @@ type PlanReport struct {
 	Manifest     string      `json:"manifest"`
 	BucketAccess string      `json:"bucket_access"` // "ok", or what HeadBucket said
 	Problems     []string    `json:"problems,omitempty"`
+	// Incremental is an incremental run's plan: its number, the run it follows, and per table the
+	// previous high-water mark and the planner's estimate of the changed rows.
+	Incremental *RunState `json:"incremental,omitempty"`
 }
 
 // PlanTable is a table of the plan.
@@ -51,7 +54,7 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 	}
 	defer closeConn(ctx, p.coord)
 	cfg = p.cfg
-	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit}
+	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit, Incremental: p.inc}
 	if cfg.To.IsPrefix() {
 		r.Manifest = p.manifestURL.String()
 	}

@@ -258,12 +258,17 @@ func (r *run) checkPrefix(ctx context.Context) error {
 
 // listPrefix calls each with every key under the destination prefix until it returns false.
 func (r *run) listPrefix(ctx context.Context, each func(key string) bool) error {
-	u := r.cfg.To.S3
+	return listKeys(ctx, r.client, *r.cfg.To.S3, "list objects", each)
+}
+
+// listKeys calls each with every key that starts with u's key until it returns false; op says
+// what the listing is for, in its error.
+func listKeys(ctx context.Context, client *s3.Client, u upload.URL, op string, each func(key string) bool) error {
 	in := &s3.ListObjectsV2Input{Bucket: &u.Bucket, Prefix: &u.Key}
 	for {
-		out, err := r.client.ListObjectsV2(ctx, in)
+		out, err := client.ListObjectsV2(ctx, in)
 		if err != nil {
-			return &upload.Error{Op: "list objects", Bucket: u.Bucket, Key: u.Key, Err: err}
+			return &upload.Error{Op: op, Bucket: u.Bucket, Key: u.Key, Err: err}
 		}
 		for _, o := range out.Contents {
 			if !each(aws.ToString(o.Key)) {

@@ -24,7 +24,10 @@ type Manifest struct {
 	Format   ManifestFormat  `json:"format"`
 	Seconds  float64         `json:"seconds"`
 	Shard    *Shard          `json:"shard,omitempty"` // a shard's manifest (pg2s3 manifest merge joins them)
-	URL      string          `json:"-"`
+	// Incremental is an incremental run's state: what each table's objects hold (the rows changed
+	// since which run), the high-water marks, and how to deduplicate.
+	Incremental *RunState `json:"incremental,omitempty"`
+	URL         string    `json:"-"`
 }
 
 // Entry is one object in Redshift's manifest format.

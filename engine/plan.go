@@ -34,6 +34,7 @@ type Table struct {
 	Parquet       []columnar.Column `json:"-"` // the described columns that are written
 	described     int               // the columns of the described statement
 	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with --partition-by
+	filter        string            // an incremental run's condition on the rows
 }
 
 // Chunk is a part of a table that one COPY exports.

@@ -77,6 +77,9 @@ type Object struct {
 // run is a run planned inside its snapshot, with the coordinator holding it.
 type run struct {
 	cfg         Config
+	base        upload.URL // an incremental run's base prefix (cfg.To is its run path)
+	prev        *RunState  // the base's previous run
+	inc         *RunState  // an incremental run's state, committed last
 	manifestURL upload.URL
 	client      *s3.Client
 	budget      *upload.Budget
@@ -149,6 +152,20 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if len(cfg.Incremental) > 0 { // the run path, from the base's previous run
+		r.base = *cfg.To.S3
+		prev, err := latestRun(ctx, r.client, r.base)
+		if err != nil {
+			return nil, err
+		}
+		r.prev = prev
+		rp := runPath(r.base, time.Now(), prev)
+		cfg.To = Destination{Raw: rp.String(), S3: &rp}
+		r.cfg.To = cfg.To
+		if cfg.Manifest == "" {
+			r.manifestURL = rp.Join("manifest.json")
 		}
 	}
 	if cfg.SnapshotFrom.Raw != "" {
@@ -230,6 +247,11 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		}
 	}
 	r.tooMany = r.checkPartitionCount(r.tables)
+	if len(cfg.Incremental) > 0 {
+		if err := r.planIncremental(ctx); err != nil {
+			return fail(err)
+		}
+	}
 	tidRange := r.snap.ServerVersionNum >= 140000
 	if !tidRange && cfg.ChunkSize > 0 {
 		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
@@ -471,6 +493,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 		tables = []*Table{r.plan[0].Table}
 	}
 	m := newManifest(r.snap, tables, completed, cfg, time.Since(start))
+	m.Incremental = r.inc
 	if !cfg.To.IsPrefix() {
 		return m, nil
 	}
@@ -485,6 +508,22 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 		return nil, r.fail(ctx, completed, err)
 	}
 	m.URL = r.manifestURL.String()
+	if r.inc != nil {
+		if err := r.commitRun(ctx); err != nil {
+			manifests := []string{m.URL}
+			if cfg.TableManifests {
+				for _, t := range r.tables {
+					manifests = append(manifests, TableManifestURL(*cfg.To.S3, t.Schema, t.Name).String())
+				}
+			}
+			for _, u := range manifests { // the run did not count: no manifest may say otherwise
+				if derr := r.delete(ctx, Object{URL: u}); derr != nil {
+					err = fmt.Errorf("%w; deleting the run's manifest %s failed too: %v", err, u, derr)
+				}
+			}
+			return nil, r.fail(ctx, completed, err)
+		}
+	}
 	if cfg.CleanPath {
 		if err := r.cleanPath(ctx, m); err != nil {
 			return nil, err
@@ -648,10 +687,11 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 // COPY of t's described columns (cast to text where they have no natural Parquet type).
 func (r *run) copyOptions(t *Table) copyout.Options {
 	o := r.cfg.CSV
+	o.Filter = t.filter
 	var p copyout.Projection
 	switch {
 	case r.cfg.Parquet != nil:
-		o = copyout.Options{Format: copyout.Binary}
+		o = copyout.Options{Format: copyout.Binary, Filter: t.filter}
 		p = copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: t.described}
 	case r.cfg.DropPartitionColumns:
 		p = copyout.Projection{List: columnar.PlainList(t.Parquet), Columns: t.described}

@@ -80,18 +80,14 @@ func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string) 
 // ShardManifests lists the shards' manifests under prefix (manifest-shard-I-of-N.json).
 func ShardManifests(ctx context.Context, client *s3.Client, prefix upload.URL) ([]string, error) {
 	var out []string
-	start := prefix.Key + "manifest-shard-"
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: &prefix.Bucket, Prefix: &start})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, &upload.Error{Op: "list the shards' manifests", Bucket: prefix.Bucket, Key: start, Err: err}
+	err := listKeys(ctx, client, prefix.Join("manifest-shard-"), "list the shards' manifests", func(k string) bool {
+		if rel := strings.TrimPrefix(k, prefix.Key); shardManifest.MatchString(rel) {
+			out = append(out, prefix.Join(rel).String())
 		}
-		for _, o := range page.Contents {
-			if k := *o.Key; shardManifest.MatchString(strings.TrimPrefix(k, prefix.Key)) {
-				out = append(out, prefix.Join(strings.TrimPrefix(k, prefix.Key)).String())
-			}
-		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no shard manifest (manifest-shard-I-of-N.json) under %s", prefix)

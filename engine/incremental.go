@@ -1,0 +1,363 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// Incremental runs (Config.Incremental) export, under the destination prefix (the base), the rows
+// changed since the previous run of the same base, each run under a run path of its own
+// (base/run=20261202T130000Z/), and record the run in a state object written last,
+// base/_pg2s3/run-000042.json. The state is in the bucket only, so a run may start on any machine.
+//
+// Which rows a run exports. The previous run recorded its snapshot's xmin: every transaction
+// below it had ended when that snapshot was taken, so every row version written by such a
+// transaction was either visible to the previous run (and exported by it, or by an earlier run) or
+// deleted. A run therefore exports each row version whose writing transaction (its xmin) is not
+// below the previous run's snapshot xmin, together with the rows whose column is above the
+// previous high-water mark. That set holds every row inserted or updated since the previous run
+// (an UPDATE writes a new row version), including those of transactions that started before the
+// previous run and committed after it, whatever value they put in the column: a late commit is
+// never lost. The column's high-water mark is recorded for people and loaders; the transaction
+// horizon is what makes the run complete.
+//
+// What a consumer may see twice: rows written by transactions that were running when the previous
+// snapshot was taken but committed before it was (between its xmin and its xmax), and rows of
+// earlier runs written again by a table rewrite (VACUUM FULL keeps xmin; pg_repack or an ALTER
+// TABLE that rewrites the table does not). Deduplicate on the table's primary key, keeping the row
+// of the latest run (the manifest and the state name the key: dedupe_key). Deleted rows are not
+// seen: use soft deletes, or a full export (a new base) from time to time.
+//
+// The cost: the condition on xmin cannot use an index, so the server reads the whole table (a
+// sequential scan, filtered on the server); only the changed rows travel.
+
+// StateFolder holds the runs' state objects under the base prefix.
+const StateFolder = "_pg2s3/"
+
+// Incremental is one --incremental setting: Column for every table of the run that has it, or for
+// Table only (as named: schema.table or table).
+type Incremental struct {
+	Table  string
+	Column string
+}
+
+// ParseIncremental reads COLUMN or TABLE=COLUMN.
+func ParseIncremental(s string) (Incremental, error) {
+	table, col, ok := strings.Cut(s, "=")
+	if !ok {
+		table, col = "", s
+	}
+	table, col = strings.TrimSpace(table), strings.TrimSpace(col)
+	if col == "" || (ok && table == "") {
+		return Incremental{}, fmt.Errorf("want COLUMN or TABLE=COLUMN")
+	}
+	return Incremental{Table: table, Column: col}, nil
+}
+
+// RunState is what an incremental run recorded: its path, its manifest, its snapshot and, per
+// table, what it exported and its high-water mark. The runs' states, listed in order under
+// base/_pg2s3/, are the list of runs a loader reads.
+type RunState struct {
+	Run      int                `json:"run"`
+	Path     string             `json:"path"`
+	Manifest string             `json:"manifest"`
+	Snapshot Snapshot           `json:"snapshot"`
+	Xmin     uint64             `json:"snapshot_xmin"` // the snapshot's xmin, a full (64-bit) transaction ID
+	Xmax     uint64             `json:"snapshot_xmax"`
+	Previous int                `json:"previous_run,omitempty"` // 0: the first run of this base
+	Tables   []IncrementalTable `json:"tables"`
+	Dedupe   string             `json:"dedupe"`
+}
+
+// IncrementalTable is one table's part of a run.
+type IncrementalTable struct {
+	Table     string   `json:"table"`
+	Column    string   `json:"column,omitempty"` // "": the table has no such column and is exported whole
+	Type      string   `json:"type,omitempty"`
+	HighWater *string  `json:"high_water_mark"` // max(column) in the run's snapshot; null: no rows
+	Key       []string `json:"dedupe_key,omitempty"`
+	// What this run exported: everything (Since 0), or the rows changed since run Since.
+	Since          int     `json:"since_run"`
+	SinceHighWater *string `json:"since_high_water_mark,omitempty"`
+	SinceXmin      uint64  `json:"since_xmin,omitempty"`
+	Filter         string  `json:"filter,omitempty"` // the condition the run's COPYs applied
+	EstRows        int64   `json:"est_rows"`         // the planner's estimate of the rows exported
+}
+
+const dedupeRule = "rows may repeat across runs (never within one): keep, per dedupe_key, the row of the latest run"
+
+// runPath is the folder of an incremental run under the base: run=YYYYMMDDTHHMMSSZ-NNNNNN/, the
+// start time (without colons, which Hadoop-style readers refuse in paths) and the run's number,
+// which makes it unique; the folders sort in the runs' order.
+func runPath(base upload.URL, start time.Time, prev *RunState) upload.URL {
+	n := 1
+	if prev != nil {
+		n = prev.Run + 1
+	}
+	return base.Join(fmt.Sprintf("run=%s-%06d/", start.UTC().Format("20060102T150405Z"), n))
+}
+
+var stateKey = regexp.MustCompile(`^run-([0-9]{6,})\.json$`)
+
+// runKeys lists the keys of the base's committed runs, by run number.
+func runKeys(ctx context.Context, client *s3.Client, base upload.URL) (map[int]string, error) {
+	keys := map[int]string{}
+	err := listKeys(ctx, client, base.Join(StateFolder), "list the runs", func(k string) bool {
+		if m := stateKey.FindStringSubmatch(strings.TrimPrefix(k, base.Key+StateFolder)); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			keys[n] = k
+		}
+		return true
+	})
+	return keys, err
+}
+
+func readRun(ctx context.Context, client *s3.Client, bucket, key string) (*RunState, error) {
+	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return nil, &upload.Error{Op: "read a run's state", Bucket: bucket, Key: key, Err: err}
+	}
+	defer obj.Body.Close()
+	b, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return nil, fmt.Errorf("reading s3://%s/%s: %w", bucket, key, err)
+	}
+	var s RunState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("s3://%s/%s is not a pg2s3 run state: %w", bucket, key, err)
+	}
+	return &s, nil
+}
+
+// latestRun reads the base's latest committed run, or nil for the first run.
+func latestRun(ctx context.Context, client *s3.Client, base upload.URL) (*RunState, error) {
+	keys, err := runKeys(ctx, client, base)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	return readRun(ctx, client, base.Bucket, keys[slices.Max(slices.Collect(maps.Keys(keys)))])
+}
+
+// Runs lists the base's committed runs after run since (0: all), in order: what is new for a
+// loader that has loaded run since.
+func Runs(ctx context.Context, client *s3.Client, base upload.URL, since int) ([]RunState, error) {
+	keys, err := runKeys(ctx, client, base)
+	if err != nil {
+		return nil, err
+	}
+	var out []RunState
+	for _, n := range slices.Sorted(maps.Keys(keys)) {
+		if n <= since {
+			continue
+		}
+		s, err := readRun(ctx, client, base.Bucket, keys[n])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *s)
+	}
+	return out, nil
+}
+
+func stateURL(base upload.URL, run int) upload.URL {
+	return base.Join(fmt.Sprintf("%srun-%06d.json", StateFolder, run))
+}
+
+// planIncremental reads the previous run's state and gives every table its condition, inside the
+// run's snapshot: the high-water mark, the snapshot's transaction horizon, the dedupe key, and the
+// planner's estimate of the rows.
+func (r *run) planIncremental(ctx context.Context) error {
+	prev := r.prev
+	res := r.coord.ExecParams(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text`,
+		nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("reading the snapshot's transaction horizon: %w", res.Err)
+	}
+	st := &RunState{Run: 1, Path: r.cfg.To.S3.String(), Manifest: r.manifestURL.String(), Snapshot: r.snap, Dedupe: dedupeRule}
+	st.Xmin, _ = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
+	st.Xmax, _ = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
+	if prev != nil {
+		st.Run, st.Previous = prev.Run+1, prev.Run
+		if st.Xmax < prev.Xmin {
+			return &ConfigError{Field: "Incremental", Value: r.base.String(), Reason: fmt.Sprintf(
+				"the server's transaction counter (%d) is behind the previous run's (%d, run %d): another cluster? Export to a new prefix",
+				st.Xmax, prev.Xmin, prev.Run)}
+		}
+	}
+	for _, t := range r.tables {
+		it, err := r.incrementalTable(ctx, t, prev, st.Xmax)
+		if err != nil {
+			return err
+		}
+		st.Tables = append(st.Tables, it)
+		t.filter = it.Filter
+	}
+	for _, inc := range r.cfg.Incremental {
+		if inc.Table != "" && !slices.ContainsFunc(r.tables, func(t *Table) bool { return t.matches(inc.Table) }) {
+			return &ConfigError{Field: "Incremental", Value: inc.Table + "=" + inc.Column, Reason: "names a table the run does not export"}
+		}
+	}
+	r.inc = st
+	return nil
+}
+
+// matches says whether name (as the user gave it: table, schema.table, or the quoted form) is t.
+func (t *Table) matches(name string) bool {
+	return name == t.Name || name == t.Schema+"."+t.Name || name == t.String()
+}
+
+// incrementalTable is t's part of the run: its column (the table's own setting, else the run's),
+// its high-water mark, its condition since prev, and its dedupe key.
+func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xmax uint64) (IncrementalTable, error) {
+	it := IncrementalTable{Table: t.String()}
+	explicit := false
+	for _, inc := range r.cfg.Incremental {
+		switch {
+		case inc.Table != "" && t.matches(inc.Table):
+			it.Column, explicit = inc.Column, true
+		case inc.Table == "" && it.Column == "":
+			it.Column = inc.Column
+		}
+	}
+	res := r.coord.ExecParams(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = $1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped`,
+		[][]byte{[]byte(t.String()), []byte(it.Column)}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return it, fmt.Errorf("reading %s's columns: %w", t, res.Err)
+	}
+	if len(res.Rows) == 0 {
+		if explicit {
+			return it, &ConfigError{Field: "Incremental", Value: it.Column, Reason: "is not a column of " + t.String()}
+		}
+		it.Column = "" // exported whole, every run
+		return it, nil
+	}
+	if t.Kind != "r" && t.Kind != "p" && t.Kind != "m" {
+		return it, &ConfigError{Field: "Incremental", Value: it.Column, Reason: fmt.Sprintf(
+			"%s is %s: its rows have no transaction ID (xmin), so changes cannot be told; give tables", t, kindName(t.Kind))}
+	}
+	it.Type = string(res.Rows[0][0])
+	col := copyout.QuoteIdent(it.Column)
+	hw := r.coord.ExecParams(ctx, "SELECT max("+col+")::text FROM "+t.String(), nil, nil, nil, nil).Read()
+	if hw.Err != nil {
+		return it, fmt.Errorf("the high-water mark of %s.%s (%s; an incremental column needs max(), as timestamps and numbers have): %w",
+			t, it.Column, it.Type, hw.Err)
+	}
+	if v := hw.Rows[0][0]; v != nil {
+		s := string(v)
+		it.HighWater = &s
+	}
+	key := r.coord.ExecParams(ctx, `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+		[][]byte{[]byte(t.String())}, nil, nil, nil).Read()
+	if key.Err != nil {
+		return it, fmt.Errorf("reading %s's primary key: %w", t, key.Err)
+	}
+	for _, row := range key.Rows {
+		it.Key = append(it.Key, string(row[0]))
+	}
+	var before *IncrementalTable
+	if prev != nil {
+		if i := slices.IndexFunc(prev.Tables, func(p IncrementalTable) bool { return p.Table == it.Table && p.Column == it.Column }); i >= 0 {
+			before = &prev.Tables[i]
+		}
+	}
+	if before == nil { // the first run of this table (or of this column): everything
+		it.EstRows = t.EstRows
+		return it, nil
+	}
+	it.Since, it.SinceHighWater, it.SinceXmin = prev.Run, before.HighWater, prev.Xmin
+	it.Filter = changedSince(col, it.Type, before.HighWater, prev.Xmin, xmax)
+	est := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
+	if est.Err != nil {
+		return it, fmt.Errorf("estimating %s's changed rows: %w", t, est.Err)
+	}
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if json.Unmarshal(est.Rows[0][0], &plan) == nil && len(plan) == 1 {
+		it.EstRows = int64(plan[0].Plan.Rows)
+	}
+	return it, nil
+}
+
+func kindName(kind string) string {
+	switch kind {
+	case "v":
+		return "a view"
+	case "f":
+		return "a foreign table"
+	}
+	return "relkind " + kind
+}
+
+// changedSince is the condition on the rows changed since a run whose snapshot had xmin prevXmin
+// and whose high-water mark of col was prevHigh, evaluated in a snapshot whose xmax is xmax.
+//
+// A row's xmin is a 32-bit transaction ID; the snapshots' are full 64-bit IDs. Every row a
+// snapshot sees was written less than 2^32 transactions before its xmax (PostgreSQL freezes or
+// refuses to go on long before), so the row's full ID is xmax - ((xmax - xmin) mod 2^32), and it is
+// at or above prevXmin when (xmax mod 2^32 - xmin) mod 2^32 <= xmax - prevXmin. When more than 2^32
+// transactions passed between the runs, that cannot be told, and every row is exported.
+func changedSince(col, typ string, prevHigh *string, prevXmin, xmax uint64) string {
+	delta := xmax - prevXmin
+	xid := "true"
+	if delta < 1<<32 {
+		xid = fmt.Sprintf("((%d - xmin::text::bigint + 4294967296) %% 4294967296) <= %d", xmax%(1<<32), delta)
+	}
+	if prevHigh == nil {
+		return xid
+	}
+	return fmt.Sprintf("%s > %s::%s OR %s", col, copyout.QuoteLiteral(*prevHigh), typ, xid)
+}
+
+// commitRun writes the run's state, last: from then on the run counts, and the next run starts
+// from it. The write is conditional: of two runs of the same base that started from the same
+// previous run, one commits and the other fails (and removes what it wrote).
+func (r *run) commitRun(ctx context.Context) error {
+	b, err := json.MarshalIndent(r.inc, "", "  ")
+	if err != nil {
+		return err
+	}
+	u := stateURL(r.base, r.inc.Run)
+	up := upload.New(r.client, u, upload.Options{NoClobber: true, PartTimeout: r.cfg.Upload.PartTimeout,
+		Object: upload.ObjectOptions{ContentType: "application/json"}})
+	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
+		var exists *upload.ExistsError
+		if errors.As(err, &exists) {
+			return &ConcurrentRunError{Base: r.base.String(), Run: r.inc.Run, State: u.String()}
+		}
+		return fmt.Errorf("writing the run's state %s: %w", u, err)
+	}
+	return nil
+}
+
+// ConcurrentRunError is an incremental run that lost the race to commit to another run of the
+// same base.
+type ConcurrentRunError struct {
+	Base  string
+	Run   int
+	State string
+}
+
+func (e *ConcurrentRunError) Error() string {
+	return fmt.Sprintf("another run of %s committed run %d first (%s exists): this run's objects and manifest were removed; run again to export what changed since",
+		e.Base, e.Run, e.State)
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pg2s3/pg2s3/engine"
+	"github.com/pg2s3/pg2s3/internal/testenv"
+)
+
+// runStates reads the base's committed runs, in order.
+func runStates(t *testing.T, base string) []engine.RunState {
+	t.Helper()
+	bucket, client := testenv.Stack(t)
+	prefix := strings.TrimPrefix(base, "s3://"+bucket+"/")
+	var out []engine.RunState
+	for _, k := range testenv.ListKeys(t, client, bucket, prefix+engine.StateFolder) {
+		var s engine.RunState
+		if err := json.Unmarshal(testenv.Get(t, client, bucket, k), &s); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// dedupe is what the manifest tells a consumer to do: per key (the first field, id), the row of
+// the latest run.
+func dedupe(t *testing.T, base string, states []engine.RunState) []string {
+	t.Helper()
+	_, client := testenv.Stack(t)
+	latest := map[string]string{}
+	for _, s := range states {
+		m := readManifest(t, client, s.Manifest)
+		for _, lines := range linesByTable(t, client, m) {
+			for _, l := range lines {
+				latest[strings.SplitN(l, ",", 2)[0]] = l
+			}
+		}
+	}
+	var out []string
+	for _, l := range latest {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Three incremental runs with inserts and updates between them, and a transaction that writes a row
+// before the second run, with a column value below the second run's high-water mark, and commits
+// after it: the union of the runs, deduplicated on the key as the manifest says, equals the table,
+// and the late row is in the third run.
+func TestIncremental(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS inc_orders;
+		CREATE TABLE inc_orders (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+		INSERT INTO inc_orders (id, v) SELECT g, 'v' || g FROM generate_series(1, 5000) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS inc_orders") })
+	base := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	export := func() {
+		t.Helper()
+		if r := pg2s3(t, nil, "export", "-t", "inc_orders", "--to", base, "--incremental", "updated_at", "--chunk-size", "64KiB", "-q"); r.code != 0 {
+			t.Fatalf("incremental export: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	export() // run 1: everything
+	testenv.Psql(t, `INSERT INTO inc_orders (id, v) SELECT g, 'new' || g FROM generate_series(5001, 5200) g;
+		UPDATE inc_orders SET v = 'upd1', updated_at = clock_timestamp() WHERE id % 100 = 0`)
+
+	// The late transaction: it writes its row now (updated_at = now), stays open across run 2, and
+	// commits after it. Another transaction commits a later updated_at before run 2, so run 2's
+	// high-water mark is above the late row's value.
+	ctx := context.Background()
+	late, err := pgconn.Connect(ctx, testenv.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer late.Close(ctx)
+	if _, err := late.Exec(ctx, "BEGIN; INSERT INTO inc_orders (id, v) VALUES (9999, 'late'); UPDATE inc_orders SET v = 'late-upd', updated_at = clock_timestamp() WHERE id = 7").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Psql(t, `UPDATE inc_orders SET v = 'upd-after-late', updated_at = clock_timestamp() WHERE id = 8`)
+	export() // run 2: does not see the late transaction
+	if _, err := late.Exec(ctx, "COMMIT").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Psql(t, `INSERT INTO inc_orders (id, v) VALUES (10000, 'after run 2'); UPDATE inc_orders SET v = 'upd3', updated_at = clock_timestamp() WHERE id = 3`)
+	export() // run 3
+
+	states := runStates(t, base)
+	if len(states) != 3 {
+		t.Fatalf("%d runs recorded, want 3", len(states))
+	}
+	for i, s := range states {
+		tbl := s.Tables[0]
+		if s.Run != i+1 || tbl.Column != "updated_at" || !slices.Equal(tbl.Key, []string{"id"}) || tbl.HighWater == nil {
+			t.Errorf("run %d: %+v", i+1, s)
+		}
+		if (i == 0) != (tbl.Since == 0) || (i > 0 && tbl.Since != i) {
+			t.Errorf("run %d exported since run %d", s.Run, tbl.Since)
+		}
+		if !strings.Contains(s.Path, "/run=") || !strings.HasSuffix(s.Path, "/") || !strings.HasPrefix(s.Manifest, s.Path) {
+			t.Errorf("run %d: path %s, manifest %s", s.Run, s.Path, s.Manifest)
+		}
+	}
+	// The late row's column is below run 2's high-water mark: only the transaction horizon finds it.
+	lateAt := strings.TrimSpace(testenv.PsqlValue(t, "SELECT updated_at FROM inc_orders WHERE id = 9999"))
+	if below := testenv.PsqlValue(t, "SELECT '"+lateAt+"'::timestamptz < '"+*states[1].Tables[0].HighWater+"'::timestamptz"); strings.TrimSpace(below) != "t" {
+		t.Fatalf("the test's late row (%s) is not below run 2's high-water mark (%s): it proves nothing", lateAt, *states[1].Tables[0].HighWater)
+	}
+	run3 := linesByTable(t, client, readManifest(t, client, states[2].Manifest))[`"public"."inc_orders"`]
+	for _, id := range []string{"9999,late,", "7,late-upd,", "10000,", "3,upd3,"} {
+		if !slices.ContainsFunc(run3, func(l string) bool { return strings.HasPrefix(l, id) }) {
+			t.Errorf("run 3 lacks the row %s...: %d rows", id, len(run3))
+		}
+	}
+	run2 := linesByTable(t, client, readManifest(t, client, states[1].Manifest))[`"public"."inc_orders"`]
+	if len(run2) < 250 || len(run2) > 400 { // 200 inserts, 52 updates, and the horizon's few repeats
+		t.Errorf("run 2 exported %d rows, want the ~252 changed", len(run2))
+	}
+	want := sortedLines(testenv.Psql(t, "COPY inc_orders TO STDOUT WITH (FORMAT csv)"))
+	if got := dedupe(t, base, states); !slices.Equal(got, want) {
+		t.Errorf("the runs, deduplicated, hold %d rows; the table %d", len(got), len(want))
+	}
+
+	// pg2s3 runs lists what is new after a run a loader has loaded.
+	r := pg2s3(t, nil, "runs", base, "--since", "1", "--json")
+	var listed []engine.RunState
+	if err := json.Unmarshal([]byte(r.stdout), &listed); r.code != 0 || err != nil || len(listed) != 2 || listed[0].Run != 2 ||
+		listed[1].Manifest != states[2].Manifest || listed[1].Snapshot.ID == "" {
+		t.Errorf("runs --since 1: exit %d, %v: %s%s", r.code, err, r.stdout, r.stderr)
+	}
+	if r := pg2s3(t, nil, "runs", base); r.code != 0 || strings.Count(r.stdout, "\n") != 4 || !strings.Contains(r.stdout, states[0].Manifest) {
+		t.Errorf("runs: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// plan shows the next run: its number, the previous high-water mark and the estimate.
+	r = pg2s3(t, nil, "plan", "-t", "inc_orders", "--to", base, "--incremental", "updated_at")
+	if r.code != 0 || !strings.Contains(r.stdout, "incremental run 4") || !strings.Contains(r.stdout, "changed since run 3") ||
+		!strings.Contains(r.stdout, *states[2].Tables[0].HighWater) {
+		t.Errorf("plan: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// barrierProxy holds the PUTs of the runs' state objects until n of them have arrived, then lets
+// them through together: n runs that started from the same previous run race to commit, whatever
+// the machine's speed.
+func barrierProxy(t *testing.T, n int) string {
+	t.Helper()
+	target, _ := url.Parse(testenv.Endpoint())
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	var mu sync.Mutex
+	arrived, open := 0, make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/"+engine.StateFolder+"run-") {
+			mu.Lock()
+			if arrived++; arrived == n {
+				close(open)
+			}
+			mu.Unlock()
+			select {
+			case <-open:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Two runs of one base at once, from the same previous run: exactly one commits; the other fails,
+// names the race, and leaves nothing behind.
+func TestIncrementalConcurrentRuns(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS inc_race;
+		CREATE TABLE inc_race (id int PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+		INSERT INTO inc_race (id) SELECT generate_series(1, 1000);`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS inc_race") })
+	prefix := testenv.Prefix(t, client, bucket)
+	base := "s3://" + bucket + "/" + prefix
+	args := []string{"export", "-t", "inc_race", "--to", base, "--incremental", "updated_at", "-q", "--endpoint-url", barrierProxy(t, 2)}
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = pg2s3(t, nil, args...)
+		}()
+	}
+	wg.Wait()
+	won, lost := 0, 0
+	for _, r := range results {
+		switch {
+		case r.code == 0:
+			won++
+		case r.code == 1 && strings.Contains(r.stderr, "another run of "+base+" committed run 1 first"):
+			lost++
+		default:
+			t.Errorf("a racing run: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("%d runs committed and %d lost, want one each", won, lost)
+	}
+	states := runStates(t, base)
+	if len(states) != 1 {
+		t.Fatalf("%d states, want 1", len(states))
+	}
+	// Only the winner's run folder and state are left.
+	for _, k := range testenv.ListKeys(t, client, bucket, prefix) {
+		if !strings.HasPrefix("s3://"+bucket+"/"+k, states[0].Path) && !strings.HasPrefix(k, prefix+engine.StateFolder) {
+			t.Errorf("the losing run left %s", k)
+		}
+	}
+	if open := testenv.OpenUploads(t, client, bucket, prefix); len(open) != 0 {
+		t.Errorf("uploads left open: %v", open)
+	}
+}
