@@ -166,6 +166,12 @@ func badInputs() map[string]badInput {
 	add("incremental shard", with(many, "--incremental", "updated_at", "--snapshot", "00000003-0000001B-1", "--shard", "0/2"), "--incremental", "sharded")
 	add("incremental overwrite", with(many, "--incremental", "updated_at", "--overwrite"), "--incremental", "--overwrite")
 	add("incremental two defaults", with(many, "--incremental", "a", "--incremental", "b"), "--incremental", "one COLUMN for all tables")
+	// Resumable runs
+	add("resume one object", []string{"export", "-t", "a", "--to", "s3://bucket/a.csv", "--resume", "--snapshot", "00000003-0000001B-1"}, "--resume", "prefix destinations")
+	add("resume without a held snapshot", with(many, "--resume"), "--resume", "pg2s3 snapshot")
+	add("resume new snapshot alone", with(many, "--resume-new-snapshot"), "--resume-new-snapshot", "goes with --resume")
+	add("resume incremental", with(many, "--resume", "--resume-new-snapshot", "--incremental", "updated_at"), "--resume", "--incremental")
+	add("resume overwrite", with(many, "--resume", "--snapshot", "00000003-0000001B-1", "--overwrite"), "--resume", "--overwrite")
 	// Metrics
 	add("metrics file not .prom", with(q, "--metrics-file", "/tmp/m.txt"), "--metrics-file /tmp/m.txt", ".prom")
 	add("metrics file missing folder", with(q, "--metrics-file", "/nonexistent-pg2s3/m.prom"), "--metrics-file /nonexistent-pg2s3/m.prom")

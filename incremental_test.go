@@ -154,10 +154,10 @@ func TestIncremental(t *testing.T) {
 	}
 }
 
-// barrierProxy holds the PUTs of the runs' state objects until n of them have arrived, then lets
-// them through together: n runs that started from the same previous run race to commit, whatever
-// the machine's speed.
-func barrierProxy(t *testing.T, n int) string {
+// barrierProxy is a proxy to the stack's MinIO that holds the requests hold matches until n of
+// them have arrived, then lets them through together: n runs race to the same write, whatever the
+// machine's speed.
+func barrierProxy(t *testing.T, n int, hold func(*http.Request) bool) string {
 	t.Helper()
 	target, _ := url.Parse(testenv.Endpoint())
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -165,7 +165,7 @@ func barrierProxy(t *testing.T, n int) string {
 	var mu sync.Mutex
 	arrived, open := 0, make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/"+engine.StateFolder+"run-") {
+		if hold(r) {
 			mu.Lock()
 			if arrived++; arrived == n {
 				close(open)
@@ -193,28 +193,10 @@ func TestIncrementalConcurrentRuns(t *testing.T) {
 	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS inc_race") })
 	prefix := testenv.Prefix(t, client, bucket)
 	base := "s3://" + bucket + "/" + prefix
-	args := []string{"export", "-t", "inc_race", "--to", base, "--incremental", "updated_at", "-q", "--endpoint-url", barrierProxy(t, 2)}
-	var wg sync.WaitGroup
-	results := make([]result, 2)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = pg2s3(t, nil, args...)
-		}()
-	}
-	wg.Wait()
-	won, lost := 0, 0
-	for _, r := range results {
-		switch {
-		case r.code == 0:
-			won++
-		case r.code == 1 && strings.Contains(r.stderr, "another run of "+base+" committed run 1 first"):
-			lost++
-		default:
-			t.Errorf("a racing run: exit %d: %s", r.code, r.stderr)
-		}
-	}
+	args := []string{"export", "-t", "inc_race", "--to", base, "--incremental", "updated_at", "-q", "--endpoint-url", barrierProxy(t, 2, func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/"+engine.StateFolder+"run-")
+	})}
+	won, lost := race(t, args, "another run of "+base+" committed run 1 first")
 	if won != 1 || lost != 1 {
 		t.Fatalf("%d runs committed and %d lost, want one each", won, lost)
 	}
@@ -231,4 +213,28 @@ func TestIncrementalConcurrentRuns(t *testing.T) {
 	if open := testenv.OpenUploads(t, client, bucket, prefix); len(open) != 0 {
 		t.Errorf("uploads left open: %v", open)
 	}
+}
+
+// race runs two pg2s3 with args at once, and counts the one that succeeds and the one that fails
+// (exit 1) saying loser; any other outcome is an error.
+func race(t *testing.T, args []string, loser string) (won, lost int) {
+	t.Helper()
+	results := make([]result, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = pg2s3(t, nil, args...) }()
+	}
+	wg.Wait()
+	for _, r := range results {
+		switch {
+		case r.code == 0:
+			won++
+		case r.code == 1 && strings.Contains(r.stderr, loser):
+			lost++
+		default:
+			t.Errorf("a racing run: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	return won, lost
 }

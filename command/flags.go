@@ -146,6 +146,9 @@ func runGroup() group {
 		str("snapshot-from", "", "join the snapshot whose ID `pg2s3 snapshot --id-to` wrote to `SOURCE` (s3://bucket/key or a file)", "", "PG2S3_SNAPSHOT_FROM"),
 		str("shard", "", "export only shard `i/N` of the chunks (0 <= i < N), under --snapshot", "", "PG2S3_SHARD"),
 		boolean("keep-partial", "", "when a run fails, keep (and list) the objects it completed instead of deleting them", "PG2S3_KEEP_PARTIAL"),
+		boolean("resume", "", "make the run resumable, or resume it: keep a journal of finished chunks under the prefix; run the same command "+
+			"again after a failure (even SIGKILL) to export only the chunks not finished, in the same snapshot (--snapshot or --snapshot-from)", "PG2S3_RESUME"),
+		boolean("resume-new-snapshot", "", "with --resume: allow a resume in another snapshot than the run's first attempt (only for data that does not change)", "PG2S3_RESUME_NEW_SNAPSHOT"),
 		boolean("dry-run", "", "print the plan (tables, estimates, chunks, keys, memory) and check access; export nothing", "PG2S3_DRY_RUN"),
 	}}
 }
@@ -348,7 +351,7 @@ var fieldFlags = map[string]string{
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
-	"PartitionBy": "partition-by", "Incremental": "incremental", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
+	"PartitionBy": "partition-by", "Incremental": "incremental", "Resume": "resume", "ResumeNewSnapshot": "resume-new-snapshot", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
 	"Snapshot": "snapshot", "SnapshotFrom": "snapshot-from", "SnapshotTo": "id-to", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",
@@ -432,6 +435,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		Overwrite: c.Bool("overwrite"), CleanPath: c.Bool("clean-path"),
 		Conn: conn, Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
 		To: to, Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
+		Resume: c.Bool("resume"), ResumeNewSnapshot: c.Bool("resume-new-snapshot"),
 		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
 	}
 	if cfg.S3, err = s3Options(c); err != nil {

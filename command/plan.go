@@ -57,6 +57,9 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 		tw.Flush()
 		fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
 			len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+		if r.Resuming {
+			fmt.Fprintf(stdout, "\na resume: %d chunks were finished by earlier attempts; the %d above remain\n", r.ResumedChunks, len(r.Chunks))
+		}
 		if inc := r.Incremental; inc != nil {
 			since := "the first run: every row"
 			if inc.Previous > 0 {

@@ -49,6 +49,14 @@ type Config struct {
 	// an S3 object or a file, read when the run starts.
 	SnapshotFrom Destination
 	Shard        Shard // export only this shard's chunks (with Snapshot or SnapshotFrom)
+	// Resume makes a prefix run resumable: it keeps a journal of its finished chunks under the
+	// prefix, keeps its completed objects when it fails, and, run again, exports only the chunks
+	// that are not finished, in the same snapshot (Snapshot or SnapshotFrom, held by another
+	// process), then writes the manifest (see resume.go).
+	Resume bool
+	// ResumeNewSnapshot lets a resume run in another snapshot than the run's first attempt: for
+	// data that does not change only.
+	ResumeNewSnapshot bool
 	// Incremental makes the run incremental: under the destination prefix (the base), it exports
 	// the rows changed since the base's previous run, into a run path of its own, and records the
 	// run in the base's state (see incremental.go).
@@ -237,6 +245,21 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
 		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file that `pg2s3 snapshot --id-to` writes"}
+		}
+	}
+	if c.Resume || c.ResumeNewSnapshot {
+		switch {
+		case !c.To.IsPrefix():
+			return &ConfigError{Field: "Resume", Reason: "is for prefix destinations (s3://bucket/prefix/): one object is one COPY, and is simply exported again"}
+		case c.ResumeNewSnapshot && !c.Resume:
+			return &ConfigError{Field: "ResumeNewSnapshot", Reason: "goes with --resume"}
+		case c.Snapshot == "" && c.SnapshotFrom.Raw == "" && !c.ResumeNewSnapshot:
+			return &ConfigError{Field: "Resume", Reason: "needs a snapshot that outlives this process: start `pg2s3 snapshot` and give --snapshot " +
+				"or --snapshot-from (or, for data that does not change, --resume-new-snapshot)"}
+		case len(c.Incremental) > 0:
+			return &ConfigError{Field: "Resume", Reason: "does not go with --incremental yet: a failed incremental run removes what it wrote, and the next run starts from the last committed one"}
+		case c.Overwrite || c.CleanPath:
+			return &ConfigError{Field: "Resume", Reason: "keeps the prefix to the run's own objects: --overwrite and --clean-path do not apply"}
 		}
 	}
 	if len(c.Incremental) > 0 {

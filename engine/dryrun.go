@@ -22,6 +22,10 @@ type PlanReport struct {
 	// Incremental is an incremental run's plan: its number, the run it follows, and per table the
 	// previous high-water mark and the planner's estimate of the changed rows.
 	Incremental *RunState `json:"incremental,omitempty"`
+	// ResumedChunks is, for a resume, how many chunks earlier attempts finished (Chunks are the
+	// ones that remain).
+	ResumedChunks int  `json:"resumed_chunks,omitempty"`
+	Resuming      bool `json:"resuming,omitempty"`
 }
 
 // PlanTable is a table of the plan.
@@ -54,7 +58,8 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 	}
 	defer closeConn(ctx, p.coord)
 	cfg = p.cfg
-	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit, Incremental: p.inc}
+	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit, Incremental: p.inc,
+		ResumedChunks: p.resumedChunks, Resuming: p.resuming}
 	if cfg.To.IsPrefix() {
 		r.Manifest = p.manifestURL.String()
 	}
@@ -73,8 +78,10 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 		r.Problems = append(r.Problems, p.tooMany.Error())
 	}
 	r.BucketAccess = "ok"
-	if err := p.checkPrefix(ctx); err != nil {
-		r.Problems = append(r.Problems, err.Error())
+	if !p.resuming { // a resume finds its earlier attempts' objects there
+		if err := p.checkPrefix(ctx); err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
 	}
 	if cfg.To.S3 != nil {
 		if _, err := p.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &cfg.To.S3.Bucket}); err != nil {

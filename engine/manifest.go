@@ -140,12 +140,13 @@ func (m *Manifest) forTable(name string) *Manifest {
 }
 
 // write stores the manifest; it is the last object of a run.
-func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, timeout time.Duration) error {
+// With noClobber an existing manifest is kept, and the write fails with an *upload.ExistsError.
+func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, timeout time.Duration, noClobber bool) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	up := upload.New(client, url, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout})
+	up := upload.New(client, url, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout, NoClobber: noClobber})
 	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
 	}

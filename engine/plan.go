@@ -192,11 +192,12 @@ func (s Shard) owns(t *Table, k int) bool {
 // tuples the snapshot still sees), so processes that measure at different times (shards) still
 // cover every row between them, each exactly once. With shards, every ordinary table is ranged, so
 // that all processes agree on how it is cut, and chunk k of table t belongs to one shard.
-func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard Shard) []Chunk {
+// A resumable run (rangeAll) ranges every ordinary table too, so that its attempts agree.
+func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard Shard, rangeAll bool) []Chunk {
 	var out []Chunk
 	pagesPerChunk := max(chunkBytes/blockSize, 1)
 	for _, t := range tables {
-		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && (t.Pages > pagesPerChunk || shard.enabled())
+		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && (t.Pages > pagesPerChunk || shard.enabled() || rangeAll)
 		if !ranged {
 			if shard.owns(t, 0) {
 				out = append(out, Chunk{Table: t, EstBytes: t.SizeBytes})

@@ -76,17 +76,21 @@ type Object struct {
 
 // run is a run planned inside its snapshot, with the coordinator holding it.
 type run struct {
-	cfg         Config
-	base        upload.URL // an incremental run's base prefix (cfg.To is its run path)
-	prev        *RunState  // the base's previous run
-	inc         *RunState  // an incremental run's state, committed last
-	manifestURL upload.URL
-	client      *s3.Client
-	budget      *upload.Budget
-	coord       *pgconn.PgConn
-	snap        Snapshot
-	tables      []*Table
-	plan        []Chunk
+	cfg           Config
+	base          upload.URL // an incremental run's base prefix (cfg.To is its run path)
+	prev          *RunState  // the base's previous run
+	journal       *Journal   // a resumable run's journal, when an earlier attempt wrote it
+	resuming      bool       // the journal was there: this attempt resumes
+	resumed       []Object   // the objects of the chunks earlier attempts finished
+	resumedChunks int
+	inc           *RunState // an incremental run's state, committed last
+	manifestURL   upload.URL
+	client        *s3.Client
+	budget        *upload.Budget
+	coord         *pgconn.PgConn
+	snap          Snapshot
+	tables        []*Table
+	plan          []Chunk
 
 	keys     map[string]string // every key the run writes, but the splits after the first (see checkKeys)
 	patterns *splitPatterns    // every split's key, per chunk, when objects split
@@ -168,6 +172,17 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			r.manifestURL = rp.Join("manifest.json")
 		}
 	}
+	if cfg.Resume {
+		cfg.KeepPartial, r.cfg.KeepPartial = true, true // the next attempt needs them
+		var j Journal
+		found, err := getJSON(ctx, r.client, cfg.To.S3.Join(journalKey), &j)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			r.journal = &j
+		}
+	}
 	if cfg.SnapshotFrom.Raw != "" {
 		client := r.client
 		if client == nil && cfg.SnapshotFrom.S3 != nil {
@@ -199,6 +214,9 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		return nil, err
 	}
 	if r.snap, err = openSnapshot(ctx, coord, cfg.Snapshot); err != nil {
+		if r.journal != nil {
+			err = snapshotGone(err)
+		}
 		return fail(err)
 	}
 	if cfg.Query != "" {
@@ -256,7 +274,12 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if !tidRange && cfg.ChunkSize > 0 {
 		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
 	}
-	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard)
+	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
+	if r.journal != nil {
+		if err := r.loadJournal(ctx, *r.journal); err != nil {
+			return fail(err)
+		}
+	}
 	est := int64(0)
 	for _, t := range r.tables {
 		est += max(t.EstRows, 0)
@@ -405,8 +428,10 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 	if r.tooMany != nil { // refused before anything is uploaded
 		return nil, r.tooMany
 	}
-	if err := r.checkPrefix(ctx); err != nil {
-		return nil, err
+	if !r.resuming { // a resume finds its own earlier attempts' objects there
+		if err := r.checkPrefix(ctx); err != nil {
+			return nil, err
+		}
 	}
 	m, err := r.run(ctx, start)
 	if err != nil && ctx.Err() != nil {
@@ -432,15 +457,23 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 			return nil, &PrivilegeError{Table: t.String()}
 		}
 	}
+	if cfg.Resume {
+		if err := r.startJournal(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var (
 		mu        sync.Mutex
-		completed []Object
+		completed = slices.Clone(r.resumed)
 	)
 	collect := func(c Chunk, wait func() ([]Object, error)) error {
 		objs, err := wait()
 		mu.Lock()
 		completed = append(completed, objs...)
 		mu.Unlock()
+		if err == nil && cfg.Resume {
+			err = r.recordChunk(ctx, c, objs)
+		}
 		if err != nil && cfg.To.IsPrefix() {
 			return &ChunkError{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), Err: err}
 		}
@@ -499,15 +532,22 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	}
 	if cfg.TableManifests {
 		for _, t := range r.tables {
-			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.Upload.PartTimeout); err != nil {
+			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.Upload.PartTimeout, false); err != nil {
 				return nil, r.fail(ctx, completed, err)
 			}
 		}
 	}
-	if err := m.write(ctx, r.client, r.manifestURL, cfg.Upload.PartTimeout); err != nil {
+	if err := m.write(ctx, r.client, r.manifestURL, cfg.Upload.PartTimeout, cfg.Resume); err != nil {
+		var ee *upload.ExistsError
+		if errors.As(err, &ee) {
+			return nil, &ResumeRaceError{Manifest: r.manifestURL.String()}
+		}
 		return nil, r.fail(ctx, completed, err)
 	}
 	m.URL = r.manifestURL.String()
+	if cfg.Resume {
+		r.endJournal(ctx)
+	}
 	if r.inc != nil {
 		if err := r.commitRun(ctx); err != nil {
 			manifests := []string{m.URL}
@@ -587,6 +627,9 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 	switch {
 	case len(completed) == 0:
 		msg += ", and no object was completed"
+	case r.cfg.Resume:
+		msg += fmt.Sprintf(", and the %d objects completed so far were kept, with the run's journal under %s%s: run the same command again "+
+			"(with --resume) to export only the chunks not finished, in the same snapshot", len(completed), r.cfg.To.S3, StateFolder)
 	case r.cfg.KeepPartial:
 		for _, o := range completed {
 			left = append(left, o.URL)

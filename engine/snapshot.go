@@ -158,7 +158,7 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	}
 	out.Shard = nil
 	out.recount()
-	if err := out.write(ctx, client, to, 0); err != nil {
+	if err := out.write(ctx, client, to, 0, false); err != nil {
 		return nil, err
 	}
 	out.URL = to.String()

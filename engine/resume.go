@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/upload"
+)
+
+// Resumable runs (Config.Resume). A run to a prefix that is meant to be resumable keeps a journal
+// under the prefix: _pg2s3/journal.json (the snapshot and the settings that decide the keys and
+// the bytes), then one record per finished chunk, _pg2s3/chunks/schema.table-000003.json, listing
+// that chunk's objects, written once its objects are all complete. A failed or killed attempt
+// keeps its completed objects. The same command run again finds the journal and exports only the
+// chunks without a record, in the same snapshot (held by `pg2s3 snapshot`, which outlives the
+// attempts), then writes the manifest, conditionally, from every record: of two attempts that
+// finish at once, one writes it and the other fails. After the manifest the journal is deleted, so
+// the prefix holds what a one-shot run leaves.
+//
+// Chunks are the same in every attempt: every ordinary table is cut into ranges of the same pages
+// (as shards do), whatever its size when an attempt measures it, and the objects of a chunk have
+// the same keys and bytes each time it runs (the same snapshot, settings and split rules), so a
+// chunk run again replaces its own objects.
+
+const (
+	journalKey   = StateFolder + "journal.json"
+	chunksFolder = StateFolder + "chunks/"
+)
+
+// Journal is what the first attempt of a resumable run records.
+type Journal struct {
+	Snapshot string `json:"snapshot"`
+	Started  string `json:"started"`
+	Settings string `json:"settings"` // a digest of the settings that decide the objects' keys and bytes
+}
+
+// ChunkRecord is a finished chunk of a resumable run.
+type ChunkRecord struct {
+	Table    string   `json:"table"`
+	Chunk    int      `json:"chunk"`
+	Range    string   `json:"range"`
+	Snapshot string   `json:"snapshot"`
+	Objects  []Object `json:"objects"`
+}
+
+// SnapshotGoneError is a resume whose snapshot can no longer be joined.
+type SnapshotGoneError struct {
+	ID  string
+	Err error
+}
+
+func (e *SnapshotGoneError) Error() string {
+	return fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
+		"export the same instant as the chunks already done. Start the run again under a new snapshot (a new prefix, or "+
+		"delete this one), or, for data that does not change, resume with --resume-new-snapshot: %v", e.ID, e.Err)
+}
+
+func (e *SnapshotGoneError) Unwrap() error { return e.Err }
+
+// ResumeRaceError is an attempt that finished second: another one wrote the manifest.
+type ResumeRaceError struct{ Manifest string }
+
+func (e *ResumeRaceError) Error() string {
+	return fmt.Sprintf("another attempt of this run finished first and wrote %s: this one's objects are the same, and were left in place", e.Manifest)
+}
+
+// settingsDigest is a digest of what decides the objects' keys and bytes: a resume with other
+// settings would mix two exports.
+func (c Config) settingsDigest() string {
+	s := fmt.Sprintf("%q|%q|%q|%q|%#v|%#v|%#v|%d|%d|%d|%#v|%v|%q", c.Tables, c.Schemas, c.Exclude, c.Template,
+		c.CSV, c.Compress, c.Parquet, c.ChunkSize, c.MaxRows, c.MaxObjectSize, c.PartitionBy, c.DropPartitionColumns, c.Conn.Session.PGOptions())
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+func chunkRecordURL(prefix upload.URL, c Chunk) upload.URL {
+	return prefix.Join(fmt.Sprintf("%s%s.%s-%06d.json", chunksFolder, KeyName(c.Table.Schema), KeyName(c.Table.Name), c.Index))
+}
+
+func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found bool, err error) {
+	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key})
+	if upload.Code(err) == "NoSuchKey" {
+		return false, nil
+	}
+	if err != nil {
+		return false, &upload.Error{Op: "read", Bucket: u.Bucket, Key: u.Key, Err: err}
+	}
+	defer obj.Body.Close()
+	b, err := io.ReadAll(obj.Body)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", u, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("%s is not pg2s3's: %w", u, err)
+	}
+	return true, nil
+}
+
+// putOnce writes v as JSON to u unless something is there; exists reports that case.
+func (r *run) putOnce(ctx context.Context, u upload.URL, v any) (exists bool, err error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	up := upload.New(r.client, u, upload.Options{NoClobber: true, PartTimeout: r.cfg.Upload.PartTimeout,
+		Object: upload.ObjectOptions{ContentType: "application/json"}})
+	_, err = up.Upload(ctx, bytes.NewReader(b))
+	var ee *upload.ExistsError
+	if errors.As(err, &ee) {
+		return true, nil
+	}
+	return false, err
+}
+
+// loadJournal reads the journal of a resumable run, inside the attempt's snapshot: it checks that
+// the snapshot and the settings are the run's, and takes the finished chunks out of the plan.
+func (r *run) loadJournal(ctx context.Context, j Journal) error {
+	prefix := *r.cfg.To.S3
+	r.resuming = true
+	if j.Settings != r.cfg.settingsDigest() {
+		return &ConfigError{Field: "Resume", Value: prefix.String(), Reason: "the run was started with other settings (tables, key template, " +
+			"format, compression, chunk or split sizes, partitions): resume it with the same command line"}
+	}
+	if j.Snapshot != r.snap.ID && !r.cfg.ResumeNewSnapshot {
+		return &ConfigError{Field: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+
+			"resume it in its own snapshot (--snapshot %s), or give --resume-new-snapshot for data that does not change", j.Snapshot, r.snap.ID, j.Snapshot)}
+	}
+	records := map[string]ChunkRecord{}
+	var readErr error
+	err := listKeys(ctx, r.client, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
+		var rec ChunkRecord
+		if _, readErr = getJSON(ctx, r.client, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
+			return false
+		}
+		records[k] = rec
+		return true
+	})
+	if err = cmp.Or(err, readErr); err != nil {
+		return err
+	}
+	left := r.plan[:0]
+	for _, c := range r.plan {
+		rec, ok := records[chunkRecordURL(prefix, c).Key]
+		if ok && rec.Table == c.Table.String() && rec.Chunk == c.Index && rec.Range == c.Range() {
+			r.resumed = append(r.resumed, rec.Objects...)
+			r.resumedChunks++
+			continue
+		}
+		left = append(left, c)
+	}
+	r.plan = left
+	return nil
+}
+
+// startJournal begins the first attempt: it writes the journal (a concurrent first attempt may
+// have written the same).
+func (r *run) startJournal(ctx context.Context) error {
+	if r.resuming {
+		return nil
+	}
+	j := Journal{Snapshot: r.snap.ID, Started: time.Now().UTC().Format(time.RFC3339), Settings: r.cfg.settingsDigest()}
+	if _, err := r.putOnce(ctx, r.cfg.To.S3.Join(journalKey), j); err != nil {
+		return fmt.Errorf("writing the run's journal: %w", err)
+	}
+	return nil
+}
+
+// recordChunk notes that chunk c is finished, with its objects.
+func (r *run) recordChunk(ctx context.Context, c Chunk, objs []Object) error {
+	rec := ChunkRecord{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), Snapshot: r.snap.ID, Objects: objs}
+	if _, err := r.putOnce(ctx, chunkRecordURL(*r.cfg.To.S3, c), rec); err != nil { // there already: a concurrent attempt did it
+		return fmt.Errorf("recording the finished chunk in the run's journal: %w", err)
+	}
+	return nil
+}
+
+// endJournal ends the run once the manifest is written: it aborts the multipart uploads that
+// killed attempts left open under the prefix (any still open is stale now: the run is whole), and
+// deletes the journal, so that the prefix holds what a one-shot run leaves. What cannot be removed
+// is said.
+func (r *run) endJournal(ctx context.Context) {
+	prefix := *r.cfg.To.S3
+	if open, err := upload.ListIncomplete(ctx, r.client, prefix.Bucket, prefix.Key); err != nil {
+		r.cfg.Logger.Warn("could not list the uploads earlier attempts left", "error", err)
+	} else {
+		for _, u := range open {
+			if err := upload.Abort(ctx, r.client, u); err != nil {
+				r.cfg.Logger.Warn("could not abort an upload an earlier attempt left", "key", u.Key, "upload", u.UploadID, "error", err,
+					"command", upload.CleanupCommand(u.Bucket, u.Key))
+			}
+		}
+	}
+	keys := []string{prefix.Key + journalKey}
+	listKeys(ctx, r.client, prefix.Join(chunksFolder), "list the run's journal", func(k string) bool {
+		keys = append(keys, k)
+		return true
+	})
+	var left []string
+	for _, k := range keys {
+		if err := r.delete(ctx, Object{URL: "s3://" + prefix.Bucket + "/" + k}); err != nil {
+			left = append(left, k)
+		}
+	}
+	if len(left) > 0 {
+		r.cfg.Logger.Warn("could not delete the finished run's journal", "keys", strings.Join(left, " "))
+	}
+}
+
+// snapshotGone words a resume whose snapshot cannot be joined.
+func snapshotGone(err error) error {
+	var se *copyout.SnapshotError
+	if errors.As(err, &se) {
+		return &SnapshotGoneError{ID: se.ID, Err: se.Err}
+	}
+	return err
+}
