@@ -35,6 +35,14 @@
 //     its presence means the run is whole. If anything fails, every upload is aborted, the objects
 //     already completed are deleted (unless KeepPartial, which names them), and no manifest is
 //     written.
+//   - Resumable runs (Config.Resume, resume.go): a journal under prefix/_pg2s3/ records each
+//     finished chunk's objects; a failed attempt keeps them, and the next attempt, in the same held
+//     snapshot, exports only the chunks without a record, then writes the manifest with
+//     If-None-Match and removes the journal.
+//   - Incremental runs (Config.Incremental, incremental.go): each run writes under a run=.../
+//     folder of the base prefix the rows changed since the base's previous run, found by the
+//     previous snapshot's transaction horizon (so late commits are not lost), and commits, last
+//     and with If-None-Match, its state in base/_pg2s3/run-NNNNNN.json.
 //   - Cancellation: cancelling the context cancels every query (a cancel request, then the socket)
 //     and aborts every upload on a context the cancellation does not reach; Run returns an error
 //     saying the run was interrupted, with the cause.
