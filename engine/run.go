@@ -284,6 +284,12 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	for _, t := range r.tables {
 		est += max(t.EstRows, 0)
 	}
+	if r.inc != nil { // the rows changed since the previous run, not the tables' sizes
+		est = 0
+		for _, it := range r.inc.Tables {
+			est += max(it.EstRows, 0)
+		}
+	}
 	cfg.Progress.EstRows.Store(est)
 	if err := r.checkKeys(); err != nil {
 		return fail(err)
