@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -189,8 +190,12 @@ func (r *run) planIncremental(ctx context.Context) error {
 		return fmt.Errorf("reading the snapshot's transaction horizon: %w", res.Err)
 	}
 	st := &RunState{Run: 1, Path: r.cfg.To.S3.String(), Manifest: r.manifestURL.String(), Snapshot: r.snap, Dedupe: dedupeRule}
-	st.Xmin, _ = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
-	st.Xmax, _ = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
+	var e1, e2 error
+	st.Xmin, e1 = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
+	st.Xmax, e2 = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
+	if err := cmp.Or(e1, e2); err != nil {
+		return fmt.Errorf("reading the snapshot's transaction horizon (%q, %q): %w", res.Rows[0][0], res.Rows[0][1], err)
+	}
 	if prev != nil {
 		st.Run, st.Previous = prev.Run+1, prev.Run
 		if st.Xmax < prev.Xmin {
