@@ -320,12 +320,14 @@ func kindName(kind string) string {
 // snapshot sees was written less than 2^32 transactions before its xmax (PostgreSQL freezes or
 // refuses to go on long before), so the row's full ID is xmax - ((xmax - xmin) mod 2^32), and it is
 // at or above prevXmin when (xmax mod 2^32 - xmin) mod 2^32 <= xmax - prevXmin. When more than 2^32
-// transactions passed between the runs, that cannot be told, and every row is exported.
+// transactions passed between the runs, that cannot be told, and every row is exported. The
+// special IDs below 3 (a row frozen by an old server, the bootstrap's rows) are never recent.
 func changedSince(col, typ string, prevHigh *string, prevXmin, xmax uint64) string {
 	delta := xmax - prevXmin
 	xid := "true"
 	if delta < 1<<32 {
-		xid = fmt.Sprintf("((%d - xmin::text::bigint + 4294967296) %% 4294967296) <= %d", xmax%(1<<32), delta)
+		// 0, 1 and 2 are never a transaction's ID (invalid, bootstrap, frozen): such rows are old.
+		xid = fmt.Sprintf("(xmin::text::bigint >= 3 AND ((%d - xmin::text::bigint + 4294967296) %% 4294967296) <= %d)", xmax%(1<<32), delta)
 	}
 	if prevHigh == nil {
 		return xid
