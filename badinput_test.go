@@ -172,6 +172,8 @@ func badInputs() map[string]badInput {
 	add("resume new snapshot alone", with(many, "--resume-new-snapshot"), "--resume-new-snapshot", "goes with --resume")
 	add("resume incremental", with(many, "--resume", "--resume-new-snapshot", "--incremental", "updated_at"), "--resume", "--incremental")
 	add("resume overwrite", with(many, "--resume", "--snapshot", "00000003-0000001B-1", "--overwrite"), "--resume", "--overwrite")
+	add("runs without a prefix", []string{"runs", "s3://bucket/key.csv"}, `"s3://bucket/key.csv"`, "prefix")
+	add("runs since x", []string{"runs", "s3://bucket/p/", "--since", "x"}, "--since x")
 	// Metrics
 	add("metrics file not .prom", with(q, "--metrics-file", "/tmp/m.txt"), "--metrics-file /tmp/m.txt", ".prom")
 	add("metrics file missing folder", with(q, "--metrics-file", "/nonexistent-pg2s3/m.prom"), "--metrics-file /nonexistent-pg2s3/m.prom")
