@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,21 +36,28 @@ type k8sObject struct {
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
 	Spec       struct {
-		Completions    int    `yaml:"completions"`
-		Parallelism    int    `yaml:"parallelism"`
-		CompletionMode string `yaml:"completionMode"`
-		Template       struct {
+		Completions    int         `yaml:"completions"`
+		Parallelism    int         `yaml:"parallelism"`
+		CompletionMode string      `yaml:"completionMode"`
+		Template       podTemplate `yaml:"template"`
+		JobTemplate    struct {    // a CronJob's
 			Spec struct {
-				Containers []struct {
-					Args    []string `yaml:"args"`
-					EnvFrom []struct {
-						ConfigMapRef *struct{ Name string } `yaml:"configMapRef"`
-						SecretRef    *struct{ Name string } `yaml:"secretRef"`
-					} `yaml:"envFrom"`
-					Env []struct{ Name, Value string } `yaml:"env"`
-				} `yaml:"containers"`
+				Template podTemplate `yaml:"template"`
 			} `yaml:"spec"`
-		} `yaml:"template"`
+		} `yaml:"jobTemplate"`
+	} `yaml:"spec"`
+}
+
+type podTemplate struct {
+	Spec struct {
+		Containers []struct {
+			Args    []string `yaml:"args"`
+			EnvFrom []struct {
+				ConfigMapRef *struct{ Name string } `yaml:"configMapRef"`
+				SecretRef    *struct{ Name string } `yaml:"secretRef"`
+			} `yaml:"envFrom"`
+			Env []struct{ Name, Value string } `yaml:"env"`
+		} `yaml:"containers"`
 	} `yaml:"spec"`
 }
 
@@ -83,11 +91,20 @@ var k8sVar = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 // pod builds the process of a Job's pod: envFrom first, then env, then what Kubernetes adds, and
 // $(VAR) in args expanded from that environment (an unknown one is left as it is, as Kubernetes does).
 func (o k8sObject) pod(t *testing.T, objects map[string]map[string]string, extra map[string]string) k8sPod {
+	return o.podWith(t, objects, extra, nil)
+}
+
+// podWith is pod with some of the container's own env values replaced (the test's addresses).
+func (o k8sObject) podWith(t *testing.T, objects map[string]map[string]string, extra, replace map[string]string) k8sPod {
 	t.Helper()
-	if len(o.Spec.Template.Spec.Containers) != 1 {
-		t.Fatalf("job %s: want one container", o.Metadata.Name)
+	tpl := o.Spec.Template
+	if o.Kind == "CronJob" {
+		tpl = o.Spec.JobTemplate.Spec.Template
 	}
-	c := o.Spec.Template.Spec.Containers[0]
+	if len(tpl.Spec.Containers) != 1 {
+		t.Fatalf("%s %s: want one container", o.Kind, o.Metadata.Name)
+	}
+	c := tpl.Spec.Containers[0]
 	env := map[string]string{}
 	for _, from := range c.EnvFrom {
 		name := ""
@@ -107,6 +124,9 @@ func (o k8sObject) pod(t *testing.T, objects map[string]map[string]string, extra
 	}
 	for _, e := range c.Env {
 		env[e.Name] = e.Value
+		if v, ok := replace[e.Name]; ok {
+			env[e.Name] = v
+		}
 	}
 	for k, v := range extra {
 		env[k] = v
@@ -279,4 +299,67 @@ func sortedLines(b []byte) []string {
 	}
 	slices.Sort(l)
 	return l
+}
+
+// The incremental CronJob's pod, run twice as the schedule would, with changes between the runs:
+// the second run exports only them, and the metrics reach the Pushgateway.
+func TestKubernetesIncrementalCronJobLocally(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	gw := pushgateway(t)
+	testenv.Psql(t, `DROP SCHEMA IF EXISTS k8s_inc CASCADE; CREATE SCHEMA k8s_inc;
+		CREATE TABLE k8s_inc.items (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+		INSERT INTO k8s_inc.items (id, v) SELECT g, 'v' || g FROM generate_series(1, 2000) g;
+		CREATE TABLE k8s_inc.codes AS SELECT g AS code FROM generate_series(1, 10) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP SCHEMA IF EXISTS k8s_inc CASCADE") })
+	t.Cleanup(func() {
+		req, _ := http.NewRequest(http.MethodDelete, gw+"/metrics/job/pg2s3-incremental", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	})
+	base := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	objects := map[string]map[string]string{}
+	var cron *k8sObject
+	for _, f := range []string{"00-config.yaml", "10-incremental-cronjob.yaml"} {
+		for _, o := range readK8s(t, f) {
+			switch o.Kind {
+			case "Secret":
+				objects[o.Metadata.Name] = o.StringData
+			case "CronJob":
+				cron = &o
+			}
+		}
+	}
+	if cron == nil {
+		t.Fatal("10-incremental-cronjob.yaml has no CronJob")
+	}
+	objects["pg2s3-database"]["DATABASE_URL"] = testenv.DSN(t)
+	replace := map[string]string{"INCREMENTAL_TO": base, "PUSHGATEWAY": gw, "PG2S3_SCHEMA": "k8s_inc", "AWS_REGION": "us-east-1"}
+	runPod := func() {
+		t.Helper()
+		cmd := cron.podWith(t, objects, nil, replace).command(context.Background())
+		t.Logf("pg2s3 %s", strings.Join(cmd.Args[1:], " "))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the CronJob's pod: %v\n%s", err, out)
+		}
+	}
+	runPod()
+	testenv.Psql(t, `UPDATE k8s_inc.items SET v = 'changed', updated_at = clock_timestamp() WHERE id <= 25; INSERT INTO k8s_inc.items (id, v) VALUES (5000, 'new')`)
+	runPod()
+	states := runStates(t, base)
+	if len(states) != 2 {
+		t.Fatalf("%d runs recorded, want 2", len(states))
+	}
+	m := readManifest(t, client, states[1].Manifest)
+	lines := linesByTable(t, client, m)
+	if got := len(lines[`"k8s_inc"."items"`]); got != 26 {
+		t.Errorf("the second run exported %d rows of items, want the 26 changed", got)
+	}
+	if got := len(lines[`"k8s_inc"."codes"`]); got != 10 {
+		t.Errorf("codes has no updated_at column and is exported whole each run: %d rows, want 10", got)
+	}
+	pushed := readPushgatewayJob(t, gw, "pg2s3-incremental")
+	if pushed["pg2s3_success"][""] != 1 || pushed["pg2s3_rows"]["k8s_inc.items"] != 26 {
+		t.Errorf("the Pushgateway has success %v and items rows %v, want 1 and 26", pushed["pg2s3_success"][""], pushed["pg2s3_rows"]["k8s_inc.items"])
+	}
 }

@@ -94,6 +94,17 @@ func readMetricsFile(t *testing.T, path string) map[string]*dto.MetricFamily {
 // its metrics, keyed by their table label ("" for run-level metrics).
 func readPushgateway(t *testing.T, gw, job string) map[string]map[string]float64 {
 	t.Helper()
+	return readPushgatewayGroup(t, gw, job, map[string]string{"env": "test"})
+}
+
+// readPushgatewayJob reads the group of job that has no other label.
+func readPushgatewayJob(t *testing.T, gw, job string) map[string]map[string]float64 {
+	t.Helper()
+	return readPushgatewayGroup(t, gw, job, nil)
+}
+
+func readPushgatewayGroup(t *testing.T, gw, job string, want map[string]string) map[string]map[string]float64 {
+	t.Helper()
 	resp, err := http.Get(gw + "/api/v1/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +122,10 @@ func readPushgateway(t *testing.T, gw, job string) map[string]map[string]float64
 		if labels["job"] != job {
 			continue
 		}
-		if labels["env"] != "test" {
-			t.Errorf("group labels %v lack env=test", labels)
+		for k, v := range want {
+			if labels[k] != v {
+				t.Errorf("group labels %v lack %s=%s", labels, k, v)
+			}
 		}
 		out := map[string]map[string]float64{}
 		for name, raw := range group {

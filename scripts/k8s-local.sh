@@ -6,4 +6,4 @@
 # addresses replaced; the run is checked against psql (every row of the snapshot, none after it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec scripts/stack.sh run -- go test -count=1 -run '^TestKubernetesFlowLocally$' -v .
+exec scripts/stack.sh run -- go test -count=1 -run '^TestKubernetes(FlowLocally|IncrementalCronJobLocally)$' -v .
