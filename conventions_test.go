@@ -81,6 +81,8 @@ func TestTypoSuggestions(t *testing.T) {
 		{[]string{"export", "--part-sise", "8MiB", "--to", "-"}, "-part-sise (did you mean --part-size?)"},
 		{[]string{"cleanup", "--older", "1h", "s3://bkt/p"}, "(did you mean --older-than?)"},
 		{[]string{"xyzzy"}, `unknown command "xyzzy"; the commands are export, plan`},
+		{[]string{"manifest", "mrege", "s3://bkt/p/"}, `unknown command "mrege" of pg2s3 manifest (did you mean "merge"?)`},
+		{[]string{"manifest"}, "no subcommand given"},
 	} {
 		r := pg2s3(t, nil, tt.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) || r.stdout != "" {

@@ -61,5 +61,11 @@ func manifestCommand(stdout, stderr io.Writer) *cli.Command {
 				len(args), len(m.Tables), len(m.Objects), m.Rows(), m.Snapshot.ID, m.URL),
 				map[string]any{"manifest": m.URL, "manifests": len(args), "tables": len(m.Tables), "objects": len(m.Objects), "rows": m.Rows(), "snapshot": m.Snapshot.ID})
 		})
-	return &cli.Command{Name: "manifest", Usage: "work with manifests", Subcommands: []*cli.Command{merge}}
+	return &cli.Command{Name: "manifest", Usage: "work with manifests", Subcommands: []*cli.Command{merge}, HideHelpCommand: true,
+		Action: func(c *cli.Context) error { // reached only without a known subcommand
+			if c.Args().Present() {
+				return unknownSubcommand(c.Command, c.Args().First())
+			}
+			return usagef("no subcommand given: pg2s3 manifest merge ... (pg2s3 manifest --help lists them)")
+		}}
 }

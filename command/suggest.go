@@ -107,3 +107,15 @@ func unknownCommand(app *cli.App, typed string) error {
 	}
 	return usagef("unknown command %q; the commands are %s", typed, strings.Join(names, ", "))
 }
+
+// unknownSubcommand is the error for `pg2s3 manifest mrege`.
+func unknownSubcommand(cmd *cli.Command, typed string) error {
+	var names []string
+	for _, c := range cmd.Subcommands {
+		names = append(names, c.Names()...)
+	}
+	if s := closest(typed, names); len(s) > 0 {
+		return usagef("unknown command %q of pg2s3 %s (did you mean %s?)", typed, cmd.Name, either(s, strconv.Quote))
+	}
+	return usagef("unknown command %q of pg2s3 %s; its commands are %s", typed, cmd.Name, strings.Join(names, ", "))
+}
