@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -129,18 +126,13 @@ func runKeys(ctx context.Context, client *s3.Client, base upload.URL) (map[int]s
 }
 
 func readRun(ctx context.Context, client *s3.Client, bucket, key string) (*RunState, error) {
-	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
-	if err != nil {
-		return nil, &upload.Error{Op: "read a run's state", Bucket: bucket, Key: key, Err: err}
-	}
-	defer obj.Body.Close()
-	b, err := io.ReadAll(obj.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading s3://%s/%s: %w", bucket, key, err)
-	}
 	var s RunState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("s3://%s/%s is not a pg2s3 run state: %w", bucket, key, err)
+	found, err := getJSON(ctx, client, upload.URL{Bucket: bucket, Key: key}, &s)
+	if err == nil && !found {
+		err = fmt.Errorf("the run's state s3://%s/%s was listed, then gone", bucket, key)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -339,19 +331,13 @@ func changedSince(col, typ string, prevHigh *string, prevXmin, xmax uint64) stri
 // from it. The write is conditional: of two runs of the same base that started from the same
 // previous run, one commits and the other fails (and removes what it wrote).
 func (r *run) commitRun(ctx context.Context) error {
-	b, err := json.MarshalIndent(r.inc, "", "  ")
-	if err != nil {
-		return err
-	}
 	u := stateURL(r.base, r.inc.Run)
-	up := upload.New(r.client, u, upload.Options{NoClobber: true, PartTimeout: r.cfg.Upload.PartTimeout,
-		Object: upload.ObjectOptions{ContentType: "application/json"}})
-	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
-		var exists *upload.ExistsError
-		if errors.As(err, &exists) {
-			return &ConcurrentRunError{Base: r.base.String(), Run: r.inc.Run, State: u.String()}
-		}
+	exists, err := r.putOnce(ctx, u, r.inc)
+	switch {
+	case err != nil:
 		return fmt.Errorf("writing the run's state %s: %w", u, err)
+	case exists:
+		return &ConcurrentRunError{Base: r.base.String(), Run: r.inc.Run, State: u.String()}
 	}
 	return nil
 }

@@ -89,23 +89,46 @@ func chunkRecordURL(prefix upload.URL, c Chunk) upload.URL {
 	return prefix.Join(fmt.Sprintf("%s%s.%s-%06d.json", chunksFolder, KeyName(c.Table.Schema), KeyName(c.Table.Name), c.Index))
 }
 
-func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found bool, err error) {
+// The small objects the engine keeps beside the data (journals, runs' states, snapshot IDs) are
+// read by readObject and written, never over one that is there, by putNew.
+
+// readObject reads the object at u, at most limit bytes of it; found is false when there is none.
+func readObject(ctx context.Context, client *s3.Client, u upload.URL, limit int64) (b []byte, found bool, err error) {
 	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key})
 	if upload.Code(err) == "NoSuchKey" {
-		return false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return false, &upload.Error{Op: "read", Bucket: u.Bucket, Key: u.Key, Err: err}
+		return nil, false, &upload.Error{Op: "read", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
 	defer obj.Body.Close()
-	b, err := io.ReadAll(obj.Body)
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", u, err)
+	if b, err = io.ReadAll(io.LimitReader(obj.Body, limit)); err != nil {
+		return nil, false, fmt.Errorf("reading %s: %w", u, err)
+	}
+	return b, true, nil
+}
+
+// getJSON reads the JSON object at u into v; found is false when there is none.
+func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found bool, err error) {
+	b, found, err := readObject(ctx, client, u, 64<<20)
+	if err != nil || !found {
+		return false, err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return false, fmt.Errorf("%s is not pg2s3's: %w", u, err)
 	}
 	return true, nil
+}
+
+// putNew writes body to u unless something is there (a conditional write); exists reports that case.
+func putNew(ctx context.Context, client *s3.Client, u upload.URL, body []byte, contentType string, timeout time.Duration) (exists bool, err error) {
+	up := upload.New(client, u, upload.Options{NoClobber: true, PartTimeout: timeout, Object: upload.ObjectOptions{ContentType: contentType}})
+	_, err = up.Upload(ctx, bytes.NewReader(body))
+	var ee *upload.ExistsError
+	if errors.As(err, &ee) {
+		return true, nil
+	}
+	return false, err
 }
 
 // putOnce writes v as JSON to u unless something is there; exists reports that case.
@@ -114,14 +137,7 @@ func (r *run) putOnce(ctx context.Context, u upload.URL, v any) (exists bool, er
 	if err != nil {
 		return false, err
 	}
-	up := upload.New(r.client, u, upload.Options{NoClobber: true, PartTimeout: r.cfg.Upload.PartTimeout,
-		Object: upload.ObjectOptions{ContentType: "application/json"}})
-	_, err = up.Upload(ctx, bytes.NewReader(b))
-	var ee *upload.ExistsError
-	if errors.As(err, &ee) {
-		return true, nil
-	}
-	return false, err
+	return putNew(ctx, r.client, u, b, "application/json", r.cfg.Upload.PartTimeout)
 }
 
 // loadJournal reads the journal of a resumable run, inside the attempt's snapshot: it checks that

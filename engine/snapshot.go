@@ -177,8 +177,11 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():
 		u := *d.S3
-		up := upload.New(client, u, upload.Options{NoClobber: true, Object: upload.ObjectOptions{ContentType: "text/plain"}})
-		if _, err := up.Upload(ctx, strings.NewReader(body)); err != nil {
+		exists, err := putNew(ctx, client, u, []byte(body), "text/plain", 0)
+		if err == nil && exists {
+			err = &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("publishing the snapshot ID to %s: %w", u, err)
 		}
 		return func(ctx context.Context) error {
@@ -203,13 +206,13 @@ func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 	var b []byte
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():
-		obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.S3.Bucket, Key: &d.S3.Key})
-		if err != nil {
-			return "", &upload.Error{Op: "read the snapshot ID", Bucket: d.S3.Bucket, Key: d.S3.Key, Err: err}
+		var found bool
+		var err error
+		if b, found, err = readObject(ctx, client, *d.S3, 1024); err != nil {
+			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
-		defer obj.Body.Close()
-		if b, err = io.ReadAll(io.LimitReader(obj.Body, 1024)); err != nil {
-			return "", fmt.Errorf("reading the snapshot ID from %s: %w", d.Raw, err)
+		if !found {
+			return "", fmt.Errorf("no snapshot ID at %s: is `pg2s3 snapshot --id-to %s` running?", d.Raw, d.Raw)
 		}
 	case d.Path != "":
 		var err error
