@@ -171,14 +171,6 @@ func flagsFirst(app *cli.App, args []string) []string {
 			return args
 		}
 	}
-	isBool := map[string]bool{"help": true, "h": true}
-	for _, f := range cmd.Flags {
-		if _, ok := f.(*cli.BoolFlag); ok {
-			for _, n := range f.Names() {
-				isBool[n] = true
-			}
-		}
-	}
 	flags, positional := []string{}, []string{}
 	rest := args[head:]
 	for i := 0; i < len(rest); i++ {
@@ -190,7 +182,7 @@ func flagsFirst(app *cli.App, args []string) []string {
 		case strings.HasPrefix(a, "-") && a != "-":
 			flags = append(flags, a)
 			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && !isBool[name] && i+1 < len(rest) {
+			if !strings.Contains(name, "=") && !isBoolFlag(cmd, name) && i+1 < len(rest) {
 				flags = append(flags, rest[i+1])
 				i++
 			}
@@ -230,7 +222,7 @@ func oldSpellings(app *cli.App, args []string, stderr io.Writer) []string {
 		case strings.HasPrefix(a, "-q="):
 			out[i] = "--query=" + strings.TrimPrefix(a, "-q=")
 			fmt.Fprintln(stderr, "pg2s3: note: -q=SQL is the old spelling of --query (now -c); -q alone is --quiet, as in psql")
-		case strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && takesValueNamed(cmd, strings.TrimLeft(a, "-")):
+		case strings.HasPrefix(a, "-") && !strings.Contains(a, "=") && !isBoolFlag(cmd, strings.TrimLeft(a, "-")):
 			i++ // the flag's value, whatever it looks like
 		}
 	}
@@ -246,10 +238,15 @@ func hasFlagNamed(cmd *cli.Command, name string) bool {
 	return false
 }
 
-func takesValueNamed(cmd *cli.Command, name string) bool {
+// isBoolFlag says whether name is a boolean flag of cmd (or help), which takes no value; any other
+// flag is read with the argument after it.
+func isBoolFlag(cmd *cli.Command, name string) bool {
+	if name == "help" || name == "h" {
+		return true
+	}
 	for _, f := range cmd.Flags {
-		if slices.Contains(f.Names(), name) {
-			return takesValue(f)
+		if _, ok := f.(*cli.BoolFlag); ok && slices.Contains(f.Names(), name) {
+			return true
 		}
 	}
 	return false

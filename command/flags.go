@@ -116,14 +116,7 @@ func connOptions(c *cli.Context) (copyout.Conn, error) {
 	return conn, nil
 }
 
-func hasFlag(c *cli.Context, name string) bool {
-	for _, f := range c.Command.Flags {
-		if f.Names()[0] == name {
-			return true
-		}
-	}
-	return false
-}
+func hasFlag(c *cli.Context, name string) bool { return hasFlagNamed(c.Command, name) }
 
 func runGroup() group {
 	return group{"Jobs and objects", []cli.Flag{
