@@ -34,33 +34,36 @@ func escapeTemplate(s string) string {
 // flagHelp renders one flag: "   --name VALUE, -n VALUE" and then the usage, the default and the
 // environment variable on lines indented by eight columns.
 func flagHelp(f cli.Flag) string {
+	names, text := flagDoc(f)
+	var b strings.Builder
+	b.WriteString("   " + names + "\n")
+	for _, line := range wrap(text, helpWidth-8) {
+		b.WriteString("        " + line + "\n")
+	}
+	return b.String()
+}
+
+// flagDoc is what --help and the man page say of a flag: its names with the value's placeholder
+// ("--to DEST, -o DEST"), and its usage with the default and the environment variables.
+func flagDoc(f cli.Flag) (names, text string) {
 	df := f.(cli.DocGenerationFlag)
 	placeholder, usage := placeholderOf(df.GetUsage())
-	var names []string
+	var ns []string
 	for _, n := range f.Names() {
-		dash := "--"
-		if len(n) == 1 {
-			dash = "-"
-		}
 		if df.TakesValue() {
-			names = append(names, dash+n+" "+placeholder)
+			ns = append(ns, dashed(n)+" "+placeholder)
 		} else {
-			names = append(names, dash+n)
+			ns = append(ns, dashed(n))
 		}
 	}
-	text := usage
+	text = usage
 	if def := df.GetDefaultText(); def != "" && def != `""` && def != "false" {
 		text += " (default: " + strings.Trim(def, `"`) + ")"
 	}
 	if env := df.GetEnvVars(); len(env) > 0 {
 		text += " [$" + strings.Join(env, ", $") + "]"
 	}
-	var b strings.Builder
-	b.WriteString("   " + strings.Join(names, ", ") + "\n")
-	for _, line := range wrap(text, helpWidth-8) {
-		b.WriteString("        " + line + "\n")
-	}
-	return b.String()
+	return strings.Join(ns, ", "), text
 }
 
 // placeholderOf takes the `NAME` out of a usage string, as urfave/cli does.

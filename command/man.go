@@ -92,23 +92,9 @@ func manPage(app *cli.App) string {
 						fmt.Fprintf(&b, ".PP\n.I %s\n", roff(cat))
 					}
 				}
-				placeholder, usage := placeholderOf(df.GetUsage())
-				var names []string
-				for _, n := range f.Names() {
-					n = dashed(n)
-					if df.TakesValue() {
-						n += " " + placeholder
-					}
-					names = append(names, n)
-				}
-				fmt.Fprintf(&b, ".TP\n%s\n%s", roffFlag(strings.Join(names, ", ")), roff(usage))
-				if def := df.GetDefaultText(); def != "" && def != `""` && def != "false" {
-					fmt.Fprintf(&b, " (default: %s)", roff(strings.Trim(def, `"`)))
-				}
-				if env := df.GetEnvVars(); len(env) > 0 {
-					fmt.Fprintf(&b, " [%s]", roff("$"+strings.Join(env, ", $")))
-					envs = append(envs, env...)
-				}
+				names, text := flagDoc(f)
+				fmt.Fprintf(&b, ".TP\n%s\n%s", roffFlag(names), roff(text))
+				envs = append(envs, df.GetEnvVars()...)
 				b.WriteString("\n")
 			}
 			walk(full, c.Subcommands)
