@@ -7,8 +7,6 @@ import (
 	"io"
 	"log"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -307,8 +305,7 @@ func TestProfileAndCABundle(t *testing.T) {
 		t.Errorf("--profile nosuch: exit %d: %s", r.code, r.stderr)
 	}
 
-	target, _ := url.Parse(testenv.Endpoint())
-	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(target))
+	proxy := httptest.NewUnstartedServer(testenv.StoreProxy(t))
 	proxy.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 	proxy.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are the point
 	proxy.StartTLS()

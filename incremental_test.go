@@ -3,12 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -159,9 +155,7 @@ func TestIncremental(t *testing.T) {
 // machine's speed.
 func barrierProxy(t *testing.T, n int, hold func(*http.Request) bool) string {
 	t.Helper()
-	target, _ := url.Parse(testenv.Endpoint())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp := testenv.StoreProxy(t)
 	var mu sync.Mutex
 	arrived, open := 0, make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -39,9 +36,7 @@ func pushgateway(t *testing.T) string {
 // so that a run has exactly one retry to count.
 func slowDownFirstPut(t *testing.T) string {
 	t.Helper()
-	target, _ := url.Parse(testenv.Endpoint())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp := testenv.StoreProxy(t)
 	var puts atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.URL.Query().Get("uploadId") == "" && puts.Add(1) == 1 {

@@ -6,11 +6,9 @@ import (
 	bin "encoding/binary"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -129,9 +127,7 @@ type blockingProxy struct {
 
 func newBlockingProxy(t *testing.T) *blockingProxy {
 	t.Helper()
-	target, _ := url.Parse(testenv.Endpoint())
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp := testenv.StoreProxy(t)
 	p := &blockingProxy{arrived: make(chan string, 100)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()

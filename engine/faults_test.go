@@ -45,13 +45,8 @@ type s3Proxy struct {
 }
 
 func newS3Proxy(t *testing.T) *s3Proxy {
-	target, err := url.Parse(os.Getenv("PG2S3_TEST_S3_ENDPOINT"))
-	if err != nil || target.Host == "" {
-		t.Skip("PG2S3_TEST_S3_ENDPOINT is not set: run the tests with `make test`")
-	}
 	p := &s3Proxy{attempts: map[string]int{}}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // the client hanging up mid-fault is expected
+	rp := testenv.StoreProxy(t) // the client hanging up mid-fault is expected, and not logged
 	rp.ModifyResponse = func(resp *http.Response) error {
 		kind, part := classify(resp.Request)
 		if p.stall == nil {

@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
@@ -86,6 +88,20 @@ func Stack(t testing.TB) (bucket string, client *s3.Client) {
 }
 
 var seq atomic.Int64
+
+// StoreProxy is a reverse proxy to the test store, for the tests' fault-injecting and TLS
+// front ends; the errors of clients that hang up on purpose are not logged.
+func StoreProxy(t testing.TB) *httputil.ReverseProxy {
+	t.Helper()
+	Bucket(t)
+	target, err := url.Parse(Endpoint())
+	if err != nil {
+		t.Fatalf("PG2S3_TEST_S3_ENDPOINT: %v", err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	return rp
+}
 
 // Key returns an object key no other test uses.
 func Key(t testing.TB) string {
