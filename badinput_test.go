@@ -97,6 +97,8 @@ func badInputs() map[string]badInput {
 	add("parquet by extension, with a CSV option", []string{"export", "-c", "SELECT 1", "--to", "s3://bucket/k.parquet", "--quote", "'"}, "--quote")
 	add("parquet option without parquet", with(q, "--row-group-size", "1MiB"), "--row-group-size", "--format parquet")
 	add("load sql without preset", with(q, "--print-load-sql"), "--print-load-sql needs --preset")
+	add("athena with csv", with(many, "--preset", "athena"), "--preset athena", "--format parquet")
+	add("athena to one object", []string{"export", "-c", "SELECT 1", "--to", "s3://bucket/k.parquet", "--preset", "athena"}, "--preset athena needs --to s3://bucket/prefix/")
 	// Templates
 	for i, tpl := range []string{"{tabel}/{split}.csv", "/abs/{table}-{chunk}-{split}", "{split:5}/{table}", "{}/{table}"} {
 		add(fmt.Sprintf("template %d", i), with(many, "--key-template", tpl), "--key-template "+tpl)

@@ -157,12 +157,13 @@ func barrierProxy(t *testing.T, n int, hold func(*http.Request) bool) string {
 	t.Helper()
 	rp := testenv.StoreProxy(t)
 	var mu sync.Mutex
+	var release sync.Once
 	arrived, open := 0, make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if hold(r) {
 			mu.Lock()
 			if arrived++; arrived == n {
-				close(open)
+				release.Do(func() { close(open) })
 			}
 			mu.Unlock()
 			select {
@@ -174,6 +175,9 @@ func barrierProxy(t *testing.T, n int, hold func(*http.Request) bool) string {
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	// A run that failed before its request reached the barrier leaves the other's held: let it go
+	// (before Close, which waits for it), so that the test fails instead of hanging.
+	t.Cleanup(func() { release.Do(func() { close(open) }) })
 	return srv.URL
 }
 

@@ -109,7 +109,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"level without compression", []string{"export", "-c", "SELECT 1", "--to", "-", "--compress-level", "3"}, "--compress-level 3: a level needs gzip or zstd"},
 		{"unknown format", []string{"export", "-c", "SELECT 1", "--to", "-", "--format", "xml"}, "want csv, text or parquet"},
 		{"long delimiter", []string{"export", "-c", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
-		{"unknown preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of bigquery, clickhouse"},
+		{"unknown preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of athena, bigquery, clickhouse"},
 		{"load sql without preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
 		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
 		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},

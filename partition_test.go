@@ -260,3 +260,208 @@ func TestPartitionShapes(t *testing.T) {
 		t.Errorf("%d rows in %d objects, want 4000 in 4", rows, len(m.Objects))
 	}
 }
+
+// leafTable is a natively partitioned table with every kind of member: LIST leaves of one value
+// (one Hive must escape, one NULL), of two values, a DEFAULT leaf (holding ” and others), a leaf
+// attached with its own column order and a dropped column, a LIST leaf partitioned again by RANGE
+// on a date (leaves of one day, of two days, and from MINVALUE), an empty leaf, and a generated
+// column (which COPY of a table leaves out and SELECT * has).
+const leafTable = `DROP TABLE IF EXISTS leaf_src, leaf_gen CASCADE;
+DROP ROLE IF EXISTS pg2s3_parent_only;
+CREATE TABLE leaf_src (id int, region text, d date, payload text, twice bigint GENERATED ALWAYS AS (id * 2) STORED) PARTITION BY LIST (region);
+CREATE TABLE leaf_src_eu PARTITION OF leaf_src FOR VALUES IN ('eu');
+CREATE TABLE leaf_src_odd PARTITION OF leaf_src FOR VALUES IN ('it''s/a=b?');
+CREATE TABLE leaf_src_null PARTITION OF leaf_src FOR VALUES IN (NULL);
+CREATE TABLE leaf_src_xy PARTITION OF leaf_src FOR VALUES IN ('x', 'y');
+CREATE TABLE leaf_src_empty PARTITION OF leaf_src FOR VALUES IN ('none');
+CREATE TABLE leaf_src_def PARTITION OF leaf_src DEFAULT;
+CREATE TABLE leaf_src_us (gone int, payload text, d date, region text, id int, twice bigint GENERATED ALWAYS AS (id * 2) STORED);
+ALTER TABLE leaf_src_us DROP COLUMN gone;
+ALTER TABLE leaf_src ATTACH PARTITION leaf_src_us FOR VALUES IN ('us');
+CREATE TABLE leaf_src_sub PARTITION OF leaf_src FOR VALUES IN ('sub') PARTITION BY RANGE (d);
+CREATE TABLE leaf_src_sub_d1 PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
+CREATE TABLE leaf_src_sub_d2 PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-02') TO ('2026-01-04');
+CREATE TABLE leaf_src_sub_old PARTITION OF leaf_src_sub FOR VALUES FROM (MINVALUE) TO ('2026-01-01');
+CREATE TABLE leaf_src_sub_new PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-04') TO (MAXVALUE);
+INSERT INTO leaf_src (id, region, d, payload)
+SELECT g, (ARRAY['eu', 'us', 'it''s/a=b?', NULL, 'x', 'y', 'sub', 'sub', '', 'zz'])[1 + g % 10], DATE '2025-12-30' + g % 7, md5(g::text)
+FROM generate_series(1, 300000) g;
+ANALYZE leaf_src;
+CREATE TABLE leaf_gen (id int, twice bigint GENERATED ALWAYS AS (id * 2) STORED, payload text);
+INSERT INTO leaf_gen (id, payload) SELECT g, md5(g::text) FROM generate_series(1, 100000) g;
+CREATE ROLE pg2s3_parent_only LOGIN PASSWORD 'parent-only';
+GRANT SELECT ON leaf_src TO pg2s3_parent_only;`
+
+// A partitioned table is read leaf by leaf (in chunks, in parallel) and its objects hold the
+// parent's rows in the parent's columns, whatever a leaf's own column order; with --partition-by
+// on the partition key, the leaves whose bounds fix the value are read without a computed key or
+// a sort, and every row still sits under its own value. A role that may read only the parent
+// reads it through the parent.
+func TestPartitionedTableLeaves(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, leafTable)
+	t.Cleanup(func() { testenv.Psql(t, "DROP OWNED BY pg2s3_parent_only; DROP ROLE pg2s3_parent_only") })
+	want := sortedLines(testenv.Psql(t, "COPY (SELECT * FROM leaf_src) TO STDOUT WITH (FORMAT csv)"))
+	header := "id,region,d,payload,twice\n"
+
+	// union reads a run's objects: their lines without headers (each must be the parent's), and
+	// the chunks they came from.
+	union := func(t *testing.T, prefix string, check func(engine.Object, [][]string)) (lines []string, chunks map[int]bool) {
+		t.Helper()
+		chunks = map[int]bool{}
+		for _, o := range readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json").Objects {
+			body := string(testenv.GetURL(t, client, o.URL))
+			if !strings.HasPrefix(body, header) {
+				t.Fatalf("%s does not start with the parent's header %q: %.60q", o.URL, header, body)
+			}
+			body = strings.TrimPrefix(body, header)
+			if check != nil {
+				recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+				if err != nil {
+					t.Fatalf("%s: %v", o.URL, err)
+				}
+				check(o, recs)
+			}
+			chunks[o.Chunk] = true
+			lines = append(lines, sortedLines([]byte(body))...)
+		}
+		slices.Sort(lines)
+		return lines, chunks
+	}
+	run := func(t *testing.T, env []string, args ...string) (prefix, log string) {
+		t.Helper()
+		prefix = testenv.Key(t) + "/"
+		r := pg2s3(t, env, append([]string{"export", "--to", "s3://" + bucket + "/" + prefix, "--header", "-v"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		return prefix, r.stderr
+	}
+	wantChunks := 5 // before PostgreSQL 14 a leaf is not cut into page ranges, but leaves are still chunks of their own
+	if testenv.ServerVersionNum(t) < 140000 {
+		wantChunks = 4
+	}
+
+	t.Run("unpartitioned", func(t *testing.T) {
+		prefix, log := run(t, nil, "-t", "leaf_src", "--chunk-size", "1MiB", "--jobs", "3")
+		lines, chunks := union(t, prefix, nil)
+		if !slices.Equal(lines, want) {
+			t.Errorf("the objects hold %d lines, the table %d, and they differ", len(lines), len(want))
+		}
+		if len(chunks) < wantChunks || !strings.Contains(log, `FROM \"public\".\"leaf_src_us\"`) {
+			t.Errorf("%d chunks; want at least %d, reading the leaves on their own:\n%s", len(chunks), wantChunks, log)
+		}
+	})
+
+	t.Run("partition key", func(t *testing.T) {
+		prefix, log := run(t, nil, "-t", "leaf_src", "--chunk-size", "1MiB", "--jobs", "2", "--partition-by", "region", "--partition-by", "d")
+		lines, _ := union(t, prefix, func(o engine.Object, recs [][]string) {
+			for _, rec := range recs {
+				path := "region=" + engine.HiveDefault
+				if rec[1] != "" {
+					path = "region=" + hiveEscapeForTest(rec[1])
+				}
+				if !strings.Contains(o.URL, "/public.leaf_src/"+path+"/d="+rec[2]+"/") {
+					t.Fatalf("%s holds a row of region %q, d %s", o.URL, rec[1], rec[2])
+				}
+			}
+		})
+		if !slices.Equal(lines, want) {
+			t.Errorf("the objects hold %d lines, the table %d, and they differ", len(lines), len(want))
+		}
+		// The leaves whose bounds fix both levels (none here: d is fixed only under 'sub') and
+		// those fixing one level are told apart in the COPYs: a fixed leaf has a constant key and
+		// no ORDER BY.
+		for _, stmt := range strings.Split(log, "\n") {
+			if !strings.Contains(stmt, "running COPY") {
+				continue
+			}
+			fixed := strings.Contains(stmt, `leaf_src_sub_d1\"`)
+			if fixed == strings.Contains(stmt, "ORDER BY") || fixed == strings.Contains(stmt, "textsend") {
+				t.Errorf("leaf_src_sub_d1 is the one leaf whose bounds fix both levels (its COPY alone has a constant key and no sort):\n%s", stmt)
+			}
+		}
+	})
+
+	t.Run("one level", func(t *testing.T) {
+		prefix, log := run(t, nil, "-t", "leaf_src", "--chunk-size", "1MiB", "--partition-by", "region")
+		lines, _ := union(t, prefix, nil)
+		if !slices.Equal(lines, want) {
+			t.Errorf("the objects hold %d lines, the table %d, and they differ", len(lines), len(want))
+		}
+		sorted := 0
+		for _, stmt := range strings.Split(log, "\n") {
+			if !strings.Contains(stmt, "running COPY") {
+				continue
+			}
+			if strings.Contains(stmt, "ORDER BY") {
+				sorted++
+				for _, leaf := range []string{"leaf_src_eu", "leaf_src_us", "leaf_src_odd", "leaf_src_null", "leaf_src_sub_"} {
+					if strings.Contains(stmt, leaf) {
+						t.Errorf("%s's bound fixes its region, but its COPY sorts:\n%s", leaf, stmt)
+					}
+				}
+			}
+		}
+		if sorted == 0 {
+			t.Errorf("no COPY sorted: the DEFAULT and two-value leaves must be")
+		}
+		r := pg2s3(t, nil, "plan", "-t", "leaf_src", "--to", "s3://"+bucket+"/"+prefix, "--chunk-size", "1MiB", "--partition-by", "region")
+		if !strings.Contains(r.stdout, "/public.leaf_src/region=it%27s%2Fa%3Db%3F/part-") {
+			t.Errorf("plan does not show the escaped value a leaf's bound fixes:\n%s%s", r.stdout, r.stderr)
+		}
+	})
+
+	// Athena's statement (not run here: no Athena) declares the data columns with their Parquet
+	// types, the partition column in PARTITIONED BY only, and the table's folder as LOCATION.
+	t.Run("athena", func(t *testing.T) {
+		prefix := testenv.Key(t) + "/"
+		r := pg2s3(t, nil, "export", "-t", "leaf_src", "--to", "s3://"+bucket+"/"+prefix, "--format", "parquet", "--preset", "athena",
+			"--partition-by", "region", "--chunk-size", "4MiB")
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		want := "CREATE EXTERNAL TABLE IF NOT EXISTS `public`.`leaf_src` (\n  `id` int,\n  `d` date,\n  `payload` string,\n  `twice` bigint\n)\n" +
+			"PARTITIONED BY (`region` string)\nSTORED AS PARQUET\nLOCATION 's3://" + bucket + "/" + prefix + "public.leaf_src/';\n" +
+			"MSCK REPAIR TABLE `public`.`leaf_src`;"
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("the summary does not hold\n%s\n%s%s", want, r.stdout, r.stderr)
+		}
+	})
+
+	t.Run("parent only", func(t *testing.T) {
+		prefix, log := run(t, nil, "--dsn", testenv.AsRole(t, "pg2s3_parent_only", "parent-only"), "-t", "leaf_src", "--chunk-size", "1MiB")
+		lines, _ := union(t, prefix, nil)
+		if !slices.Equal(lines, want) {
+			t.Errorf("the objects hold %d lines, the table %d, and they differ", len(lines), len(want))
+		}
+		if !strings.Contains(log, "through its parent") || strings.Contains(log, `FROM \"public\".\"leaf_src_`) {
+			t.Errorf("a role without SELECT on the leaves must read through the parent:\n%s", log)
+		}
+	})
+
+	// A table with a generated column has it in every object, whether the table is one chunk
+	// (COPY of a table would leave it out) or cut into page ranges.
+	t.Run("generated column", func(t *testing.T) {
+		wantGen := sortedLines(testenv.Psql(t, "COPY (SELECT * FROM leaf_gen) TO STDOUT WITH (FORMAT csv)"))
+		for _, size := range []string{"1GiB", "512KiB"} {
+			prefix := testenv.Key(t) + "/"
+			r := pg2s3(t, nil, "export", "-t", "leaf_gen", "--to", "s3://"+bucket+"/"+prefix, "--chunk-size", size, "-q")
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			var lines []string
+			for _, o := range readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json").Objects {
+				lines = append(lines, sortedLines(testenv.GetURL(t, client, o.URL))...)
+			}
+			slices.Sort(lines)
+			if !slices.Equal(lines, wantGen) {
+				t.Errorf("chunk size %s: %d lines, want SELECT *'s %d (with the generated column)", size, len(lines), len(wantGen))
+			}
+		}
+		r := pg2s3(t, nil, "export", "-t", "leaf_gen", "--to", "-")
+		if got := sortedLines([]byte(r.stdout)); !slices.Equal(got, wantGen) {
+			t.Errorf("to stdout: %d lines, want SELECT *'s %d (with the generated column)", len(got), len(wantGen))
+		}
+	})
+}

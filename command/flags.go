@@ -492,6 +492,9 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 				"so the partition columns would be lost; keep them in the data", p))
 		}
 		cfg.TableManifests = p == "redshift"
+		if p == "athena" && !cfg.To.IsPrefix() {
+			return fail(usagef("--preset athena needs --to s3://bucket/prefix/: an Athena table is a folder, and reads every object in it"))
+		}
 		if cfg.To.IsPrefix() {
 			if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {
 				return fail(usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", engine.DefaultTemplate))
@@ -605,6 +608,9 @@ func csvOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
 	if name := c.String("preset"); name != "" {
 		p, err := preset.Get(name)
 		if err != nil {
+			return o, comp, flagError("preset", name, err)
+		}
+		if err := preset.Check(name, false); err != nil {
 			return o, comp, flagError("preset", name, err)
 		}
 		if !c.IsSet("header") {

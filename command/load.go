@@ -25,11 +25,21 @@ func loadStatement(c *cli.Context, cfg engine.Config, loader, dest string) strin
 
 // loadStatementFor is loadStatement for a given table name.
 func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table string) string {
-	return loadStatementHive(c, cfg, loader, dest, table, "")
+	l := loadFor(c, cfg, loader, dest, table)
+	if loader == "athena" && cfg.To.IsPrefix() { // before the export: the first table's folder (schema public unless named)
+		schema, name, ok := strings.Cut(table, ".")
+		if !ok {
+			schema, name = "public", table
+		}
+		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
+		l.Folder = folder.String()
+		l.Partitions = partitionNames(cfg)
+	}
+	return preset.Statement(l)
 }
 
-// loadStatementHive is loadStatementFor for partitioned objects under hiveRoot.
-func loadStatementHive(c *cli.Context, cfg engine.Config, loader, dest, table, hiveRoot string) string {
+// loadFor describes what the export writes (to dest) for the loader's statement.
+func loadFor(c *cli.Context, cfg engine.Config, loader, dest, table string) preset.Load {
 	endpoint := cfg.S3.Endpoint
 	if endpoint == "" {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL_S3")
@@ -37,12 +47,20 @@ func loadStatementHive(c *cli.Context, cfg engine.Config, loader, dest, table, h
 	if endpoint == "" {
 		endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	}
-	return preset.Statement(preset.Load{
+	return preset.Load{
 		Loader: loader, URL: dest, Endpoint: endpoint, Region: cfg.S3.Region, Table: table,
 		Header: cfg.CSV.Header, Null: cfg.CSV.Null, Delimiter: cfg.CSV.Delimiter,
 		ForceNotNull: c.StringSlice("force-not-null"), Compress: cfg.Compress.Algorithm, Parquet: cfg.Parquet != nil,
-		HiveRoot: hiveRoot,
-	})
+	}
+}
+
+// partitionNames are the --partition-by levels' names.
+func partitionNames(cfg engine.Config) []string {
+	var names []string
+	for _, p := range cfg.PartitionBy {
+		names = append(names, p.Name)
+	}
+	return names
 }
 
 // multiLoadStatements is one load statement per table: Redshift reads the table's own manifest,
@@ -77,7 +95,13 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 			}
 			continue
 		}
-		stmt := loadStatementHive(c, cfg, loader, url, loadName(schema, name), hive)
+		l := loadFor(c, cfg, loader, url, loadName(schema, name))
+		l.HiveRoot, l.Folder, l.Partitions = hive, folder.String(), partitionNames(cfg)
+		l.Columns = []preset.Column{}
+		for _, col := range t.Columns {
+			l.Columns = append(l.Columns, preset.Column{Name: col.Name, Parquet: col.Parquet})
+		}
+		stmt := preset.Statement(l)
 		if loader == "redshift" {
 			stmt = strings.Replace(stmt, " IAM_ROLE", " MANIFEST IAM_ROLE", 1)
 		}

@@ -1,6 +1,7 @@
 package copyout
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -186,10 +187,10 @@ func (o Options) orderBy(native bool) string {
 	return " ORDER BY 1"
 }
 
-// selectList is the projection's list (after its key), or *.
-func (o Options) selectList() string {
+// selectList is the projection's list (after its key), or cols (* when empty).
+func (o Options) selectList(cols string) string {
 	p := o.Projection
-	list := "*"
+	list := cmp.Or(cols, "*")
 	if p != nil && p.List != "" {
 		list = p.List
 	}
@@ -199,33 +200,88 @@ func (o Options) selectList() string {
 	return list
 }
 
-// TableStatement is COPY schema.name TO STDOUT ... for an ordinary table, and
-// COPY (SELECT * FROM schema.name) TO STDOUT ... for anything else COPY cannot read directly
-// (views, materialized views, foreign and partitioned tables). Both names are quoted.
+// TableStatement is COPY schema.name TO STDOUT ... for an ordinary table without generated
+// columns, and COPY (SELECT * FROM schema.name) TO STDOUT ... for anything else: what COPY cannot
+// read directly (views, materialized views, foreign and partitioned tables), and a table with
+// generated columns, which COPY schema.name would leave out (SELECT * has them, as a query and a
+// ranged chunk do). Both names are quoted.
 func TableStatement(t Table, o Options) Statement {
-	name := QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name)
-	if t.Kind == "r" && o.Projection == nil && o.Filter == "" {
-		return Statement{SQL: "COPY " + name + o.with()}
+	if t.Kind == "r" && !t.Generated && o.Projection == nil && o.Filter == "" {
+		return Statement{SQL: "COPY " + t.String() + o.with()}
 	}
-	where := ""
-	if o.Filter != "" {
-		where = " WHERE " + o.Filter
-	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + name + where + o.orderBy(true) + ")" + o.with()}
+	return PartsStatement([]Part{{Table: t}}, nil, o)
 }
 
 // RangeStatement is COPY (SELECT * FROM schema.name WHERE ctid >= '(from,0)' [AND ctid < '(to,0)'])
 // TO STDOUT ...: the heap pages [from, to) of a table (to = 0: to the end), which PostgreSQL 14 and
 // later read with a TID Range Scan.
 func RangeStatement(t Table, fromPage, toPage int64, o Options) Statement {
-	where := fmt.Sprintf("ctid >= '(%d,0)'::tid", fromPage)
-	if toPage > 0 {
-		where += fmt.Sprintf(" AND ctid < '(%d,0)'::tid", toPage)
+	return PartsStatement([]Part{{Table: t, FromPage: fromPage, ToPage: toPage, Ranged: true}}, nil, o)
+}
+
+// Part is a relation one COPY reads, or some of its heap pages: a table, or a leaf partition of a
+// partitioned table read on its own.
+type Part struct {
+	Table            Table
+	Ranged           bool  // only the pages [FromPage, ToPage) (ToPage 0: to the end)
+	FromPage, ToPage int64 //
+	// Key, when set, is the partition key every row of the part has (a leaf whose bounds fix the
+	// partition's value), sent as a constant in place of the computed key: no key is computed and
+	// nothing is sorted.
+	Key string
+}
+
+// PartsStatement is COPY (SELECT list FROM part1 UNION ALL SELECT list FROM part2 ...) TO STDOUT:
+// the rows of each part in turn, every part read with columns (quoted names; nil: *), so that leaf
+// partitions whose own column order differs from their parent's all give the parent's. With a
+// computed partition key (Options' Projection.Key, for the parts without a Key of their own) the
+// rows are ordered by it.
+func PartsStatement(parts []Part, columns []string, o Options) Statement {
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = QuoteIdent(c)
 	}
-	if o.Filter != "" {
-		where += " AND (" + o.Filter + ")"
+	list := strings.Join(cols, ", ")
+	var branches []string
+	computed := false
+	for _, p := range parts {
+		var where []string
+		if p.Ranged {
+			where = append(where, fmt.Sprintf("ctid >= '(%d,0)'::tid", p.FromPage))
+			if p.ToPage > 0 {
+				where = append(where, fmt.Sprintf("ctid < '(%d,0)'::tid", p.ToPage))
+			}
+		}
+		switch {
+		case o.Filter == "":
+		case len(where) > 0:
+			where = append(where, "("+o.Filter+")")
+		default:
+			where = append(where, o.Filter)
+		}
+		sel := o.selectList(list)
+		if p.Key != "" && o.Projection != nil && o.Projection.Key != "" {
+			c := *o.Projection
+			c.Key = QuoteLiteral(p.Key)
+			sel = Options{Projection: &c}.selectList(list)
+		} else if o.Projection != nil && o.Projection.Key != "" {
+			computed = true
+		}
+		b := "SELECT " + sel + " FROM " + p.Table.String()
+		if len(where) > 0 {
+			b += " WHERE " + strings.Join(where, " AND ")
+		}
+		branches = append(branches, b)
 	}
-	return Statement{SQL: "COPY (SELECT " + o.selectList() + " FROM " + t.String() + " WHERE " + where + o.orderBy(true) + ")" + o.with()}
+	sql := strings.Join(branches, " UNION ALL ")
+	switch {
+	case !computed:
+	case len(parts) == 1:
+		sql += o.orderBy(true)
+	default:
+		sql = "SELECT * FROM (" + sql + ") AS u" + o.orderBy(false)
+	}
+	return Statement{SQL: "COPY (" + sql + ")" + o.with()}
 }
 
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.

@@ -15,7 +15,13 @@ type Table struct {
 	Name    string
 	Kind    string // pg_class.relkind: r table, p partitioned table, v view, m materialized view, f foreign table
 	EstRows int64  // pg_class.reltuples (summed over partitions); -1 when never analyzed
+	// Generated says the table has generated columns, which COPY schema.name leaves out: it is
+	// read with SELECT *, which has them.
+	Generated bool `json:"-"`
 }
+
+// GeneratedSQL is true for a relation (pg_class c) with generated columns.
+const GeneratedSQL = `EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '')`
 
 // String is the table's quoted, fully qualified name.
 func (t Table) String() string { return QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name) }
@@ -27,7 +33,7 @@ var kindNames = map[string]string{
 const resolveSQL = `SELECT n.nspname, c.relname, c.relkind::text,
   CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), -1)::bigint
     FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid)
-  ELSE c.reltuples::bigint END
+  ELSE c.reltuples::bigint END, ` + GeneratedSQL + `
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = to_regclass($1)`
 
@@ -88,5 +94,5 @@ func resolve(ctx context.Context, conn *pgconn.PgConn, name string) (Table, bool
 	}
 	row := res.Rows[0]
 	est, _ := strconv.ParseInt(string(row[3]), 10, 64)
-	return Table{Schema: string(row[0]), Name: string(row[1]), Kind: string(row[2]), EstRows: est}, true, nil
+	return Table{Schema: string(row[0]), Name: string(row[1]), Kind: string(row[2]), EstRows: est, Generated: string(row[4]) == "t"}, true, nil
 }

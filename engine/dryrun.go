@@ -71,8 +71,14 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 		}
 	}
 	for _, c := range p.plan {
+		partition := "" // the template's {partition} stays, unless the chunk's first leaf fixes it
+		if len(c.parts) > 0 && c.parts[0].Key != "" {
+			if vals, err := decodeKey(cfg.PartitionBy, c.parts[0].Key); err == nil {
+				partition = hivePath(vals)
+			}
+		}
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
-			FirstKey: p.target(c, 0, "").String()})
+			FirstKey: p.target(c, 0, partition).String()})
 	}
 	if p.tooMany != nil {
 		r.Problems = append(r.Problems, p.tooMany.Error())

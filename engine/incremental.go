@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,7 +21,7 @@ import (
 
 // Incremental runs (Config.Incremental) export, under the destination prefix (the base), the rows
 // changed since the previous run of the same base, each run under a run path of its own
-// (base/run=20261202T130000Z/), and record the run in a state object written last,
+// (base/run=20261202T130000Z-000001-5f0e8a2c/), and record the run in a state object written last,
 // base/_pg2s3/run-000042.json. The state is in the bucket only, so a run may start on any machine.
 //
 // Which rows a run exports. The previous run recorded its snapshot's xmin: every transaction
@@ -99,15 +100,17 @@ type IncrementalTable struct {
 
 const dedupeRule = "rows may repeat across runs (never within one): keep, per dedupe_key, the row of the latest run"
 
-// runPath is the folder of an incremental run under the base: run=YYYYMMDDTHHMMSSZ-NNNNNN/, the
-// start time (without colons, which Hadoop-style readers refuse in paths) and the run's number,
-// which makes it unique; the folders sort in the runs' order.
+// runPath is the folder of an incremental run under the base: run=YYYYMMDDTHHMMSSZ-NNNNNN-XXXXXXXX/,
+// the start time (without colons, which Hadoop-style readers refuse in paths), the run's number
+// (the folders sort in the runs' order) and 32 random bits: two runs that race from the same
+// previous run, in the same second, still write apart, so the one that loses (its state write)
+// removes only its own objects.
 func runPath(base upload.URL, start time.Time, prev *RunState) upload.URL {
 	n := 1
 	if prev != nil {
 		n = prev.Run + 1
 	}
-	return base.Join(fmt.Sprintf("run=%s-%06d/", start.UTC().Format("20060102T150405Z"), n))
+	return base.Join(fmt.Sprintf("run=%s-%06d-%08x/", start.UTC().Format("20060102T150405Z"), n, rand.Uint32()))
 }
 
 var stateKey = regexp.MustCompile(`^run-([0-9]{6,})\.json$`)

@@ -35,6 +35,8 @@ type Table struct {
 	described     int               // the columns of the described statement
 	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with --partition-by
 	filter        string            // an incremental run's condition on the rows
+	columnNames   []string          // the table's columns, in its order
+	leaves        []*leaf           // a partitioned table read leaf by leaf (nil: through the parent)
 }
 
 // Chunk is a part of a table that one COPY exports.
@@ -46,13 +48,17 @@ type Chunk struct {
 	Ranged   bool   `json:"ranged"`    // false: the whole table
 	EstBytes int64  `json:"est_bytes"`
 
-	stmt *copyout.Statement // a query's COPY
+	stmt  *copyout.Statement // a query's COPY
+	parts []copyout.Part     // a partitioned table's leaves (or pages of one) this chunk reads
 }
 
 // Statement is the chunk's COPY.
 func (c Chunk) Statement(o copyout.Options) copyout.Statement {
 	if c.stmt != nil {
 		return *c.stmt
+	}
+	if len(c.parts) > 0 {
+		return copyout.PartsStatement(c.parts, c.Table.columnNames, o)
 	}
 	if !c.Ranged {
 		return copyout.TableStatement(c.Table.Table, o)
@@ -62,6 +68,9 @@ func (c Chunk) Statement(o copyout.Options) copyout.Statement {
 
 // Range renders the chunk's ctid range for people.
 func (c Chunk) Range() string {
+	if len(c.parts) > 0 {
+		return partsRange(c.parts)
+	}
 	if !c.Ranged {
 		return "whole table"
 	}
@@ -77,7 +86,7 @@ const listSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind::text,
   CASE WHEN c.relkind = 'p' THEN coalesce((SELECT sum(pg_relation_size(i.inhrelid)) FROM pg_inherits i WHERE i.inhparent = c.oid), 0)::bigint
        ELSE pg_relation_size(c.oid) END,
   pg_relation_size(c.oid) / current_setting('block_size')::bigint,
-  has_table_privilege(c.oid, 'SELECT')
+  has_table_privilege(c.oid, 'SELECT'), ` + copyout.GeneratedSQL + `
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE `
 
@@ -96,7 +105,7 @@ func listTables(ctx context.Context, conn *pgconn.PgConn, names, schemas, exclud
 			est, _ := strconv.ParseInt(string(r[4]), 10, 64)
 			size, _ := strconv.ParseInt(string(r[5]), 10, 64)
 			pages, _ := strconv.ParseInt(string(r[6]), 10, 64)
-			t := &Table{Table: copyout.Table{Schema: string(r[1]), Name: string(r[2]), Kind: string(r[3]), EstRows: est},
+			t := &Table{Table: copyout.Table{Schema: string(r[1]), Name: string(r[2]), Kind: string(r[3]), EstRows: est, Generated: string(r[8]) == "t"},
 				OID: uint32(oid), SizeBytes: size, Pages: pages, Select: string(r[7]) == "t"}
 			if excluded(t, exclude) {
 				continue
@@ -136,6 +145,7 @@ func listTables(ctx context.Context, conn *pgconn.PgConn, names, schemas, exclud
 		}
 		for _, r := range res.Rows {
 			t.Columns = append(t.Columns, Column{Name: string(r[0]), Type: string(r[1])})
+			t.columnNames = append(t.columnNames, string(r[0]))
 		}
 	}
 	return tables, nil
@@ -197,6 +207,14 @@ func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard S
 	var out []Chunk
 	pagesPerChunk := max(chunkBytes/blockSize, 1)
 	for _, t := range tables {
+		if t.leaves != nil {
+			for _, c := range leafChunks(t, chunkBytes, blockSize, tidRange) {
+				if shard.owns(t, c.Index) {
+					out = append(out, c)
+				}
+			}
+			continue
+		}
 		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && (t.Pages > pagesPerChunk || shard.enabled() || rangeAll)
 		if !ranged {
 			if shard.owns(t, 0) {

@@ -265,6 +265,18 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		}
 	}
 	r.tooMany = r.checkPartitionCount(r.tables)
+	// A partitioned table is read leaf by leaf where it is cut into chunks (a single object or stdout
+	// reads it whole, in the parent's order), except by shards and resumable runs, whose processes
+	// and attempts must cut it alike while partitions may come and go between them.
+	if cfg.ChunkSize > 0 && !cfg.Shard.enabled() && !cfg.Resume {
+		for _, t := range r.tables {
+			if t.Kind == "p" {
+				if err := r.loadLeaves(ctx, t); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
 	if len(cfg.Incremental) > 0 {
 		if err := r.planIncremental(ctx); err != nil {
 			return fail(err)

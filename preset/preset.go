@@ -18,6 +18,11 @@
 //     unquoted empty field.
 //   - clickhouse: csv with a header (CSVWithNames), zstd; input_format_csv_empty_as_default=1 reads
 //     an unquoted empty field into a Nullable column as NULL, and "" as the empty string.
+//   - athena (and the Glue Data Catalog): Parquet only, to a prefix. Athena reads CSV through
+//     OpenCSVSerDe, which loads every NULL as an empty string and cannot read a quoted line break,
+//     or LazySimpleSerDe, which reads no quoting at all; Parquet keeps NULLs and types. The
+//     statement is CREATE EXTERNAL TABLE over the table's folder with its columns' types (from the
+//     export's manifest), with PARTITIONED BY and MSCK REPAIR TABLE for --partition-by.
 //
 // Only the postgres and duckdb statements are proven by the test suite (real loaders, round trip);
 // the others follow each loader's documentation and are not run here.
@@ -26,6 +31,7 @@ package preset
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -49,6 +55,7 @@ var presets = map[string]Preset{
 	"snowflake":  {Name: "snowflake", Header: true, Compress: "zstd"},
 	"bigquery":   {Name: "bigquery", Header: true, Compress: "gzip"},
 	"clickhouse": {Name: "clickhouse", Header: true, Compress: "zstd"},
+	"athena":     {Name: "athena", Compress: "none"},
 }
 
 // Names lists the presets.
@@ -86,7 +93,24 @@ type Load struct {
 	// HiveRoot, for partitioned objects (--partition-by), is the folder under which the
 	// name=value/ folders are; the loaders that read partition columns from paths are told so.
 	HiveRoot string
+	// Folder is the table's folder (athena: the table's LOCATION).
+	Folder string
+	// Columns are the table's columns and their Parquet types, as the manifest lists them (athena
+	// declares them; nil: not known yet, before the export).
+	Columns []Column
+	// Partitions names the --partition-by levels, in order.
+	Partitions []string
 }
+
+// Column is a column of the exported files.
+type Column struct {
+	Name    string
+	Parquet string // the Parquet type pg2s3 wrote: STRING, INT(32), DECIMAL(10,2), LIST<DATE>, ...
+}
+
+// ErrAthenaCSV is the athena preset with CSV.
+var ErrAthenaCSV = errors.New("athena reads CSV through OpenCSVSerDe, which loads every NULL as an empty string and cannot read " +
+	"a quoted line break (LazySimpleSerDe reads no quoting at all): export --format parquet for it, which keeps NULLs and types")
 
 // ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
 var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export --format csv for it, " +
@@ -96,6 +120,9 @@ var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: 
 func Check(loader string, parquet bool) error {
 	if loader == "postgres" && parquet {
 		return ErrNoParquetReader
+	}
+	if loader == "athena" && !parquet {
+		return ErrAthenaCSV
 	}
 	return nil
 }
@@ -244,6 +271,8 @@ func parquetStatement(l Load) string {
 			settings = " SETTINGS " + h
 		}
 		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, 'Parquet')%s;", l.Table, sqlString(clickhouseURL(l)), settings)
+	case "athena":
+		return athenaStatement(l)
 	}
 	return "-- " + ErrNoParquetReader.Error()
 }
@@ -287,4 +316,99 @@ func (l Load) clickhouseHive() string {
 		return ""
 	}
 	return "use_hive_partitioning = 1"
+}
+
+// athenaStatement declares the table's folder as an external Parquet table in Athena (and so in
+// the Glue Data Catalog). The partition columns are declared in PARTITIONED BY, as strings (the
+// folders hold the values' text; Hive's default partition reads as NULL), and left out of the
+// columns: Athena refuses a name in both, and reads Parquet columns by name, so the files may
+// still hold them. MSCK REPAIR TABLE adds the name=value/ folders as partitions.
+func athenaStatement(l Load) string {
+	name := athenaName(l.Table)
+	var cols []string
+	for _, c := range l.Columns {
+		if !slices.Contains(l.Partitions, c.Name) {
+			cols = append(cols, "  "+athenaIdent(c.Name)+" "+athenaType(c.Parquet))
+		}
+	}
+	if l.Columns == nil {
+		cols = []string{"  -- the columns: the export's summary prints this statement with them"}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE IF NOT EXISTS %s (\n%s\n)", name, strings.Join(cols, ",\n"))
+	if len(l.Partitions) > 0 {
+		parts := make([]string, len(l.Partitions))
+		for i, p := range l.Partitions {
+			parts[i] = athenaIdent(p) + " string"
+		}
+		fmt.Fprintf(&b, "\nPARTITIONED BY (%s)", strings.Join(parts, ", "))
+	}
+	folder := l.Folder
+	if !strings.HasSuffix(folder, "/") {
+		folder += "/"
+	}
+	fmt.Fprintf(&b, "\nSTORED AS PARQUET\nLOCATION %s;", sqlString(folder))
+	if len(l.Partitions) > 0 {
+		fmt.Fprintf(&b, "\nMSCK REPAIR TABLE %s;", name)
+	}
+	return b.String()
+}
+
+// athenaIdent quotes a name for Athena's DDL: backticks, inner ones doubled. Athena folds names
+// to lower case.
+func athenaIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+// athenaName is a [database.]table name for Athena's DDL, from the loader's schema.table name
+// (whose parts may be double-quoted).
+func athenaName(table string) string {
+	var parts []string
+	for rest := table; rest != ""; {
+		var part string
+		if strings.HasPrefix(rest, `"`) {
+			end := 1
+			for end < len(rest) && !(rest[end] == '"' && (end+1 == len(rest) || rest[end+1] != '"')) {
+				if rest[end] == '"' {
+					end++
+				}
+				end++
+			}
+			part = strings.ReplaceAll(rest[1:min(end, len(rest))], `""`, `"`)
+			rest = strings.TrimPrefix(rest[min(end+1, len(rest)):], ".")
+		} else {
+			part, rest, _ = strings.Cut(rest, ".")
+		}
+		parts = append(parts, athenaIdent(part))
+	}
+	return strings.Join(parts, ".")
+}
+
+// athenaType is the Hive/Athena DDL type that reads a Parquet column pg2s3 wrote.
+func athenaType(parquet string) string {
+	if inner, ok := strings.CutPrefix(parquet, "LIST<"); ok {
+		return "array<" + athenaType(strings.TrimSuffix(inner, ">")) + ">"
+	}
+	if strings.HasPrefix(parquet, "DECIMAL(") {
+		return strings.ToLower(parquet)
+	}
+	switch parquet {
+	case "BOOLEAN":
+		return "boolean"
+	case "INT(16)":
+		return "smallint"
+	case "INT(32)":
+		return "int"
+	case "INT(64)", "UINT(32)", "TIME(MICROS)": // an oid; a time of day as microseconds since midnight
+		return "bigint"
+	case "FLOAT":
+		return "float"
+	case "DOUBLE":
+		return "double"
+	case "BYTE_ARRAY", "UUID": // a UUID's 16 bytes
+		return "binary"
+	case "DATE":
+		return "date"
+	case "TIMESTAMP(MICROS)", "TIMESTAMP(MICROS, UTC)":
+		return "timestamp"
+	}
+	return "string" // STRING, JSON
 }
