@@ -70,7 +70,7 @@ func Copy(ctx context.Context, conn *pgconn.PgConn, stmt Statement, rw RowWriter
 		p = &Progress{}
 	}
 	ra := &rowAdapter{rw: rw, p: p}
-	tag, err := conn.CopyTo(ctx, ra, stmt.SQL)
+	tag, err := copyTo(ctx, conn, ra, stmt.SQL)
 	ra.publish()
 	if err != nil {
 		return 0, wrapQueryError(ctx, err, stmt, ra.err, p.Bytes.Load())
@@ -130,7 +130,7 @@ func exec(ctx context.Context, conn *pgconn.PgConn, sql string) error {
 }
 
 // rowAdapter sits where pgconn writes one CopyData message at a time: it hands each message to a
-// RowWriter, counts it, and remembers the RowWriter's first error (the cause, when CopyTo fails).
+// RowWriter, counts it, and remembers the RowWriter's first error (the cause, when the COPY fails).
 // The counts reach Progress every progressEvery messages rather than per row: a reader of Progress
 // (a progress line twice a second) needs no finer grain, and a row costs no atomic operation.
 type rowAdapter struct {
