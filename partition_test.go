@@ -264,7 +264,7 @@ func TestPartitionShapes(t *testing.T) {
 // leafTable is a natively partitioned table with every kind of member: LIST leaves of one value
 // (one Hive must escape, one NULL), of two values, a DEFAULT leaf (holding ” and others), a leaf
 // attached with its own column order and a dropped column, a LIST leaf partitioned again by RANGE
-// on a date (leaves of one day, of two days, and from MINVALUE), an empty leaf, and a generated
+// on a date (leaves of one day, of two days, from MINVALUE and to 'infinity'), an empty leaf, and a generated
 // column (which COPY of a table leaves out and SELECT * has).
 const leafTable = `DROP TABLE IF EXISTS leaf_src, leaf_gen CASCADE;
 DROP ROLE IF EXISTS pg2s3_parent_only;
@@ -282,7 +282,7 @@ CREATE TABLE leaf_src_sub PARTITION OF leaf_src FOR VALUES IN ('sub') PARTITION 
 CREATE TABLE leaf_src_sub_d1 PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-01') TO ('2026-01-02');
 CREATE TABLE leaf_src_sub_d2 PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-02') TO ('2026-01-04');
 CREATE TABLE leaf_src_sub_old PARTITION OF leaf_src_sub FOR VALUES FROM (MINVALUE) TO ('2026-01-01');
-CREATE TABLE leaf_src_sub_new PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-04') TO (MAXVALUE);
+CREATE TABLE leaf_src_sub_new PARTITION OF leaf_src_sub FOR VALUES FROM ('2026-01-04') TO ('infinity');
 INSERT INTO leaf_src (id, region, d, payload)
 SELECT g, (ARRAY['eu', 'us', 'it''s/a=b?', NULL, 'x', 'y', 'sub', 'sub', '', 'zz'])[1 + g % 10], DATE '2025-12-30' + g % 7, md5(g::text)
 FROM generate_series(1, 300000) g;

@@ -128,7 +128,9 @@ func fixedBound(bound, strat, attname, typ string, discrete bool) (col, lit, ty,
 		if !ok2 || len(to) != 1 || isBoundKeyword(from[0]) || isBoundKeyword(to[0]) {
 			return "", "", "", ""
 		}
-		return attname, from[0], typ, fmt.Sprintf("(%s)::%s - (%s)::%s = 1", to[0], typ, from[0], typ)
+		// to = from + 1 cannot fail: date + 1 keeps an infinite date infinite (a subtraction would
+		// raise), and an integer bound below TO cannot overflow by one.
+		return attname, from[0], typ, fmt.Sprintf("(%s)::%s = (%s)::%s + 1", to[0], typ, from[0], typ)
 	}
 	return "", "", "", ""
 }
