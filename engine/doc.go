@@ -16,7 +16,10 @@
 //     the last COPY has finished.
 //   - Chunks: ordinary tables larger than ChunkSize are split into ctid page ranges (a TID Range
 //     Scan on PostgreSQL 14+; older servers export each table as one chunk, and the run says so),
-//     scheduled largest first over Jobs connections. Only prefix destinations are chunked.
+//     scheduled largest first over Jobs connections. Only prefix destinations are chunked. A
+//     partitioned table is read leaf by leaf (leaves.go): big leaves in page ranges, small ones
+//     together, in the parent's columns; with PartitionBy, a leaf whose bounds fix the value is
+//     read without a computed key or a sort.
 //   - Splits on row boundaries: PostgreSQL sends one CopyData message per row, so a new object
 //     starts between two messages when MaxObjectSize (bytes of CSV, before compression) or MaxRows
 //     is reached; no row is parsed, and with a header every object starts with it.
