@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -194,7 +195,7 @@ func (r *run) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint
 				}
 			}
 		}
-		if !allSet(vals) {
+		if slices.Contains(vals, "") { // a level the bounds do not fix
 			continue
 		}
 		rows = append(rows, fmt.Sprintf("(%d, %s, %s)", len(which), strings.Join(checks, " AND "), strings.Join(vals, ", ")))
@@ -219,15 +220,6 @@ func (r *run) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint
 		}
 	}
 	return nil
-}
-
-func allSet(vals []string) bool {
-	for _, v := range vals {
-		if v == "" {
-			return false
-		}
-	}
-	return true
 }
 
 // leafChunks cuts a partitioned table read leaf by leaf: a leaf bigger than a chunk into page
@@ -269,10 +261,9 @@ func leafChunks(t *Table, chunkBytes, blockSize int64, tidRange bool) []Chunk {
 
 // partsRange renders a leaf chunk's partitions and pages for people.
 func partsRange(parts []copyout.Part) string {
-	name := func(p copyout.Part) string { return p.Table.String() }
-	s := "partition " + name(parts[0])
+	s := "partition " + parts[0].Table.String()
 	if len(parts) > 1 {
-		s = fmt.Sprintf("partitions %s ... %s (%d)", name(parts[0]), name(parts[len(parts)-1]), len(parts))
+		s = fmt.Sprintf("partitions %s ... %s (%d)", parts[0].Table, parts[len(parts)-1].Table, len(parts))
 	}
 	if p := parts[0]; p.Ranged {
 		if p.ToPage == 0 {

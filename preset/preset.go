@@ -359,27 +359,26 @@ func athenaStatement(l Load) string {
 func athenaIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // athenaName is a [database.]table name for Athena's DDL, from the loader's schema.table name
-// (whose parts may be double-quoted).
+// (whose parts may be double-quoted, with "" for a quote inside).
 func athenaName(table string) string {
 	var parts []string
-	for rest := table; rest != ""; {
-		var part string
-		if strings.HasPrefix(rest, `"`) {
-			end := 1
-			for end < len(rest) && !(rest[end] == '"' && (end+1 == len(rest) || rest[end+1] != '"')) {
-				if rest[end] == '"' {
-					end++
-				}
-				end++
-			}
-			part = strings.ReplaceAll(rest[1:min(end, len(rest))], `""`, `"`)
-			rest = strings.TrimPrefix(rest[min(end+1, len(rest)):], ".")
-		} else {
-			part, rest, _ = strings.Cut(rest, ".")
+	var part strings.Builder
+	quoted := false
+	for i := 0; i < len(table); i++ {
+		switch c := table[i]; {
+		case c == '"' && quoted && i+1 < len(table) && table[i+1] == '"':
+			part.WriteByte('"')
+			i++
+		case c == '"':
+			quoted = !quoted
+		case c == '.' && !quoted:
+			parts = append(parts, athenaIdent(part.String()))
+			part.Reset()
+		default:
+			part.WriteByte(c)
 		}
-		parts = append(parts, athenaIdent(part))
 	}
-	return strings.Join(parts, ".")
+	return strings.Join(append(parts, athenaIdent(part.String())), ".")
 }
 
 // athenaType is the Hive/Athena DDL type that reads a Parquet column pg2s3 wrote.
