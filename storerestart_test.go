@@ -57,8 +57,8 @@ func restartStore(t *testing.T) {
 	}
 	os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644)
 	go cmd.Wait()
-	for i := 0; i < 600; i++ {
-		if resp, err := http.Get(testenv.Endpoint() + "/minio/health/live"); err == nil {
+	for i := 0; i < 600; i++ { // ready: serving S3 requests, not only listening
+		if resp, err := http.Get(testenv.Endpoint() + "/minio/health/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return

@@ -150,8 +150,10 @@ start() {
 		nohup "$MINIO_BIN" server --quiet --address "127.0.0.1:$minioport" \
 		--console-address "127.0.0.1:$consoleport" "$dir/minio/data" >"$dir/minio/server.log" 2>&1 &
 	echo $! >"$dir/minio/pid"
-	wait_ready MinIO "http://127.0.0.1:$minioport/minio/health/live" "$dir/minio"
-	curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_USER:$MINIO_PASSWORD" \
+	# /live answers as soon as the process listens; /ready once the object layer serves requests
+	# (before that, S3 calls get 503 "server not initialized").
+	wait_ready MinIO "http://127.0.0.1:$minioport/minio/health/ready" "$dir/minio"
+	curl -fsS --retry 10 --retry-delay 1 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$MINIO_USER:$MINIO_PASSWORD" \
 		-X PUT "http://127.0.0.1:$minioport/$BUCKET" >/dev/null || die "could not create bucket $BUCKET"
 
 	# The Pushgateway on loopback, for --pushgateway.
