@@ -1,10 +1,13 @@
 package copyout
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -17,6 +20,24 @@ import (
 // The read's arguments and results live in the struct, and the callback is a method value made
 // once, so that a read allocates nothing. Reads are never concurrent: pgconn reads from one
 // goroutine at a time, as net.Conn's own buffered readers assume.
+//
+// # Batched wake-ups while a COPY streams
+//
+// PostgreSQL sends a COPY in 8 KiB pieces, and a client that keeps up is woken once per piece:
+// each wake-up is a thread switch in the client and a wake-up call in the server's send, most of
+// both processes' CPU on a fast COPY. Over TCP, once a COPY has streamed bulkAfter bytes (setBulk),
+// the socket's low-water mark (SO_RCVLOWAT) is raised to bulkMark, so the kernel wakes the reader
+// when that much has arrived, not at each piece. The kernel still wakes it at once for the end of
+// the connection or an error, but not for a stream's last bytes, or a server that pauses, below the
+// mark: so every wait with the mark raised also has a timer, bulkWait. When it fires, the mark
+// goes back to 1 and the read waits as any other, and the mark is raised again only after another
+// bulkAfter bytes. The price is at most bulkWait of latency at the end of a large COPY and at a
+// pause of the server; a small COPY never raises the mark.
+//
+// The timer is the connection's read deadline, so the owner's deadlines (pgconn sets one to
+// interrupt a cancelled query) go through SetDeadline and SetReadDeadline here: a wait ends at the
+// earlier of the two, and the owner's deadline is an error as before. Outside bulk mode, a read
+// first lowers a mark that is still raised, so that no wait without a timer can miss bytes.
 type rawReadConn struct {
 	net.Conn
 	rc    syscall.RawConn
@@ -24,7 +45,23 @@ type rawReadConn struct {
 	buf   []byte
 	n     int
 	errno syscall.Errno
+
+	tcp      bool // the mark applies: a Unix socket's poll ignores it
+	bulk     bool // a COPY's data is streaming (setBulk)
+	raised   bool // the socket's SO_RCVLOWAT is bulkMark, else 1
+	armed    bool // the read deadline is the mark's timer
+	streamed int  // bytes read in bulk mode since the COPY began or the mark was last lowered
+
+	mu       sync.Mutex // the deadlines: the owner sets them from its cancel goroutine
+	deadline time.Time  // the owner's read deadline
+	timer    time.Time  // the mark's timer while armed
 }
+
+const (
+	bulkMark  = 32 << 10 // four of the server's 8 KiB sends per wake-up
+	bulkAfter = 1 << 20  // a COPY streams this much before the mark is raised
+	bulkWait  = 2 * time.Millisecond
+)
 
 func rawReads(c net.Conn) net.Conn {
 	sc, ok := c.(syscall.Conn)
@@ -35,29 +72,118 @@ func rawReads(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	r := &rawReadConn{Conn: c, rc: rc}
+	_, tcp := c.(*net.TCPConn)
+	r := &rawReadConn{Conn: c, rc: rc, tcp: tcp}
 	r.read = r.readFD
 	return r
 }
 
+// setBulk says that a COPY's data starts streaming (on) or has ended. The mark changes on the
+// next read.
+func (c *rawReadConn) setBulk(on bool) {
+	c.bulk, c.streamed = on && c.tcp, 0
+}
+
 // readFD is one attempt; it returns false (wait for the poller) when nothing is there yet.
 func (c *rawReadConn) readFD(fd uintptr) bool {
+	if c.bulk && !c.raised && c.streamed >= bulkAfter {
+		if setMark(fd, bulkMark) == nil {
+			c.raised = true
+		} else {
+			c.tcp, c.bulk = false, false // (not on this kernel)
+		}
+	}
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.buf[0])), uintptr(len(c.buf)))
 		if e == syscall.EINTR {
 			continue
+		}
+		if e == syscall.EAGAIN && c.raised {
+			c.arm()
 		}
 		c.n, c.errno = int(n), e
 		return e != syscall.EAGAIN
 	}
 }
 
+func setMark(fd uintptr, n int) error {
+	return syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, n)
+}
+
+// lower sets the mark back to 1.
+func (c *rawReadConn) lower() error {
+	var err error
+	if cerr := c.rc.Control(func(fd uintptr) { err = setMark(fd, 1) }); cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(),
+			Err: os.NewSyscallError("setsockopt", err)}
+	}
+	c.raised, c.streamed = false, 0
+	return nil
+}
+
+// arm starts the mark's timer for the wait that follows (called inside the read callback, before
+// the poller waits: the deadline applies to that wait).
+func (c *rawReadConn) arm() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer, c.armed = time.Now().Add(bulkWait), true
+	c.Conn.SetReadDeadline(c.earliest())
+}
+
+// disarm ends the timer; it reports whether the wait ended on it rather than on the owner's
+// deadline.
+func (c *rawReadConn) disarm() (timerFired bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timer, c.armed = time.Time{}, false
+	c.Conn.SetReadDeadline(c.deadline)
+	return c.deadline.IsZero() || time.Now().Before(c.deadline)
+}
+
+func (c *rawReadConn) earliest() time.Time {
+	if c.timer.IsZero() || !c.deadline.IsZero() && c.deadline.Before(c.timer) {
+		return c.deadline
+	}
+	return c.timer
+}
+
+func (c *rawReadConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetReadDeadline(c.earliest())
+}
+
+func (c *rawReadConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetReadDeadline(c.earliest())
+}
+
 func (c *rawReadConn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	if c.raised && !c.bulk {
+		if err := c.lower(); err != nil {
+			return 0, err
+		}
+	}
 	c.buf = b
 	err := c.rc.Read(c.read)
+	if c.armed && c.disarm() && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The mark's timer, not the owner's deadline: fewer bytes than the mark came in bulkWait.
+		if err = c.lower(); err == nil {
+			err = c.rc.Read(c.read)
+		}
+	}
 	c.buf = nil
 	switch {
 	case err != nil:
@@ -67,6 +193,9 @@ func (c *rawReadConn) Read(b []byte) (int, error) {
 			Err: os.NewSyscallError("read", c.errno)}
 	case c.n == 0:
 		return 0, io.EOF
+	}
+	if c.bulk {
+		c.streamed += c.n
 	}
 	return c.n, nil
 }

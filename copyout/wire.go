@@ -52,6 +52,10 @@ func copyTo(ctx context.Context, conn *pgconn.PgConn, w io.Writer, sql string) (
 	r := wireReaders.Get().(*wireReader)
 	defer func() { r.reset(nil); wireReaders.Put(r) }()
 	r.reset(nc)
+	bulk, _ := nc.(interface{ setBulk(bool) }) // rawReadConn (Linux, not under TLS): batched wake-ups
+	if bulk != nil {
+		defer bulk.setBulk(false)
+	}
 	var tag pgconn.CommandTag
 	var pgErr error
 	for {
@@ -64,12 +68,19 @@ func copyTo(ctx context.Context, conn *pgconn.PgConn, w io.Writer, sql string) (
 			if _, err := w.Write(body); err != nil {
 				return broken(err)
 			}
-		case 'H', 'c', 'N', 'S', 'A': // CopyOutResponse, CopyDone; a notice, a parameter's new value, a notification
+		case 'H', 'c': // CopyOutResponse, CopyDone: the data's start and end
+			if bulk != nil {
+				bulk.setBulk(typ == 'H')
+			}
+		case 'N', 'S', 'A': // a notice, a parameter's new value, a notification
 		case 'C': // CommandComplete
 			if len(body) > 0 {
 				tag = pgconn.NewCommandTag(string(body[:len(body)-1]))
 			}
 		case 'E': // ErrorResponse; ReadyForQuery follows
+			if bulk != nil {
+				bulk.setBulk(false)
+			}
 			var msg pgproto3.ErrorResponse
 			if err := msg.Decode(body); err != nil {
 				return broken(err)
@@ -133,7 +144,9 @@ func (r *wireReader) fill(n int) error {
 	if r.wp-r.rp >= n {
 		return nil
 	}
-	if r.rp+n > len(r.buf) { // move the message's start to the front, or grow for a big one
+	// Move the message's start to the front when it does not fit, or when the room left is less
+	// than a batch of wake-ups brings (rawReadConn's bulkMark); grow for a big message.
+	if r.rp+n > len(r.buf) || r.rp > 0 && len(r.buf)-r.wp < wireBufferSize/2 {
 		buf := r.buf
 		if n > len(buf) {
 			buf = make([]byte, n)
