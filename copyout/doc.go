@@ -22,7 +22,7 @@
 //     written as garbage unless Copy returns nil.
 //   - Cancelling the context makes pgconn send a cancel request and, failing that, close the
 //     connection; Copy then returns the context's error.
-//   - On Linux over TCP (not TLS), a COPY that has streamed 1 MiB is read in batches of 32 KiB per
+//   - On Linux over TCP (not TLS), a COPY that has streamed 1 MiB is read in batches of 48 KiB per
 //     wake-up (the socket's low-water mark), not once per 8 KiB send of the server: about a third
 //     of the client's CPU. The price is at most 2 ms of latency where the server pauses or ends
 //     the stream below the mark; bytes, errors and cancellation are as without it.

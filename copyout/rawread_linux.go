@@ -58,7 +58,7 @@ type rawReadConn struct {
 }
 
 const (
-	bulkMark  = 32 << 10 // four of the server's 8 KiB sends per wake-up
+	bulkMark  = 48 << 10 // six of the server's 8 KiB sends per wake-up
 	bulkAfter = 1 << 20  // a COPY streams this much before the mark is raised
 	bulkWait  = 2 * time.Millisecond
 )

@@ -144,8 +144,9 @@ func (r *wireReader) fill(n int) error {
 	if r.wp-r.rp >= n {
 		return nil
 	}
-	// Move the message's start to the front when it does not fit, or when the room left is less
-	// than a batch of wake-ups brings (rawReadConn's bulkMark); grow for a big message.
+	// Move the message's start to the front when it does not fit, or when less than half the
+	// buffer is left for the read (a batched wake-up, rawReadConn's bulkMark, brings 48 KiB);
+	// grow for a big message.
 	if r.rp+n > len(r.buf) || r.rp > 0 && len(r.buf)-r.wp < wireBufferSize/2 {
 		buf := r.buf
 		if n > len(buf) {
