@@ -133,9 +133,9 @@ func (c *rawReadConn) arm() {
 	c.Conn.SetReadDeadline(c.earliest())
 }
 
-// disarm ends the timer; it reports whether the wait ended on it rather than on the owner's
-// deadline.
-func (c *rawReadConn) disarm() (timerFired bool) {
+// disarm ends the timer and restores the owner's deadline. It reports whether that deadline is
+// still ahead, that is whether a deadline error of the wait was the timer's.
+func (c *rawReadConn) disarm() (ownerAhead bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.timer, c.armed = time.Time{}, false
