@@ -49,12 +49,11 @@ type rawReadConn struct {
 	tcp      bool // the mark applies: a Unix socket's poll ignores it
 	bulk     bool // a COPY's data is streaming (setBulk)
 	raised   bool // the socket's SO_RCVLOWAT is bulkMark, else 1
-	armed    bool // the read deadline is the mark's timer
 	streamed int  // bytes read in bulk mode since the COPY began or the mark was last lowered
 
 	mu       sync.Mutex // the deadlines: the owner sets them from its cancel goroutine
 	deadline time.Time  // the owner's read deadline
-	timer    time.Time  // the mark's timer while armed
+	timer    time.Time  // the mark's timer while a wait has it (set and cleared by the reader only)
 }
 
 const (
@@ -117,11 +116,16 @@ func (c *rawReadConn) lower() error {
 		err = cerr
 	}
 	if err != nil {
-		return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(),
-			Err: os.NewSyscallError("setsockopt", err)}
+		return c.readError("setsockopt", err)
 	}
 	c.raised, c.streamed = false, 0
 	return nil
+}
+
+// readError is a failed system call of a read, as net.Conn's own reads report one.
+func (c *rawReadConn) readError(call string, err error) error {
+	return &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(),
+		Err: os.NewSyscallError(call, err)}
 }
 
 // arm starts the mark's timer for the wait that follows (called inside the read callback, before
@@ -129,7 +133,7 @@ func (c *rawReadConn) lower() error {
 func (c *rawReadConn) arm() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timer, c.armed = time.Now().Add(bulkWait), true
+	c.timer = time.Now().Add(bulkWait)
 	c.Conn.SetReadDeadline(c.earliest())
 }
 
@@ -138,7 +142,7 @@ func (c *rawReadConn) arm() {
 func (c *rawReadConn) disarm() (ownerAhead bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.timer, c.armed = time.Time{}, false
+	c.timer = time.Time{}
 	c.Conn.SetReadDeadline(c.deadline)
 	return c.deadline.IsZero() || time.Now().Before(c.deadline)
 }
@@ -178,7 +182,7 @@ func (c *rawReadConn) Read(b []byte) (int, error) {
 	}
 	c.buf = b
 	err := c.rc.Read(c.read)
-	if c.armed && c.disarm() && errors.Is(err, os.ErrDeadlineExceeded) {
+	if !c.timer.IsZero() && c.disarm() && errors.Is(err, os.ErrDeadlineExceeded) {
 		// The mark's timer, not the owner's deadline: fewer bytes than the mark came in bulkWait.
 		if err = c.lower(); err == nil {
 			err = c.rc.Read(c.read)
@@ -189,8 +193,7 @@ func (c *rawReadConn) Read(b []byte) (int, error) {
 	case err != nil:
 		return 0, err
 	case c.errno != 0:
-		return 0, &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(),
-			Err: os.NewSyscallError("read", c.errno)}
+		return 0, c.readError("read", c.errno)
 	case c.n == 0:
 		return 0, io.EOF
 	}

@@ -76,13 +76,13 @@ func TestBulkMark(t *testing.T) {
 	}
 	tail = append(message('c', nil), message('C', []byte("COPY 2099\x00"))...)
 	tail = append(tail, message('Z', []byte("I"))...)
-	written := make(chan int, 1) // the writer's progress, for the pause at 1 MiB
+	written := make(chan struct{}) // closed when the first 1 MiB + 64 KiB are written, for the pause
 	go func() {
 		half := bulkAfter + 64<<10
 		if _, err := s.Write(data[:half]); err != nil {
 			return
 		}
-		written <- half
+		close(written)
 		if _, err := s.Write(data[half:]); err != nil {
 			return
 		}
