@@ -118,6 +118,9 @@ func TestHelpWithin100Columns(t *testing.T) {
 	for _, cmd := range [][]string{{"--help"}, {"export", "--help"}, {"plan", "--help"}, {"bench", "--help"},
 		{"cleanup", "--help"}, {"snapshot", "--help"}, {"manifest", "merge", "--help"}} {
 		r := pg2s3(t, nil, cmd...)
+		if r.code != 0 || r.stdout == "" {
+			t.Fatalf("pg2s3 %s: exit %d, %d bytes on stdout: %s", strings.Join(cmd, " "), r.code, len(r.stdout), r.stderr)
+		}
 		for _, line := range strings.Split(r.stdout, "\n") {
 			if len([]rune(line)) > 100 {
 				t.Errorf("pg2s3 %s: a line of %d columns: %q", strings.Join(cmd, " "), len([]rune(line)), line)

@@ -113,6 +113,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return usagef("no command given")
 		},
 		Commands: cmds,
+		// The help command is ours (it knows subcommands), and urfave/cli adds the app's --help/-h
+		// only when no command is named help: so it is declared here.
+		Flags: []cli.Flag{cli.HelpFlag},
 	}
 	return app
 }
@@ -121,7 +124,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 func helpCommand(app func() *cli.App) *cli.Command {
 	return &cli.Command{
 		Name: "help", Usage: "show the help of a command (the same as pg2s3 COMMAND --help)", UsageText: "pg2s3 help [COMMAND [SUBCOMMAND]]",
-		HideHelp: true,
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
