@@ -252,12 +252,12 @@ func uploadOptions(c *cli.Context) (upload.Options, error) {
 // objectGroup: the stored object's settings (upload.ObjectOptions).
 func objectGroup() group {
 	return group{"S3 object", []cli.Flag{
-		str("content-type", "", "the object's Content-Type", "text/csv", "PG2S3_CONTENT_TYPE"),
-		str("sse", "", "server-side encryption: AES256, aws:kms or aws:kms:dsse", "", "PG2S3_SSE"),
+		str("content-type", "", "the data objects' Content-Type (manifests and state objects are application/json)", "text/csv", "PG2S3_CONTENT_TYPE"),
+		str("sse", "", "server-side encryption of every object the run writes: AES256, aws:kms or aws:kms:dsse", "", "PG2S3_SSE"),
 		str("sse-kms-key-id", "", "KMS key `ID` or ARN for --sse aws:kms", "", "PG2S3_SSE_KMS_KEY_ID"),
-		str("storage-class", "", "S3 storage `CLASS` (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...)", "", "PG2S3_STORAGE_CLASS"),
-		list("metadata", "", "user metadata `KEY=VALUE` (x-amz-meta-KEY); repeatable, or comma-separated in the variable", "PG2S3_METADATA"),
-		list("tag", "", "object tag `KEY=VALUE`; repeatable, or comma-separated in the variable", "PG2S3_TAG"),
+		str("storage-class", "", "S3 storage `CLASS` (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, GLACIER_IR, ...); GLACIER and DEEP_ARCHIVE apply to the data objects only, since manifests and state objects are read back without a restore", "", "PG2S3_STORAGE_CLASS"),
+		list("metadata", "", "user metadata `KEY=VALUE` (x-amz-meta-KEY) on every object the run writes, manifests and state objects included; repeatable, or comma-separated in the variable", "PG2S3_METADATA"),
+		list("tag", "", "object tag `KEY=VALUE` on every object the run writes, manifests and state objects included; repeatable, or comma-separated in the variable", "PG2S3_TAG"),
 	}}
 }
 

@@ -139,15 +139,14 @@ func (m *Manifest) forTable(name string) *Manifest {
 	return &tm
 }
 
-// write stores the manifest; it is the last object of a run.
-// With noClobber an existing manifest is kept, and the write fails with an *upload.ExistsError.
-func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, timeout time.Duration, noClobber bool) error {
+// write stores the manifest with o; it is the last object of a run.
+// With o.NoClobber an existing manifest is kept, and the write fails with an *upload.ExistsError.
+func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, o upload.Options) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	up := upload.New(client, url, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}, PartTimeout: timeout, NoClobber: noClobber})
-	if _, err := up.Upload(ctx, bytes.NewReader(b)); err != nil {
+	if _, err := upload.New(client, url, o).Upload(ctx, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
 	}
 	return nil
@@ -168,4 +167,18 @@ func (m *Manifest) Bytes() (stored, csv int64) {
 		csv += t.CSVBytes
 	}
 	return stored, csv
+}
+
+// sideOptions is how the objects a run keeps beside its data are written (manifests, the journal and
+// its chunk records, an incremental run's state): JSON, uncompressed, with the run's tags, metadata
+// and encryption, so that lifecycle, cost and access rules see them as they see the data. An
+// archive storage class (GLACIER, DEEP_ARCHIVE) is not applied to them: a loader and the next run
+// must read them at once, without a restore.
+func (c Config) sideOptions() upload.Options {
+	o := upload.Options{PartTimeout: c.Upload.PartTimeout, Checksum: c.Upload.Checksum, Object: c.Upload.Object}
+	o.Object.ContentType, o.Object.ContentEncoding = "application/json", ""
+	if upload.Archival(o.Object.StorageClass) {
+		o.Object.StorageClass = ""
+	}
+	return o
 }

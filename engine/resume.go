@@ -120,10 +120,11 @@ func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found
 	return true, nil
 }
 
-// putNew writes body to u unless something is there (a conditional write); exists reports that case.
-func putNew(ctx context.Context, client *s3.Client, u upload.URL, body []byte, contentType string, timeout time.Duration) (exists bool, err error) {
-	up := upload.New(client, u, upload.Options{NoClobber: true, PartTimeout: timeout, Object: upload.ObjectOptions{ContentType: contentType}})
-	_, err = up.Upload(ctx, bytes.NewReader(body))
+// putNew writes body to u with o unless something is there (a conditional write); exists reports
+// that case.
+func putNew(ctx context.Context, client *s3.Client, u upload.URL, body []byte, o upload.Options) (exists bool, err error) {
+	o.NoClobber = true
+	_, err = upload.New(client, u, o).Upload(ctx, bytes.NewReader(body))
 	var ee *upload.ExistsError
 	if errors.As(err, &ee) {
 		return true, nil
@@ -137,7 +138,7 @@ func (r *run) putOnce(ctx context.Context, u upload.URL, v any) (exists bool, er
 	if err != nil {
 		return false, err
 	}
-	return putNew(ctx, r.client, u, b, "application/json", r.cfg.Upload.PartTimeout)
+	return putNew(ctx, r.client, u, b, r.cfg.sideOptions())
 }
 
 // loadJournal reads the journal of a resumable run, inside the attempt's snapshot: it checks that

@@ -550,12 +550,14 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	}
 	if cfg.TableManifests {
 		for _, t := range r.tables {
-			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.Upload.PartTimeout, false); err != nil {
+			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.sideOptions()); err != nil {
 				return nil, r.fail(ctx, completed, err)
 			}
 		}
 	}
-	if err := m.write(ctx, r.client, r.manifestURL, cfg.Upload.PartTimeout, cfg.Resume); err != nil {
+	mo := cfg.sideOptions()
+	mo.NoClobber = cfg.Resume
+	if err := m.write(ctx, r.client, r.manifestURL, mo); err != nil {
 		var ee *upload.ExistsError
 		if errors.As(err, &ee) {
 			return nil, &ResumeRaceError{Manifest: r.manifestURL.String()}

@@ -158,7 +158,7 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	}
 	out.Shard = nil
 	out.recount()
-	if err := out.write(ctx, client, to, 0, false); err != nil {
+	if err := out.write(ctx, client, to, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}}); err != nil {
 		return nil, err
 	}
 	out.URL = to.String()
@@ -177,7 +177,7 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():
 		u := *d.S3
-		exists, err := putNew(ctx, client, u, []byte(body), "text/plain", 0)
+		exists, err := putNew(ctx, client, u, []byte(body), upload.Options{Object: upload.ObjectOptions{ContentType: "text/plain"}})
 		if err == nil && exists {
 			err = &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}

@@ -181,3 +181,12 @@ func withAttemptTimeout(d time.Duration) func(*s3.Options) {
 		})
 	}
 }
+
+// Archival says whether objects of the storage class must be restored before they can be read.
+func Archival(class string) bool {
+	switch types.StorageClass(class) {
+	case types.StorageClassGlacier, types.StorageClassDeepArchive:
+		return true
+	}
+	return false
+}
