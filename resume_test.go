@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	bin "encoding/binary"
 	"fmt"
 	"io"
@@ -18,11 +19,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/internal/testenv"
+	"github.com/pg2s3/pg2s3/upload"
 )
 
 // copyCounter is a TCP proxy in front of the stack's PostgreSQL that records every COPY statement
@@ -116,13 +119,16 @@ func (c *copyCounter) take(table string, pagesPerChunk int) []int {
 	return out
 }
 
-// blockingProxy is a proxy to the stack's MinIO that holds every request whose path contains one
-// of the blocked strings for ever (until the client goes away), and says when the first arrives.
+// blockingProxy is a proxy to the stack's MinIO that holds every request that matches one of the
+// blocked patterns for ever (until the client goes away), and says when the first arrives. A
+// pattern is words separated by spaces, each of which the request's path and query must contain.
+// It counts the requests that write (PUT, POST, DELETE).
 type blockingProxy struct {
 	url     string
 	mu      sync.Mutex
 	blocked []string
 	arrived chan string
+	writes  atomic.Int64
 }
 
 func newBlockingProxy(t *testing.T) *blockingProxy {
@@ -131,8 +137,14 @@ func newBlockingProxy(t *testing.T) *blockingProxy {
 	p := &blockingProxy{arrived: make(chan string, 100)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
-		hold := slices.ContainsFunc(p.blocked, func(b string) bool { return b != "" && strings.Contains(r.URL.Path, b) })
+		uri := r.URL.Path + "?" + r.URL.RawQuery
+		hold := slices.ContainsFunc(p.blocked, func(b string) bool {
+			return b != "" && !slices.ContainsFunc(strings.Fields(b), func(w string) bool { return !strings.Contains(uri, w) })
+		})
 		p.mu.Unlock()
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			p.writes.Add(1)
+		}
 		if hold {
 			p.arrived <- r.URL.Path
 			io.Copy(io.Discard, r.Body) // returns when the killed client's connection closes
@@ -305,6 +317,14 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if open := testenv.OpenUploads(t, client, bucket, prefix); len(open) != 0 {
 		t.Errorf("uploads left open: %v", open)
 	}
+	// Once more, as a retry loop would: complete, nothing to do, nothing written.
+	writes := s3p.writes.Load()
+	if r := pg2s3(t, nil, append(args[:len(args)-1], "-v")...); r.code != 0 || !strings.Contains(r.stderr, "complete, nothing to do") {
+		t.Errorf("a resume of the finished run: exit %d: %s", r.code, r.stderr)
+	}
+	if n := s3p.writes.Load() - writes; n != 0 {
+		t.Errorf("a resume of the finished run sent %d requests that write", n)
+	}
 	if !slices.Equal(rel(resumed, prefix), func() []string {
 		var ks []string
 		for _, k := range testenv.ListKeys(t, client, bucket, prefix) {
@@ -319,38 +339,84 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 }
 
-// A resume whose snapshot holder died refuses, and says why and what to do; two resumes at once:
-// exactly one writes the manifest.
+// A resume whose snapshot holder died refuses, says why and what to do, and names the uploads the
+// killed attempt left open with a command that aborts them as printed, from a shell whose
+// environment points at another store; a resume of a finished run has nothing to do and exits 0;
+// two resumes at once: exactly one writes the manifest.
 func TestResumeRefusalsAndRace(t *testing.T) {
 	bucket, client := testenv.Stack(t)
-	testenv.Psql(t, `DROP TABLE IF EXISTS res_c; CREATE TABLE res_c AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g;`)
-	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS res_c") })
+	testenv.Psql(t, `DROP TABLE IF EXISTS res_c, res_big; CREATE TABLE res_c AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g;
+		CREATE TABLE res_big AS SELECT g AS id, md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS res_c, res_big") })
 	s3p := newBlockingProxy(t)
 	run := func(idFile, prefix string) []string {
 		return []string{"export", "-t", "res_c", "--to", "s3://" + bucket + "/" + prefix, "--resume", "--snapshot-from", idFile,
 			"--chunk-size", "256KiB", "--jobs", "1", "--endpoint-url", s3p.url, "-q"}
 	}
+	// One chunk of about 15 MB in parts of 5 MiB: killed at its second part, it leaves a multipart
+	// upload open.
+	runBig := func(idFile, prefix string) []string {
+		return []string{"export", "-t", "res_big", "--to", "s3://" + bucket + "/" + prefix, "--resume", "--snapshot-from", idFile,
+			"--chunk-size", "1GiB", "--part-size", "5MiB", "--concurrency", "1", "--endpoint-url", s3p.url, "-q"}
+	}
 
 	// The holder dies between the attempts.
 	idFile, stop := holdSnapshot(t)
 	gone := testenv.Prefix(t, client, bucket)
-	s3p.block("res_c/part-00002-")
-	killWhenBlocked(t, s3p, run(idFile, gone)...)
+	s3p.block("res_big/ partNumber=2")
+	killWhenBlocked(t, s3p, runBig(idFile, gone)...)
 	stop()
 	s3p.block()
-	r := pg2s3(t, nil, run(idFile, gone)...)
+	open, err := upload.ListIncomplete(context.Background(), client, bucket, gone)
+	if err != nil || len(open) == 0 {
+		t.Fatalf("the killed attempt left no upload open (%v): the test does not exercise what it is about", err)
+	}
+	r := pg2s3(t, nil, runBig(idFile, gone)...)
 	if r.code != 1 || !strings.Contains(r.stderr, "cannot resume: the run's snapshot") || !strings.Contains(r.stderr, "--resume-new-snapshot") {
 		t.Errorf("a resume without its snapshot: exit %d: %s", r.code, r.stderr)
+	}
+	for _, u := range open {
+		if !strings.Contains(r.stderr, u.UploadID) {
+			t.Errorf("the refusal does not name the open upload %s of %s: %s", u.UploadID, u.Key, r.stderr)
+		}
+	}
+	_, cleanup, ok := strings.Cut(strings.TrimSpace(r.stderr), "abort them with: ")
+	if !ok || cleanup == "" {
+		t.Fatalf("the refusal gives no command that aborts the open uploads: %s", r.stderr)
+	}
+	// As printed, from a shell whose environment points at another store (nothing listens there).
+	sh := exec.Command("sh", "-c", cleanup)
+	sh.Env = append(os.Environ(), "PATH="+filepath.Dir(binary)+":"+os.Getenv("PATH"), "AWS_ENDPOINT_URL=http://127.0.0.1:9",
+		"PG2S3_ENDPOINT_URL=", "AWS_REGION=eu-west-3")
+	if out, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("the printed command %q failed: %v\n%s", cleanup, err, out)
+	}
+	if left, err := upload.ListIncomplete(context.Background(), client, bucket, gone); err != nil || len(left) != 0 {
+		t.Errorf("after the printed command %q, uploads are still open: %v %v", cleanup, left, err)
+	}
+	// A holder that ended cleanly removed its ID: the same refusal, not "no such file".
+	os.Remove(idFile)
+	if r = pg2s3(t, nil, runBig(idFile, gone)...); r.code != 1 || !strings.Contains(r.stderr, "cannot resume: the run's snapshot") {
+		t.Errorf("a resume whose holder removed its ID: exit %d: %s", r.code, r.stderr)
 	}
 	// With another snapshot, a resume refuses unless asked.
 	idFile2, _ := holdSnapshot(t)
 	id2, _ := os.ReadFile(idFile2)
-	r = pg2s3(t, nil, run(idFile2, gone)...)
+	r = pg2s3(t, nil, runBig(idFile2, gone)...)
 	if r.code != 2 || !strings.Contains(r.stderr, "not "+strings.TrimSpace(string(id2))) {
 		t.Errorf("a resume in another snapshot: exit %d: %s", r.code, r.stderr)
 	}
-	if r = pg2s3(t, nil, append(run(idFile2, gone), "--resume-new-snapshot")...); r.code != 0 {
+	if r = pg2s3(t, nil, append(runBig(idFile2, gone), "--resume-new-snapshot")...); r.code != 0 {
 		t.Errorf("--resume-new-snapshot: exit %d: %s", r.code, r.stderr)
+	}
+	// The same command again (a scheduler's retry, a restarted pod): complete, nothing to do.
+	writes := s3p.writes.Load()
+	r = pg2s3(t, nil, append(runBig(idFile2, gone), "--resume-new-snapshot", "--json")...)
+	if r.code != 0 || !strings.Contains(r.stdout, `"already_complete":true`) {
+		t.Errorf("a resume of a finished run: exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
+	}
+	if n := s3p.writes.Load() - writes; n != 0 {
+		t.Errorf("a resume of a finished run sent %d requests that write", n)
 	}
 
 	// Two resumes at once: both finish the chunks, and exactly one writes the manifest.

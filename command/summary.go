@@ -63,6 +63,9 @@ type runSummary struct {
 	MBPerSec float64  `json:"mb_per_s"`
 	LoadSQL  []string `json:"load_sql,omitempty"`
 	PeakRSS  int64    `json:"peak_rss_bytes,omitempty"`
+	// AlreadyComplete: a resume found the run finished by an earlier attempt and wrote nothing;
+	// the counts are the manifest's.
+	AlreadyComplete bool `json:"already_complete,omitempty"`
 }
 
 // exportSummary prints what a run did, in the shape of its destination.
@@ -74,7 +77,12 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		source = "binary COPY, as Parquet,"
 	}
 	if m.URL != "" {
-		s := runSummary{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, rate, loads, engine.PeakRSS()}
+		s := runSummary{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, rate, loads, engine.PeakRSS(), m.Finished}
+		if m.Finished {
+			text := fmt.Sprintf("pg2s3: complete, nothing to do: an earlier attempt finished this run (%d table%s, %d rows in %d object%s, snapshot %s) -> %s",
+				s.Tables, plural(s.Tables), s.Rows, s.Objects, plural(s.Objects), s.Snapshot, s.Manifest)
+			return emit(out, stdout, stderr, text, s)
+		}
 		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of %s in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
 			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), source, s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
 		if len(loads) > 0 && !out.json {

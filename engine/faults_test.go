@@ -504,7 +504,7 @@ func TestManyObjectsLeftoversNamed(t *testing.T) {
 		t.Fatalf("no command to remove them: %v", err)
 	}
 	for _, inc := range stuck {
-		if !strings.Contains(command, upload.CleanupCommand(bucket, inc.Key)) {
+		if !strings.Contains(command, upload.CleanupCommand(bucket, inc.Key, upload.StoreOf(proxied, upload.ClientConfig{}))) {
 			t.Errorf("the command %q does not clean up %s", command, inc.Key)
 		}
 	}

@@ -28,6 +28,9 @@ type Manifest struct {
 	// since which run), the high-water marks, and how to deduplicate.
 	Incremental *RunState `json:"incremental,omitempty"`
 	URL         string    `json:"-"`
+	// Finished says that an earlier attempt of a resumable run wrote this manifest, and this one
+	// wrote nothing.
+	Finished bool `json:"-"`
 }
 
 // Entry is one object in Redshift's manifest format.
@@ -175,7 +178,7 @@ func (m *Manifest) Bytes() (stored, csv int64) {
 // archive storage class (GLACIER, DEEP_ARCHIVE) is not applied to them: a loader and the next run
 // must read them at once, without a restore.
 func (c Config) sideOptions() upload.Options {
-	o := upload.Options{PartTimeout: c.Upload.PartTimeout, Checksum: c.Upload.Checksum, Object: c.Upload.Object}
+	o := upload.Options{PartTimeout: c.Upload.PartTimeout, Checksum: c.Upload.Checksum, Object: c.Upload.Object, Store: c.Upload.Store}
 	o.Object.ContentType, o.Object.ContentEncoding = "application/json", ""
 	if upload.Archival(o.Object.StorageClass) {
 		o.Object.StorageClass = ""

@@ -57,14 +57,37 @@ type ChunkRecord struct {
 
 // SnapshotGoneError is a resume whose snapshot can no longer be joined.
 type SnapshotGoneError struct {
-	ID  string
-	Err error
+	ID     string
+	Prefix string
+	// Open are the multipart uploads that killed attempts left open under the prefix: deleting the
+	// prefix's objects does not remove them, and their parts are billed until they are aborted.
+	// They are named, not aborted: an attempt that joined the snapshot before it ended may still
+	// be running, and owns them.
+	Open  []upload.Incomplete
+	Store upload.Store
+	Err   error
 }
 
 func (e *SnapshotGoneError) Error() string {
-	return fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
+	msg := fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
 		"export the same instant as the chunks already done. Start the run again under a new snapshot (a new prefix, or "+
-		"delete this one), or, for data that does not change, resume with --resume-new-snapshot: %v", e.ID, e.Err)
+		"delete this one: %s), or, for data that does not change, resume with --resume-new-snapshot: %v",
+		e.ID, upload.RemoveCommand(e.Prefix, e.Store)+" --recursive", e.Err)
+	if len(e.Open) > 0 {
+		var ids, cmds []string
+		seen := map[string]bool{}
+		for _, u := range e.Open {
+			ids = append(ids, fmt.Sprintf("s3://%s/%s (upload %s)", u.Bucket, u.Key, u.UploadID))
+			if !seen[u.Key] { // one cleanup per key: some stores list an upload only for its exact key
+				seen[u.Key] = true
+				cmds = append(cmds, upload.CleanupCommand(u.Bucket, u.Key, e.Store))
+			}
+		}
+		msg += fmt.Sprintf("; %d multipart uploads of earlier attempts are still open under the prefix, and keep their parts, billed, "+
+			"until they are aborted (deleting the objects does not remove them): %s; once no attempt runs, abort them with: %s",
+			len(e.Open), strings.Join(ids, " "), strings.Join(cmds, " && "))
+	}
+	return msg
 }
 
 func (e *SnapshotGoneError) Unwrap() error { return e.Err }
@@ -215,7 +238,7 @@ func (r *run) endJournal(ctx context.Context) {
 		for _, u := range open {
 			if err := upload.Abort(ctx, r.client, u); err != nil {
 				r.cfg.Logger.Warn("could not abort an upload an earlier attempt left", "key", u.Key, "upload", u.UploadID, "error", err,
-					"command", upload.CleanupCommand(u.Bucket, u.Key))
+					"command", upload.CleanupCommand(u.Bucket, u.Key, r.cfg.Upload.Store))
 			}
 		}
 	}
@@ -235,11 +258,39 @@ func (r *run) endJournal(ctx context.Context) {
 	}
 }
 
-// snapshotGone words a resume whose snapshot cannot be joined.
-func snapshotGone(err error) error {
+// snapshotGone words a resume whose snapshot cannot be joined, with the uploads left open.
+func (r *run) snapshotGone(ctx context.Context, err error) error {
 	var se *copyout.SnapshotError
-	if errors.As(err, &se) {
-		return &SnapshotGoneError{ID: se.ID, Err: se.Err}
+	if !errors.As(err, &se) {
+		return err
 	}
-	return err
+	prefix := *r.cfg.To.S3
+	gone := &SnapshotGoneError{ID: se.ID, Prefix: prefix.String(), Store: r.cfg.Upload.Store, Err: se.Err}
+	open, lerr := upload.ListIncomplete(ctx, r.client, prefix.Bucket, prefix.Key)
+	if lerr != nil {
+		return fmt.Errorf("%w; listing the uploads earlier attempts left open failed too: %v", gone, lerr)
+	}
+	gone.Open = open
+	return gone
+}
+
+// finished returns the manifest of a resumable run that an earlier attempt finished (it deleted the
+// journal after writing the manifest), or nil. A manifest of another snapshot is not this run's:
+// the prefix check refuses it as it refuses any other object.
+func (r *run) finished(ctx context.Context) (*Manifest, error) {
+	var m Manifest
+	found, err := getJSON(ctx, r.client, r.manifestURL, &m)
+	if err != nil || !found {
+		return nil, err
+	}
+	id := r.cfg.Snapshot
+	if id == "" && r.cfg.SnapshotFrom.Raw != "" {
+		// The holder may have ended with the run: then its ID is gone too, and the manifest decides.
+		id, _ = ReadSnapshotID(ctx, r.client, r.cfg.SnapshotFrom)
+	}
+	if id != "" && id != m.Snapshot.ID && !r.cfg.ResumeNewSnapshot {
+		return nil, nil
+	}
+	m.URL, m.Finished = r.manifestURL.String(), true
+	return &m, nil
 }

@@ -103,6 +103,7 @@ type run struct {
 	// store takes them (partitions, splits) waits for it.
 	uploading *semaphore.Weighted
 	tooMany   error // the planner estimates more partitions than MaxPartitions (Plan reports it, Run refuses)
+	done      *Manifest // a resume finds the run finished: its manifest, and nothing to do
 }
 
 // notePartition counts a partition of table t; it fails once the run has more than MaxPartitions.
@@ -157,6 +158,8 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 				return nil, err
 			}
 		}
+		store := upload.StoreOf(r.client, cfg.S3)
+		cfg.Upload.Store, r.cfg.Upload.Store = store, store
 	}
 	if len(cfg.Incremental) > 0 { // the run path, from the base's previous run
 		r.base = *cfg.To.S3
@@ -181,6 +184,8 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		}
 		if found {
 			r.journal = &j
+		} else if r.done, err = r.finished(ctx); err != nil || r.done != nil {
+			return r, err
 		}
 	}
 	if cfg.SnapshotFrom.Raw != "" {
@@ -192,6 +197,10 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			}
 		}
 		id, err := ReadSnapshotID(ctx, client, cfg.SnapshotFrom)
+		var none *NoSnapshotIDError
+		if errors.As(err, &none) && r.journal != nil { // the holder ended: the run's own snapshot is gone
+			err = r.snapshotGone(ctx, &copyout.SnapshotError{ID: r.journal.Snapshot, Err: err})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +224,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	}
 	if r.snap, err = openSnapshot(ctx, coord, cfg.Snapshot); err != nil {
 		if r.journal != nil {
-			err = snapshotGone(err)
+			err = r.snapshotGone(ctx, err)
 		}
 		return fail(err)
 	}
@@ -441,6 +450,9 @@ func Run(ctx context.Context, cfg Config) (*Manifest, error) {
 	r, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if r.done != nil { // a resume of a run an earlier attempt finished
+		return r.done, nil
 	}
 	defer closeConn(ctx, r.coord)
 	if r.tooMany != nil { // refused before anything is uploaded
@@ -683,10 +695,10 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 		// incomplete upload only when asked for its exact key.
 		var cmd []string
 		for _, ae := range stuck {
-			cmd = append(cmd, upload.CleanupCommand(ae.Bucket, ae.Key))
+			cmd = append(cmd, upload.CleanupCommand(ae.Bucket, ae.Key, r.cfg.Upload.Store))
 		}
 		for _, u := range left {
-			cmd = append(cmd, "aws s3 rm "+upload.ShellQuote(u))
+			cmd = append(cmd, upload.RemoveCommand(u, r.cfg.Upload.Store))
 		}
 		msg += "; remove them with: " + strings.Join(cmd, " && ")
 	}

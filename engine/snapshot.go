@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"slices"
@@ -201,6 +202,14 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	return nil, &ConfigError{Field: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
 }
 
+// NoSnapshotIDError is a published snapshot ID that is not there: its holder has not started, or
+// has ended (it removes the ID when it releases the snapshot).
+type NoSnapshotIDError struct{ From string }
+
+func (e *NoSnapshotIDError) Error() string {
+	return fmt.Sprintf("no snapshot ID at %s: is `pg2s3 snapshot --id-to %s` running? (it removes the ID when it ends)", e.From, e.From)
+}
+
 // ReadSnapshotID reads the ID PublishSnapshotID wrote.
 func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (string, error) {
 	var b []byte
@@ -212,11 +221,13 @@ func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
 		if !found {
-			return "", fmt.Errorf("no snapshot ID at %s: is `pg2s3 snapshot --id-to %s` running?", d.Raw, d.Raw)
+			return "", &NoSnapshotIDError{From: d.Raw}
 		}
 	case d.Path != "":
 		var err error
-		if b, err = os.ReadFile(d.Path); err != nil {
+		if b, err = os.ReadFile(d.Path); errors.Is(err, fs.ErrNotExist) {
+			return "", &NoSnapshotIDError{From: d.Raw}
+		} else if err != nil {
 			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
 	default:

@@ -1,8 +1,11 @@
 package upload
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -93,7 +96,50 @@ func Abort(ctx context.Context, c ListAPI, inc Incomplete) error {
 	return nil
 }
 
-// CleanupCommand is the command that removes the parts of an upload that could not be aborted.
-func CleanupCommand(bucket, key string) string {
-	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s", ShellQuote("s3://"+bucket+"/"+key))
+// CleanupCommand is the command that removes the parts of an upload that could not be aborted, in
+// the store s.
+func CleanupCommand(bucket, key string, s Store) string {
+	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s%s", ShellQuote("s3://"+bucket+"/"+key), s.Args())
+}
+
+// RemoveCommand is the command that deletes an object of the store s.
+func RemoveCommand(url string, s Store) string {
+	return "aws s3 rm " + ShellQuote(url) + s.Args()
+}
+
+// Store is what addresses the store a client talks to, as the aws CLI and pg2s3 take it on the
+// command line. A command printed for a person carries it: run from a shell whose environment
+// points elsewhere, or without the flags the failed run was given, it must reach the same store.
+type Store struct {
+	Endpoint, Region, Profile, CABundle string
+}
+
+// StoreOf is the store of client, made from cfg: its endpoint and region as the client resolved
+// them (flags, environment, profile), and the profile and CA bundle it was given (else
+// AWS_PROFILE and AWS_CA_BUNDLE). It makes no network call.
+func StoreOf(client *s3.Client, cfg ClientConfig) Store {
+	o := client.Options()
+	s := Store{
+		Endpoint: aws.ToString(o.BaseEndpoint),
+		Region:   o.Region,
+		Profile:  cmp.Or(cfg.Profile, os.Getenv("AWS_PROFILE")),
+		CABundle: cmp.Or(cfg.CABundle, os.Getenv("AWS_CA_BUNDLE")),
+	}
+	if u, err := url.Parse(s.Endpoint); err == nil && u.User != nil { // never print a secret
+		u.User = nil
+		s.Endpoint = u.String()
+	}
+	return s
+}
+
+// Args is the store as command-line options (" --endpoint-url URL --region R ..."), quoted for a
+// POSIX shell; empty for AWS with the default chain.
+func (s Store) Args() string {
+	var b strings.Builder
+	for _, o := range [][2]string{{"--endpoint-url", s.Endpoint}, {"--region", s.Region}, {"--profile", s.Profile}, {"--ca-bundle", s.CABundle}} {
+		if o[1] != "" {
+			b.WriteString(" " + o[0] + " " + ShellQuote(o[1]))
+		}
+	}
+	return b.String()
 }

@@ -31,14 +31,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // its parts stay stored, and billed, until someone aborts UploadID.
 type AbortError struct {
 	Bucket, Key, UploadID string
+	Store                 Store // where the printed commands must go
 	AbortErr              error
 	Cause                 error
 }
 
 func (e *AbortError) Error() string {
 	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored, and billed, until it is aborted: "+
-		"run `%s` (or aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s)",
-		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key), ShellQuote(e.Bucket), ShellQuote(e.Key), ShellQuote(e.UploadID))
+		"run `%s` (or aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s%s)",
+		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key, e.Store), ShellQuote(e.Bucket), ShellQuote(e.Key),
+		ShellQuote(e.UploadID), e.Store.Args())
 }
 
 func (e *AbortError) Unwrap() error { return e.Cause }

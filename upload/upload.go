@@ -79,6 +79,8 @@ type Options struct {
 	// store does not implement the condition, a HEAD decides instead, with a warning that the
 	// check is not atomic.
 	NoClobber bool
+	// Store addresses the store in the commands that errors print (see Store).
+	Store Store
 }
 
 // New returns the uploader of the object to with the options o: the one way pg2s3 assembles one.
@@ -555,7 +557,7 @@ func (u *Uploader) abort(ctx context.Context, uploadID string, cause error) erro
 	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID}, u.opts(NoChecksum, 0)...)
 	logger.Debug("aborted multipart upload", "upload_id", uploadID, "cause", cause, "abort_error", err)
 	if err != nil && !isNoSuchUpload(err) {
-		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, AbortErr: err, Cause: cause}
+		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Store: u.Store, AbortErr: err, Cause: cause}
 	}
 	return cause
 }
