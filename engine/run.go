@@ -102,7 +102,7 @@ type run struct {
 	// the memory limit gives two part buffers each): a chunk that closes objects faster than the
 	// store takes them (partitions, splits) waits for it.
 	uploading *semaphore.Weighted
-	tooMany   error // the planner estimates more partitions than MaxPartitions (Plan reports it, Run refuses)
+	tooMany   error     // the planner estimates more partitions than MaxPartitions (Plan reports it, Run refuses)
 	done      *Manifest // a resume finds the run finished: its manifest, and nothing to do
 }
 
