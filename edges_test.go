@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,4 +68,111 @@ func TestObjectOptionsOnEveryObject(t *testing.T) {
 			t.Errorf("s3://%s/%s: metadata %v, want source=nightly", bucket, k, head.Metadata)
 		}
 	}
+}
+
+// answerDropper is a proxy to the stack's store that, for the first request drop matches, lets the
+// store apply it and then closes the connection without its answer: the outcome the client cannot
+// see. Requests deny matches are refused (AccessDenied) without reaching the store.
+type answerDropper struct {
+	url     string
+	dropped atomic.Int64
+}
+
+func newAnswerDropper(t *testing.T, drop, deny func(*http.Request) bool) *answerDropper {
+	t.Helper()
+	rp := testenv.StoreProxy(t)
+	d := &answerDropper{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if deny != nil && deny(r) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>fault: denied</Message></Error>`)
+			return
+		}
+		if drop(r) && d.dropped.Add(1) == 1 {
+			rp.ServeHTTP(httptest.NewRecorder(), r) // applied by the store; the answer goes nowhere
+			panic(http.ErrAbortHandler)             // the connection closes without an answer
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	d.url = srv.URL
+	return d
+}
+
+func isComplete(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+}
+
+// A write whose answer is lost after the store applied it (a CompleteMultipartUpload, a PutObject)
+// is settled by a HEAD: counted as written when the object holds the streamed bytes, and then
+// deleted with the others when the run fails; the exit code and the bucket agree.
+func TestLostAnswerSettled(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS lost_big, lost_small;
+		CREATE TABLE lost_big AS SELECT g AS id, md5(g::text) || md5((g*7)::text) AS s FROM generate_series(1, 200000) g;
+		CREATE TABLE lost_small AS SELECT g AS id FROM generate_series(1, 100) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS lost_big, lost_small") })
+	args := func(to, endpoint string) []string {
+		return []string{"export", "-t", "lost_big", "-t", "lost_small", "--to", to, "--part-size", "5MiB", "--chunk-size", "1GiB",
+			"--endpoint-url", endpoint, "--retries", "3", "--json"}
+	}
+
+	t.Run("complete", func(t *testing.T) {
+		d := newAnswerDropper(t, isComplete, nil)
+		prefix := testenv.Prefix(t, client, bucket)
+		r := pg2s3(t, nil, args("s3://"+bucket+"/"+prefix, d.url)...)
+		if d.dropped.Load() == 0 {
+			t.Fatalf("no Complete went through the proxy: the test does not exercise a lost answer (exit %d: %s)", r.code, r.stderr)
+		}
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		m := readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json")
+		want := map[bool][]byte{true: testenv.Psql(t, "COPY lost_big TO STDOUT WITH (FORMAT csv)"),
+			false: testenv.Psql(t, "COPY lost_small TO STDOUT WITH (FORMAT csv)")}
+		if len(m.Objects) != 2 {
+			t.Fatalf("the manifest lists %d objects, want 2", len(m.Objects))
+		}
+		for _, o := range m.Objects {
+			big := strings.Contains(o.URL, "lost_big")
+			if got := testenv.GetURL(t, client, o.URL); !bytes.Equal(got, want[big]) {
+				t.Errorf("%s: %d bytes, want psql's %d", o.URL, len(got), len(want[big]))
+			}
+		}
+	})
+
+	t.Run("complete, then the run fails", func(t *testing.T) {
+		d := newAnswerDropper(t, isComplete, func(r *http.Request) bool {
+			return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifest.json")
+		})
+		prefix := testenv.Prefix(t, client, bucket)
+		r := pg2s3(t, nil, args("s3://"+bucket+"/"+prefix, d.url)...)
+		if d.dropped.Load() == 0 || r.code != 1 {
+			t.Fatalf("dropped %d answers; exit %d (want 1): %s", d.dropped.Load(), r.code, r.stderr)
+		}
+		if keys := testenv.ListKeys(t, client, bucket, prefix); len(keys) != 0 {
+			t.Errorf("the run failed, and left %v", keys)
+		}
+		if !strings.Contains(r.stderr, "2 objects already completed were deleted") {
+			t.Errorf("the error does not say that both objects were deleted: %s", r.stderr)
+		}
+	})
+
+	t.Run("put, no clobber", func(t *testing.T) {
+		d := newAnswerDropper(t, func(r *http.Request) bool { return r.Method == http.MethodPut }, nil)
+		key := testenv.Key(t)
+		testenv.Remove(t, client, bucket, key)
+		r := pg2s3(t, nil, "export", "-t", "lost_small", "--to", "s3://"+bucket+"/"+key, "--no-clobber", "--endpoint-url", d.url, "--json")
+		if d.dropped.Load() == 0 {
+			t.Fatalf("no PutObject went through the proxy (exit %d: %s)", r.code, r.stderr)
+		}
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		if got := testenv.Get(t, client, bucket, key); !bytes.Equal(got, testenv.Psql(t, "COPY lost_small TO STDOUT WITH (FORMAT csv)")) {
+			t.Errorf("the object holds %d bytes, not the table's", len(got))
+		}
+	})
 }

@@ -3,11 +3,14 @@ package upload
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -264,15 +267,24 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 		conditional = false
 		out, err = put()
 	}
+	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1}
+	if checksum != NoChecksum {
+		res.Checksum = string(checksum) + ":" + sum
+	}
 	if err != nil {
+		md5sum := md5.Sum(body)
+		if stored, serr := u.settle(ctx, "put object", res, hex.EncodeToString(md5sum[:]), err); stored {
+			return res, nil
+		} else if serr != nil {
+			err = serr
+		}
 		if isPreconditionFailed(err) {
 			return Result{}, &ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 		return Result{}, &Error{Op: "put object", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
-	res := Result{Bucket: u.Bucket, Key: u.Key, Bytes: int64(len(body)), Parts: 1, ETag: aws.ToString(out.ETag)}
+	res.ETag = aws.ToString(out.ETag)
 	if checksum != NoChecksum {
-		res.Checksum = string(checksum) + ":" + sum
 		// The store's own checksum of what it received, in its answer, equal to ours: it has
 		// verified the whole body, and a HEAD would say nothing more (a request less per object,
 		// which is most of the cost of many small objects, as partitions make).
@@ -439,6 +451,11 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		cout, err = u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
 	}
 	if err != nil {
+		if stored, serr := u.settle(ctx, "complete multipart upload", res, multipartETag(parts), err); stored {
+			return res, nil
+		} else if serr != nil {
+			err = serr
+		}
 		if isPreconditionFailed(err) {
 			return res, &ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
@@ -449,6 +466,47 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		return res, err
 	}
 	return res, nil
+}
+
+// settle finds out whether a write that failed (after its retries) stored the object all the
+// same: a connection dropped after the store applied a PutObject or CompleteMultipartUpload leaves
+// the retry with NoSuchUpload or, under NoClobber, PreconditionFailed, or leaves no answer at all.
+// The object is this upload's when a HEAD shows the streamed size and the streamed bytes' full-object
+// checksum or, without one, the ETag they give (etag, hex). When the HEAD itself fails, the outcome
+// is unknown, and the error says so.
+func (u *Uploader) settle(ctx context.Context, op string, res Result, etag string, cause error) (stored bool, err error) {
+	_, _, _, _, logger := u.defaults()
+	head, herr := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(NoChecksum, 0)...)
+	switch {
+	case Code(herr) == "NotFound" || Code(herr) == "NoSuchKey":
+		return false, nil
+	case herr != nil:
+		return false, fmt.Errorf("%w; whether the object was stored is unknown: checking it failed too (%s)", cause, describe(herr))
+	case aws.ToInt64(head.ContentLength) != res.Bytes:
+		return false, nil
+	}
+	alg, sum, _ := strings.Cut(res.Checksum, ":")
+	ours := sum != "" && Checksum(alg).pick(head.ChecksumCRC32C, head.ChecksumCRC64NVME) == sum ||
+		etag != "" && strings.Trim(aws.ToString(head.ETag), `"`) == etag
+	if ours {
+		logger.Warn("the store's answer was lost, but the object is stored with the streamed bytes: counted as written",
+			"request", op, "bucket", u.Bucket, "key", u.Key, "error", describe(cause))
+	}
+	return ours, nil
+}
+
+// multipartETag is the ETag S3 gives an object completed from parts: the MD5 of their MD5s, and
+// their count ("" when a part's ETag is not an MD5, as under SSE-KMS).
+func multipartETag(parts []types.CompletedPart) string {
+	h := md5.New()
+	for _, p := range parts {
+		b, err := hex.DecodeString(strings.Trim(aws.ToString(p.ETag), `"`))
+		if err != nil || len(b) != md5.Size {
+			return ""
+		}
+		h.Write(b)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts))
 }
 
 // partSum is one part's CRC and length.
