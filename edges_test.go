@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -175,4 +181,107 @@ func TestLostAnswerSettled(t *testing.T) {
 			t.Errorf("the object holds %d bytes, not the table's", len(got))
 		}
 	})
+}
+
+// After SIGTERM, the request already sent may finish, but no new attempt starts: against a store
+// that holds a PutObject and then answers 503 (which is retried), the export ends after that one
+// attempt, not after all six. The stop is observed on stderr before the store answers, so no timing
+// decides the outcome.
+func TestStopStartsNoNewAttempt(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	rp := testenv.StoreProxy(t)
+	var puts atomic.Int64
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		if puts.Add(1) == 1 {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>fault: slow down</Message></Error>`)
+	}))
+	t.Cleanup(srv.Close)
+	key := testenv.Key(t)
+	cmd := exec.Command(binary, "export", "-c", "SELECT g FROM generate_series(1, 10) g", "--to", "s3://"+bucket+"/"+key,
+		"--endpoint-url", srv.URL, "--retries", "6", "-v")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stderr)
+	var log strings.Builder
+	select {
+	case <-arrived:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatal("the PutObject never reached the store")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	for lines.Scan() && !strings.Contains(lines.Text(), "received SIGTERM: stopping") {
+		log.WriteString(lines.Text() + "\n")
+	}
+	close(release)
+	for lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
+	}
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 143 {
+		t.Errorf("exit %d, want 143:\n%s", code, log.String())
+	}
+	if n := puts.Load(); n != 1 {
+		t.Errorf("%d PutObject attempts after SIGTERM came during the first; want that one only:\n%s", n, log.String())
+	}
+	testenv.AssertNothingLeft(t, client, bucket, key)
+}
+
+// -v names each retry: the request, the object, the attempt and the cause; as many as the metrics
+// count.
+func TestVerboseNamesRetries(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	rp := testenv.StoreProxy(t)
+	var puts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && puts.Add(1) <= 2 {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>fault: slow down</Message></Error>`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	key := testenv.Key(t)
+	testenv.Remove(t, client, bucket, key)
+	metricsFile := filepath.Join(t.TempDir(), "pg2s3.prom")
+	r := pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", "s3://"+bucket+"/"+key, "--endpoint-url", srv.URL, "-v", "--metrics-file", metricsFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var retries []string
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if strings.Contains(line, "retrying an S3 request") {
+			retries = append(retries, line)
+		}
+	}
+	if len(retries) != 2 {
+		t.Fatalf("-v shows %d retries, the store refused 2 attempts:\n%s", len(retries), r.stderr)
+	}
+	for i, line := range retries {
+		for _, want := range []string{`request="put object"`, "object=s3://" + bucket + "/" + key, fmt.Sprintf("attempt=%d", i+2), "SlowDown"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("retry line %q does not say %s", line, want)
+			}
+		}
+	}
+	prom, err := os.ReadFile(metricsFile)
+	if err != nil || !strings.Contains(string(prom), "\npg2s3_s3_retries 2\n") {
+		t.Errorf("the metrics do not count the 2 retries (%v):\n%s", err, prom)
+	}
 }

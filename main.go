@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,7 +20,10 @@ func main() {
 		// The first signal cancels the run, whose clean-up (aborting the uploads) still runs; a second
 		// one gets the default behaviour and ends the process at once.
 		signal.Stop(sigs)
-		cancel(&command.Interrupted{Signal: s.(syscall.Signal)})
+		in := &command.Interrupted{Signal: s.(syscall.Signal)}
+		cancel(in)
+		// Said after the cancellation, so that whoever reads it knows the stop has begun.
+		fmt.Fprintf(os.Stderr, "pg2s3: %s: stopping (requests already sent finish, none is tried again); a second signal ends pg2s3 at once\n", in)
 	}()
 	code := command.Run(ctx, os.Args, os.Stdout, os.Stderr)
 	cancel(nil)

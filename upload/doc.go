@@ -26,6 +26,15 @@
 //     caller's (context.WithoutCancel plus [Uploader.AbortTimeout]). CompleteMultipartUpload is only
 //     called after the reader returned io.EOF. If the abort itself fails, the returned error is an
 //     [*AbortError] naming the upload ID so the parts can be removed by hand.
+//   - Cancellation once a PutObject, CreateMultipartUpload or CompleteMultipartUpload is sent: the
+//     attempt in flight runs to its end (the caller must learn whether it was applied), but no new
+//     attempt starts, not even after a backoff already begun. Clean-up (abort, delete) retries within
+//     its own time limit.
+//   - Lost answers: a PutObject or Complete that fails after its retries (a dropped connection after
+//     the store applied it leaves the retry with NoSuchUpload, or a 412 under NoClobber) is settled by
+//     a HEAD: the object counts as written when it has the streamed size and full-object checksum (or,
+//     without one, the ETag the parts give), else the error stands.
+//   - Each retry is logged at Info: the request, the object, the attempt and its cause.
 //
 // Upload never retries a part itself beyond the SDK's retryer; part bodies are bytes.Readers, so the
 // SDK can rewind and resend them.

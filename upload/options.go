@@ -2,6 +2,7 @@ package upload
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
 	"net/url"
 	"slices"
@@ -189,4 +190,85 @@ func Archival(class string) bool {
 		return true
 	}
 	return false
+}
+
+// A request that must run to its end after the caller's cancellation (a PutObject or a Complete
+// already sent: the caller must learn whether it was applied) runs on a context made by keepGoing.
+// Its attempt in flight finishes, but once the caller's context is done no new attempt starts: a
+// stop request ends a run after that attempt, not after every retry of it.
+type stopKey struct{}
+
+type stopper struct{ ctx context.Context } // nil: nothing but the request's own context stops it
+
+// keepGoing returns a context that ctx's cancellation does not reach, whose requests stop retrying
+// when ctx is done.
+func keepGoing(ctx context.Context) context.Context {
+	return context.WithValue(context.WithoutCancel(ctx), stopKey{}, stopper{ctx})
+}
+
+// ownStop returns ctx with nothing but its own cancellation to stop its requests (for clean-up,
+// which runs after the caller's stop, within a time limit of its own).
+func ownStop(ctx context.Context) context.Context {
+	return context.WithValue(ctx, stopKey{}, stopper{})
+}
+
+// callRetryer is the retryer of one request: it logs each retry (the request, the object, the
+// attempt and its cause), and it starts no new attempt once stop is done, not even after a
+// backoff it is waiting out.
+type callRetryer struct {
+	aws.RetryerV2
+	stop            context.Context // nil: never
+	op, bucket, key string
+	logger          *slog.Logger
+}
+
+func (r callRetryer) stopped() error {
+	if r.stop == nil || r.stop.Err() == nil {
+		return nil
+	}
+	return context.Cause(r.stop)
+}
+
+func (r callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	if cause := r.stopped(); cause != nil {
+		return 0, fmt.Errorf("%w; not tried again: %w", err, cause)
+	}
+	d, e := r.RetryerV2.RetryDelay(attempt, err)
+	if e != nil {
+		return d, e
+	}
+	r.logger.Info("retrying an S3 request", "request", r.op, "object", "s3://"+r.bucket+"/"+r.key, "attempt", attempt+1,
+		"of", r.MaxAttempts(), "after", d.Round(time.Millisecond), "cause", describe(err))
+	if r.stop == nil {
+		return d, nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-r.stop.Done():
+		return 0, fmt.Errorf("%w; not tried again: %w", err, context.Cause(r.stop))
+	case <-t.C:
+		return 0, nil
+	}
+}
+
+func (r callRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if cause := r.stopped(); cause != nil {
+		return nil, cause
+	}
+	return r.RetryerV2.GetAttemptToken(ctx)
+}
+
+// withRetries makes the request's retryer a callRetryer, stopped by what keepGoing or ownStop put
+// in ctx, else by ctx itself.
+func withRetries(ctx context.Context, op, bucket, key string, logger *slog.Logger) func(*s3.Options) {
+	stop := ctx
+	if s, ok := ctx.Value(stopKey{}).(stopper); ok {
+		stop = s.ctx
+	}
+	return func(o *s3.Options) {
+		if inner, ok := o.Retryer.(aws.RetryerV2); ok {
+			o.Retryer = callRetryer{RetryerV2: inner, stop: stop, op: op, bucket: bucket, key: key, logger: logger}
+		}
+	}
 }

@@ -142,12 +142,13 @@ func (u *Uploader) defaults() (partSize int64, concurrency int, checksum Checksu
 
 // opts are the per-call options of a request: a time limit for each attempt and, for bodies that
 // carry a checksum, no SHA-256 of the payload.
-func (u *Uploader) opts(c Checksum, minTimeout time.Duration) []func(*s3.Options) {
+func (u *Uploader) opts(ctx context.Context, op string, c Checksum, minTimeout time.Duration) []func(*s3.Options) {
 	d := u.PartTimeout
 	if d == 0 {
 		d = 5 * time.Minute
 	}
-	return []func(*s3.Options){withAttemptTimeout(max(d, minTimeout)), unsignedPayload(c)}
+	_, _, _, _, logger := u.defaults()
+	return []func(*s3.Options){withAttemptTimeout(max(d, minTimeout)), unsignedPayload(c), withRetries(ctx, op, u.Bucket, u.Key, logger)}
 }
 
 // Upload reads r until io.EOF and stores what it read as the object. Any other error from r (for
@@ -232,7 +233,7 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 	if err := ctx.Err(); err != nil {
 		return Result{}, context.Cause(ctx)
 	}
-	ctx = context.WithoutCancel(ctx)
+	ctx = keepGoing(ctx)
 	sum := checksum.sum(body) // once, for the request, the result and the store's answer
 	in := func(c Checksum) *s3.PutObjectInput {
 		in := &s3.PutObjectInput{
@@ -251,7 +252,7 @@ func (u *Uploader) put(ctx context.Context, body []byte, checksum Checksum) (Res
 		if conditional {
 			req.IfNoneMatch = aws.String("*")
 		}
-		return u.Client.PutObject(ctx, req, u.opts(checksum, 0)...)
+		return u.Client.PutObject(ctx, req, u.opts(ctx, "put object", checksum, 0)...)
 	}
 	out, err := put()
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
@@ -316,7 +317,8 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		}
 		// Not cancellable once sent: a CreateMultipartUpload cut mid-way may have created an upload
 		// whose ID never reaches us, and nobody could abort it. The cancellation is checked after.
-		return u.Client.CreateMultipartUpload(context.WithoutCancel(ctx), in, u.opts(NoChecksum, 0)...)
+		cctx := keepGoing(ctx)
+		return u.Client.CreateMultipartUpload(cctx, in, u.opts(cctx, "create multipart upload", NoChecksum, 0)...)
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, context.Cause(ctx)
@@ -414,7 +416,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 
 	// From here on the upload is published or fails on its own: a cancellation cutting the Complete
 	// mid-way would leave the caller not knowing whether the object exists.
-	ctx = context.WithoutCancel(ctx)
+	ctx = keepGoing(ctx)
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.Bucket,
@@ -442,13 +444,13 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 	if u.NoClobber {
 		in.IfNoneMatch = aws.String("*")
 	}
-	cout, err := u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
+	cout, err := u.Client.CompleteMultipartUpload(ctx, in, u.opts(ctx, "complete multipart upload", NoChecksum, 15*time.Minute)...)
 	if err != nil && u.NoClobber && rejectsCondition(err) {
 		if err := u.checkAbsent(ctx); err != nil {
 			return res, err
 		}
 		in.IfNoneMatch = nil
-		cout, err = u.Client.CompleteMultipartUpload(ctx, in, u.opts(NoChecksum, 15*time.Minute)...)
+		cout, err = u.Client.CompleteMultipartUpload(ctx, in, u.opts(ctx, "complete multipart upload", NoChecksum, 15*time.Minute)...)
 	}
 	if err != nil {
 		if stored, serr := u.settle(ctx, "complete multipart upload", res, multipartETag(parts), err); stored {
@@ -476,7 +478,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 // is unknown, and the error says so.
 func (u *Uploader) settle(ctx context.Context, op string, res Result, etag string, cause error) (stored bool, err error) {
 	_, _, _, _, logger := u.defaults()
-	head, herr := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(NoChecksum, 0)...)
+	head, herr := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(ctx, "head object (after "+op+")", NoChecksum, 0)...)
 	switch {
 	case Code(herr) == "NotFound" || Code(herr) == "NoSuchKey":
 		return false, nil
@@ -528,7 +530,7 @@ func (u *Uploader) uploadPart(ctx context.Context, uploadID string, n int, body 
 	crc := checksum.raw(body)
 	sum := checksum.encode(crc)
 	setChecksum(checksum, sum, &in.ChecksumAlgorithm, &in.ChecksumCRC32C, &in.ChecksumCRC64NVME)
-	out, err := u.Client.UploadPart(ctx, in, u.opts(checksum, 0)...)
+	out, err := u.Client.UploadPart(ctx, in, u.opts(ctx, fmt.Sprintf("upload part %d", n), checksum, 0)...)
 	if err != nil {
 		return types.CompletedPart{}, 0, &Error{Op: fmt.Sprintf("upload part %d", n), Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
 	}
@@ -555,7 +557,7 @@ func unsignedPayload(c Checksum) func(*s3.Options) {
 
 // verify compares the stored object with what was streamed; on a mismatch the object is deleted.
 func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, multipart bool) error {
-	head, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(NoChecksum, 0)...)
+	head, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key, ChecksumMode: types.ChecksumModeEnabled}, u.opts(ctx, "verify (head object)", NoChecksum, 0)...)
 	if err != nil {
 		return &Error{Op: "verify (head object)", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
@@ -571,7 +573,8 @@ func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, mu
 	}
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(NoChecksum, 0)...); err != nil {
+	dctx = ownStop(dctx)
+	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(dctx, "delete object (failed verify)", NoChecksum, 0)...); err != nil {
 		problem += fmt.Sprintf("; deleting it failed too (%s): delete s3://%s/%s by hand", describe(err), u.Bucket, u.Key)
 	} else {
 		problem += "; the object was deleted"
@@ -596,7 +599,7 @@ func (u *Uploader) checkAbsent(ctx context.Context) error {
 	_, _, _, _, logger := u.defaults()
 	logger.Warn("the S3 store does not implement conditional writes (If-None-Match); checking with HEAD instead, which is not atomic",
 		"bucket", u.Bucket, "key", u.Key)
-	_, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(NoChecksum, 0)...)
+	_, err := u.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(ctx, "head object (no-clobber check)", NoChecksum, 0)...)
 	switch {
 	case err == nil:
 		return &ExistsError{Bucket: u.Bucket, Key: u.Key}
@@ -612,7 +615,8 @@ func (u *Uploader) abort(ctx context.Context, uploadID string, cause error) erro
 	_, _, _, timeout, logger := u.defaults()
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID}, u.opts(NoChecksum, 0)...)
+	actx = ownStop(actx)
+	_, err := u.Client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key, UploadId: &uploadID}, u.opts(actx, "abort multipart upload", NoChecksum, 0)...)
 	logger.Debug("aborted multipart upload", "upload_id", uploadID, "cause", cause, "abort_error", err)
 	if err != nil && !isNoSuchUpload(err) {
 		return &AbortError{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Store: u.Store, AbortErr: err, Cause: cause}
