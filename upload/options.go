@@ -2,8 +2,8 @@ package upload
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"sort"
