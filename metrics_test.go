@@ -242,6 +242,29 @@ func TestMetrics(t *testing.T) {
 	if r.code != 0 || !containsAll(r.stderr, "warning", "pushing the metrics to http://127.0.0.1:1") {
 		t.Errorf("an unreachable Pushgateway: exit %d: %s", r.code, r.stderr)
 	}
+	// Its password is never printed, in the warning or in a usage error.
+	r = pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", filepath.Join(dir, "two.csv"), "--pushgateway", "http://u:S3cret@127.0.0.1:1", "-q")
+	if r.code != 0 || !strings.Contains(r.stderr, "pushing the metrics to http://u:xxxxx@127.0.0.1:1") || strings.Contains(r.stderr, "S3cret") {
+		t.Errorf("a Pushgateway with a password: exit %d: %s", r.code, r.stderr)
+	}
+	r = pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", "-", "--pushgateway", "http://u:S3cret@127.0.0.1:1/?q=1")
+	if r.code != 2 || !strings.Contains(r.stderr, "--pushgateway") || strings.Contains(r.stderr, "S3cret") {
+		t.Errorf("a bad Pushgateway URL with a password: exit %d: %s", r.code, r.stderr)
+	}
+
+	// A previous file that does not parse is replaced, with a warning: a failed run's success 0 is
+	// written all the same.
+	if err := os.WriteFile(file, []byte("garbage {{{\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = pg2s3(t, nil, "export", "-c", "SELECT 1/0", "--to", filepath.Join(dir, "three.csv"), "--metrics-file", file, "--metrics-label", "env=test", "-q")
+	if r.code != 1 || !containsAll(r.stderr, "warning", "replaced by this run's metrics") {
+		t.Errorf("a failed run over a corrupt metrics file: exit %d: %s", r.code, r.stderr)
+	}
+	fams = readMetricsFile(t, file)
+	if got, ok := gauge(fams, "pg2s3_success", env); !ok || got != 0 {
+		t.Errorf("after a failed run over a corrupt file, pg2s3_success is %v (present %v), want 0", got, ok)
+	}
 }
 
 func containsAll(s string, subs ...string) bool {

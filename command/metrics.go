@@ -41,7 +41,7 @@ func metricsOptions(c *cli.Context) (*reporter, error) {
 	}
 	if gateway != "" {
 		if err := metrics.CheckPushgateway(gateway); err != nil {
-			return nil, flagError("pushgateway", gateway, err)
+			return nil, flagError("pushgateway", metrics.Redact(gateway), err)
 		}
 	}
 	if c.String("metrics-job") == "" {

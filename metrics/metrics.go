@@ -130,6 +130,15 @@ func CheckFile(path string) error {
 	return nil
 }
 
+// Redact hides the password of a Pushgateway URL (http://user:xxxxx@host/).
+func Redact(gateway string) string {
+	u, err := url.Parse(gateway)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
+}
+
 // CheckPushgateway refuses a URL that is not http(s)://host[:port][/path].
 func CheckPushgateway(raw string) error {
 	u, err := url.Parse(raw)
@@ -148,10 +157,11 @@ func WriteFile(ctx context.Context, path string, r Run, labels map[string]string
 	if err != nil {
 		return err
 	}
+	var replaced error // a previous file that does not parse is replaced, not kept
 	if !r.Success {
 		prev, err := readFile(path)
 		if err != nil {
-			return err
+			replaced = fmt.Errorf("%w; replaced by this run's metrics", err)
 		}
 		for name, f := range prev {
 			if !slices.ContainsFunc(fams, func(m *dto.MetricFamily) bool { return m.GetName() == name }) {
@@ -171,7 +181,7 @@ func WriteFile(ctx context.Context, path string, r Run, labels map[string]string
 	if err != nil {
 		return fmt.Errorf("writing the metrics to %s: %w", path, err)
 	}
-	return nil
+	return replaced
 }
 
 // readFile reads the pg2s3 metrics of a previous file; a missing file has none.
@@ -227,7 +237,7 @@ func Push(ctx context.Context, gateway, job string, labels map[string]string, r 
 		err = p.AddContext(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("pushing the metrics to %s (job %q): %w", gateway, job, err)
+		return fmt.Errorf("pushing the metrics to %s (job %q): %w", Redact(gateway), job, err)
 	}
 	return nil
 }
