@@ -285,3 +285,27 @@ func TestVerboseNamesRetries(t *testing.T) {
 		t.Errorf("the metrics do not count the 2 retries (%v):\n%s", err, prom)
 	}
 }
+
+// --incremental COLUMN that no table of the run has is refused before anything is written; a table
+// without it is named in a warning (it is exported whole, every run).
+func TestIncrementalColumnMissing(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS incm_a, incm_b;
+		CREATE TABLE incm_a (id int PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now());
+		CREATE TABLE incm_b (id int PRIMARY KEY);
+		INSERT INTO incm_a (id) SELECT g FROM generate_series(1, 10) g; INSERT INTO incm_b SELECT g FROM generate_series(1, 10) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS incm_a, incm_b") })
+	prefix := testenv.Prefix(t, client, bucket)
+	base := "s3://" + bucket + "/" + prefix
+	r := pg2s3(t, nil, "export", "-t", "incm_b", "--to", base, "--incremental", "updated_at")
+	if r.code != 2 || !containsAll(r.stderr, "--incremental updated_at", "no table of the run has that column") {
+		t.Errorf("a column no table has: exit %d: %s", r.code, r.stderr)
+	}
+	if keys := testenv.ListKeys(t, client, bucket, prefix); len(keys) != 0 {
+		t.Errorf("the refused run wrote %v", keys)
+	}
+	r = pg2s3(t, nil, "export", "-t", "incm_a", "-t", "incm_b", "--to", base, "--incremental", "updated_at", "-q")
+	if r.code != 0 || !containsAll(r.stderr, "level=WARN", "exported whole, every run", "incm_b") || strings.Contains(r.stderr, "incm_a") {
+		t.Errorf("one table without the column: exit %d: %s", r.code, r.stderr)
+	}
+}

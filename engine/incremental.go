@@ -199,6 +199,7 @@ func (r *run) planIncremental(ctx context.Context) error {
 				st.Xmax, prev.Xmin, prev.Run)}
 		}
 	}
+	var whole []string // tables without the run's column: exported whole, every run
 	for _, t := range r.tables {
 		it, err := r.incrementalTable(ctx, t, prev, st.Xmax)
 		if err != nil {
@@ -206,6 +207,17 @@ func (r *run) planIncremental(ctx context.Context) error {
 		}
 		st.Tables = append(st.Tables, it)
 		t.filter = it.Filter
+		if it.Column == "" {
+			whole = append(whole, t.String())
+		}
+	}
+	if col := runColumn(r.cfg.Incremental); col != "" {
+		if !slices.ContainsFunc(st.Tables, func(it IncrementalTable) bool { return it.Column == col }) {
+			return &ConfigError{Field: "Incremental", Value: col, Reason: "no table of the run has that column: every run would export every table whole"}
+		}
+		for _, t := range whole {
+			r.cfg.Logger.Warn("the table has no incremental column: it is exported whole, every run", "table", t, "column", col)
+		}
 	}
 	for _, inc := range r.cfg.Incremental {
 		if inc.Table != "" && !slices.ContainsFunc(r.tables, func(t *Table) bool { return t.matches(inc.Table) }) {
@@ -214,6 +226,16 @@ func (r *run) planIncremental(ctx context.Context) error {
 	}
 	r.inc = st
 	return nil
+}
+
+// runColumn is the column of the run-wide --incremental setting, if any.
+func runColumn(incs []Incremental) string {
+	for _, inc := range incs {
+		if inc.Table == "" {
+			return inc.Column
+		}
+	}
+	return ""
 }
 
 // matches says whether name (as the user gave it: table, schema.table, or the quoted form) is t.
