@@ -24,7 +24,7 @@ func Describe(ctx context.Context, conn *pgconn.PgConn, query string, positional
 		return nil, err
 	}
 	cols := make([]Column, len(sd.Fields))
-	seen := map[string]int{}
+	names := UniqueNames(sd.Fields)
 	for i, f := range sd.Fields {
 		t := types[f.DataTypeOID]
 		typmod := f.TypeModifier
@@ -32,10 +32,7 @@ func Describe(ctx context.Context, conn *pgconn.PgConn, query string, positional
 		if positional {
 			c.source = strconv.Itoa(i + 1)
 		}
-		if n := seen[f.Name]; n > 0 { // Parquet field names must be unique
-			c.Name = fmt.Sprintf("%s_%d", f.Name, n+1)
-		}
-		seen[f.Name]++
+		c.Name = names[i]
 		base := t
 		if t.array {
 			base = types[t.elem]
@@ -56,6 +53,30 @@ func Describe(ctx context.Context, conn *pgconn.PgConn, query string, positional
 		cols[i] = c
 	}
 	return cols, nil
+}
+
+// UniqueNames names the Parquet columns of fields. Readers that find columns by name (most of them
+// without regard to case: DuckDB, Spark, Trino, Athena) need each name once. A column keeps its
+// name unless an earlier column has it, in any case; then it is NAME_2, NAME_3, ..., the first that
+// no column of the result has: a, a, a_2 become a, a_3, a_2.
+func UniqueNames(fields []pgconn.FieldDescription) []string {
+	own := map[string]bool{} // the names the columns have, in lower case
+	for _, f := range fields {
+		own[strings.ToLower(f.Name)] = true
+	}
+	given := map[string]bool{}
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		name := f.Name
+		for n := 2; given[strings.ToLower(name)]; n++ {
+			if c := fmt.Sprintf("%s_%d", f.Name, n); !own[strings.ToLower(c)] {
+				name = c
+			}
+		}
+		given[strings.ToLower(name)] = true
+		out[i] = name
+	}
+	return out
 }
 
 func formatNumeric(typmod int32, array bool) string {

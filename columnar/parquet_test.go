@@ -353,3 +353,34 @@ func dest(t *testing.T, to string) engine.Destination {
 	}
 	return d
 }
+
+// A query's repeated column names become unique without regard to case, as documented, and DuckDB
+// reads each value under its name; an array whose subscripts do not start at 1 is refused (a LIST
+// cannot keep its lower bound), not written without it.
+func TestParquetNamesAndArrayBounds(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	file := filepath.Join(t.TempDir(), "names.parquet")
+	m := exportParquet(t, engine.Config{Query: `SELECT 1 AS a, 2 AS a, 3 AS a_2, 4 AS "A"`, To: dest(t, file), Parquet: &columnar.Options{}})
+	var names []string
+	for _, c := range m.Tables[0].Columns {
+		names = append(names, c.Name)
+	}
+	if want := []string{"a", "a_3", "a_2", "A_4"}; !slices.Equal(names, want) {
+		t.Fatalf("columns %v, want %v", names, want)
+	}
+	got, _ := duckRows(t, []string{file}, m.Tables[0].Columns)
+	if len(got) != 1 || fmt.Sprint(got[0]) != "[1 2 3 4]" {
+		t.Errorf("DuckDB reads %v, want [[1 2 3 4]]", got)
+	}
+
+	key := testenv.Key(t) + ".parquet"
+	testenv.Remove(t, client, bucket, key)
+	cfg := engine.Config{Query: `SELECT '{1,2}'::int[] AS ok, '[0:2]={1,2,3}'::int[] AS zero`, To: dest(t, "s3://"+bucket+"/"+key), Parquet: &columnar.Options{}}
+	cfg.Conn = session(t)
+	cfg.S3 = upload.ClientConfig{Endpoint: testenv.Endpoint()}
+	_, err := engine.Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "start at 0") || !strings.Contains(err.Error(), "zero") {
+		t.Fatalf("err = %v; want the lower bound and the column named", err)
+	}
+	testenv.AssertNothingLeft(t, client, bucket, key)
+}

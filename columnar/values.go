@@ -43,6 +43,12 @@ func appendValue(vs []parquet.Value, c *Column, i int, b []byte, extremes bool) 
 		return vs, errors.New("short array header")
 	}
 	n := int(int32(binary.BigEndian.Uint32(b[12:])))
+	if lower := int32(binary.BigEndian.Uint32(b[16:])); lower != 1 {
+		// A LIST has no lower bound: writing the elements would lose it, and '[0:2]={1,2,3}' would
+		// read back as '{1,2,3}'.
+		return vs, fmt.Errorf("an array whose subscripts start at %d ('[%d:%d]={...}'), not 1: a Parquet LIST cannot keep that; "+
+			"cast the column to text, or re-base it (array_lower), with --query", lower, lower, int(lower)+n-1)
+	}
 	pos := 20
 	for k := range n {
 		rep := 1
