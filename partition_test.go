@@ -162,24 +162,31 @@ func TestPartitionBy(t *testing.T) {
 var hiveEscapeForTest = strings.NewReplacer("/", "%2F", "=", "%3D", "?", "%3F", "#", "%23", ":", "%3A", "%", "%25",
 	`"`, "%22", "'", "%27", "\t", "%09").Replace
 
-// The guards: a table without the column, and more partitions than --max-partitions (by the
-// planner's estimate, before anything is uploaded), exit 2 with the flag named.
+// The guards: a table without the column, and more partitions than --max-partitions by the
+// planner's estimate (before anything is uploaded), exit 2 with the flag named; more than that
+// found as the run goes (an expression the planner cannot estimate) is a failed run, exit 1, with
+// the flag named and nothing left.
 func TestPartitionGuards(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.Psql(t, `DROP TABLE IF EXISTS part_guard; CREATE TABLE part_guard AS SELECT g AS id, g % 500 AS k FROM generate_series(1, 20000) g; ANALYZE part_guard;`)
 	prefix := testenv.Key(t) + "/"
 	for _, c := range []struct {
 		args []string
+		code int
 		want string
 	}{
-		{[]string{"--partition-by", "nope"}, `--partition-by nope: table "public"."part_guard" has no column "nope"`},
-		{[]string{"--partition-by", "k", "--max-partitions", "100"}, "--max-partitions 100: the planner estimates 500"},
-		{[]string{"--partition-by", "b=k % 200", "--max-partitions", "150"}, "--max-partitions 150: the run found more partition values than that"},
-		{[]string{"--partition-by", "b=k +"}, `--partition-by b=k +: on "public"."part_guard": ERROR: syntax error`},
+		{[]string{"--partition-by", "nope"}, 2, `--partition-by nope: table "public"."part_guard" has no column "nope"`},
+		{[]string{"--partition-by", "k", "--max-partitions", "100"}, 2, "--max-partitions 100: the planner estimates 500"},
+		{[]string{"--partition-by", "b=k % 200", "--max-partitions", "150"}, 1, "--max-partitions 150: "},
+		{[]string{"--partition-by", "b=k +"}, 2, `--partition-by b=k +: on "public"."part_guard": ERROR: syntax error`},
 	} {
 		r := pg2s3(t, nil, append([]string{"export", "-t", "part_guard", "--to", "s3://" + bucket + "/" + prefix}, c.args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
-			t.Errorf("%v: exit %d, %s; want 2 and %q", c.args, r.code, r.stderr, c.want)
+		if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, %s; want %d and %q", c.args, r.code, r.stderr, c.code, c.want)
+		}
+		if c.code == 1 && (!strings.Contains(r.stderr, "the run found more partition values than the limit of 150") ||
+			strings.Contains(r.stderr, "for usage")) {
+			t.Errorf("%v: a failed run, not a usage error: %s", c.args, r.stderr)
 		}
 		if keys := testenv.ListKeys(t, client, bucket, prefix); len(keys) > 0 {
 			t.Errorf("%v: left %v", c.args, keys)

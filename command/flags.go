@@ -366,6 +366,7 @@ func usage(err error) error {
 		kc *engine.KeyCollisionError
 		de *copyout.DSNError
 		pe *engine.PrefixInUseError
+		tp *engine.TooManyPartitionsError
 	)
 	switch {
 	case err == nil:
@@ -389,6 +390,8 @@ func usage(err error) error {
 	case errors.As(err, &pe):
 		return usagef("--to %v: nothing was exported; give --overwrite (replace same-named objects), --clean-path "+
 			"(the prefix ends up holding exactly this run's objects) or an empty prefix", pe)
+	case errors.As(err, &tp): // found as the run went: it failed (exit 1), it was not refused
+		return fmt.Errorf("--max-partitions %d: %w", tp.Max, err)
 	case errors.As(err, &kc):
 		return usagef("%v: nothing was exported; give a --key-template whose placeholders ({schema} {table} {chunk} {split}) tell them apart, or another --manifest", kc)
 	}

@@ -115,10 +115,18 @@ func (r *run) notePartition(t *Table, key []byte) error {
 	}
 	r.partitions[t.String()+"\x00"+string(key)] = true
 	if n := len(r.partitions); n > r.cfg.MaxPartitions {
-		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
-			"the run found more partition values than that (%d so far); raise it, or partition by something coarser", n)}
+		return &TooManyPartitionsError{Max: r.cfg.MaxPartitions, Seen: n}
 	}
 	return nil
+}
+
+// TooManyPartitionsError is a run that met more partition values than MaxPartitions, after it
+// began: not a bad setting found before the run (that is a *ConfigError), but a failed run.
+type TooManyPartitionsError struct{ Max, Seen int }
+
+func (e *TooManyPartitionsError) Error() string {
+	return fmt.Sprintf("the run found more partition values than the limit of %d (%d so far); raise the limit, or partition by something coarser",
+		e.Max, e.Seen)
 }
 
 // noteStuck remembers an upload that failed and could not be aborted.
