@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
@@ -307,5 +308,14 @@ func TestIncrementalColumnMissing(t *testing.T) {
 	r = pg2s3(t, nil, "export", "-t", "incm_a", "-t", "incm_b", "--to", base, "--incremental", "updated_at", "-q")
 	if r.code != 0 || !containsAll(r.stderr, "level=WARN", "exported whole, every run", "incm_b") || strings.Contains(r.stderr, "incm_a") {
 		t.Errorf("one table without the column: exit %d: %s", r.code, r.stderr)
+	}
+	// A state replaced by another program is named as such, not blamed on a concurrent run.
+	state := prefix + engine.StateFolder + "run-000001.json"
+	if _, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &state, Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	r = pg2s3(t, nil, "export", "-t", "incm_a", "-t", "incm_b", "--to", base, "--incremental", "updated_at", "-q")
+	if r.code != 1 || !strings.Contains(r.stderr, "is not the state pg2s3 wrote for run 1") || strings.Contains(r.stderr, "another run") {
+		t.Errorf("a state replaced by {}: exit %d: %s", r.code, r.stderr)
 	}
 }

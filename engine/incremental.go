@@ -128,7 +128,10 @@ func runKeys(ctx context.Context, client *s3.Client, base upload.URL) (map[int]s
 	return keys, err
 }
 
-func readRun(ctx context.Context, client *s3.Client, bucket, key string) (*RunState, error) {
+// readRun reads the state of run n. A state that is not one pg2s3 wrote for that run (edited, or
+// replaced by another program) is an error of its own: the next run would start from nothing, or
+// collide with a run that is there and blame a concurrent run.
+func readRun(ctx context.Context, client *s3.Client, bucket, key string, n int) (*RunState, error) {
 	var s RunState
 	found, err := getJSON(ctx, client, upload.URL{Bucket: bucket, Key: key}, &s)
 	if err == nil && !found {
@@ -136,6 +139,10 @@ func readRun(ctx context.Context, client *s3.Client, bucket, key string) (*RunSt
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Run != n || s.Snapshot.ID == "" || s.Xmax == 0 || s.Path == "" {
+		return nil, fmt.Errorf("s3://%s/%s is not the state pg2s3 wrote for run %d (it says run %d, snapshot %q): it was changed "+
+			"by hand or by another program; put it back, or start the incremental export again under a new prefix", bucket, key, n, s.Run, s.Snapshot.ID)
 	}
 	return &s, nil
 }
@@ -146,7 +153,8 @@ func latestRun(ctx context.Context, client *s3.Client, base upload.URL) (*RunSta
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
-	return readRun(ctx, client, base.Bucket, keys[slices.Max(slices.Collect(maps.Keys(keys)))])
+	n := slices.Max(slices.Collect(maps.Keys(keys)))
+	return readRun(ctx, client, base.Bucket, keys[n], n)
 }
 
 // Runs lists the base's committed runs after run since (0: all), in order: what is new for a
@@ -161,7 +169,7 @@ func Runs(ctx context.Context, client *s3.Client, base upload.URL, since int) ([
 		if n <= since {
 			continue
 		}
-		s, err := readRun(ctx, client, base.Bucket, keys[n])
+		s, err := readRun(ctx, client, base.Bucket, keys[n], n)
 		if err != nil {
 			return nil, err
 		}
