@@ -143,6 +143,11 @@ func badInputs() map[string]badInput {
 	add("connect timeout negative", with(q, "--connect-timeout", "-1s"), "--connect-timeout -1s")
 	add("lock wait timeout negative", with(q, "--lock-wait-timeout", "-5s"), "--lock-wait-timeout -5s")
 	add("cleanup older than negative", []string{"cleanup", "s3://bucket/p", "--older-than", "-1h"}, "--older-than -1h")
+	add("cleanup older than a word", []string{"cleanup", "s3://bucket/p", "--older-than", "yesterday"}, "--older-than yesterday: not a duration such as")
+	add("bool flag value", with(q, "--header=maybe"), "--header maybe: not true or false")
+	add("template dot-dot", with(many, "--key-template", "{schema}/../{table}.csv"), "--key-template {schema}/../{table}.csv", `".."`)
+	add("template dot", with(many, "--key-template", "./{table}.csv"), "--key-template ./{table}.csv", `".."`)
+	add("to dot-dot", []string{"export", "-t", "a", "--to", "s3://bucket/a/../b/"}, "--to", `".."`)
 	// Environment values
 	for name, kv := range map[string][2]string{"jobs": {"PG2S3_JOBS=x", "--jobs x"}, "part size": {"PG2S3_PART_SIZE=1e6", "--part-size 1e6"},
 		"compress": {"PG2S3_COMPRESS=lz4", "--compress lz4"}, "to": {"PG2S3_TO=gs://x/y", "--to"}, "checksum": {"PG2S3_CHECKSUM=md5", "--checksum md5"},

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,9 @@ func editDistance(a, b string) int {
 func suggestFlag(cmd *cli.Command, err error) error {
 	const undefined = "flag provided but not defined: "
 	msg := err.Error()
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		return badValue(cmd, m[2], m[1])
+	}
 	if cmd == nil || !strings.HasPrefix(msg, undefined) {
 		return err
 	}
@@ -87,6 +91,36 @@ func suggestFlag(cmd *cli.Command, err error) error {
 		return fmt.Errorf("%w (did you mean %s?)", err, either(s, dashed))
 	}
 	return err
+}
+
+// invalidValue is the flag package's error for a value its flag type cannot parse.
+var invalidValue = regexp.MustCompile(`^invalid (?:boolean )?value (".*") for (?:flag )?-([^:]+): `)
+
+// badValue words a value the flag's type cannot parse as every other flag error is worded: the
+// flag as typed (two dashes), the value, and the form it wants.
+func badValue(cmd *cli.Command, name, quoted string) error {
+	value, err := strconv.Unquote(quoted)
+	if err != nil {
+		value = quoted
+	}
+	want := "a valid value"
+	var f cli.Flag
+	if cmd != nil {
+		if i := slices.IndexFunc(cmd.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), name) }); i >= 0 {
+			f = cmd.Flags[i]
+		}
+	}
+	switch f.(type) {
+	case *cli.DurationFlag:
+		want = "a duration such as 90s, 15m or 24h (units: ms, s, m, h)"
+	case *cli.IntFlag, *cli.Int64Flag, *cli.UintFlag, *cli.Uint64Flag:
+		want = "a whole number"
+	case *cli.Float64Flag:
+		want = "a number"
+	case *cli.BoolFlag:
+		want = "true or false"
+	}
+	return fmt.Errorf("%s %s: not %s", dashed(name), value, want)
 }
 
 func dashed(name string) string {

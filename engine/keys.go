@@ -74,6 +74,10 @@ func checkTemplate(t string) error {
 	if strings.HasPrefix(t, "/") {
 		return &ConfigError{Field: "Template", Value: t, Reason: "keys must not start with /"}
 	}
+	// A placeholder never expands to "." or ".." (names are escaped, numbers are digits).
+	if upload.DotSegment(placeholder.ReplaceAllString(t, "x")) {
+		return &ConfigError{Field: "Template", Value: t, Reason: "gives keys with a \".\" or \"..\" segment: " + upload.DotSegmentReason()}
+	}
 	for _, m := range anyPlaceholder.FindAllString(t, -1) {
 		if !placeholder.MatchString(m) {
 			return &ConfigError{Field: "Template", Value: t, Reason: fmt.Sprintf(

@@ -44,8 +44,27 @@ func ParseURL(s string) (URL, error) {
 	if !utf8.ValidString(key) {
 		return URL{}, &URLError{URL: s, Reason: "has a key that is not UTF-8"}
 	}
+	if DotSegment(key) {
+		return URL{}, &URLError{URL: s, Reason: "has a key with a \".\" or \"..\" segment: " + dotSegmentReason}
+	}
 	return URL{Bucket: bucket, Key: key}, nil
 }
+
+// DotSegment says whether a key has a "." or ".." between its slashes.
+func DotSegment(key string) bool {
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+const dotSegmentReason = "stores and tools read it as a relative path (some stores refuse it, others store " +
+	"it as it is; a copy to disk would land outside its folder)"
+
+// DotSegmentReason says why a key may not have a "." or ".." segment.
+func DotSegmentReason() string { return dotSegmentReason }
 
 // checkBucket applies S3's bucket naming rules: 3 to 63 characters; letters, digits, dots and
 // hyphens; a letter or digit first and last; no two dots in a row; not an IP address. Upper case
