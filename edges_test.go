@@ -319,3 +319,14 @@ func TestIncrementalColumnMissing(t *testing.T) {
 		t.Errorf("a state replaced by {}: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// A query's result is named "(query)" in messages, not ""."query".
+func TestQueryNamedInMessages(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	prefix := testenv.Prefix(t, client, bucket)
+	r := pg2s3(t, nil, "export", "-c", "SELECT 1/(g - 3) AS k FROM generate_series(1, 5) g", "--to", "s3://"+bucket+"/"+prefix,
+		"--partition-by", "k", "-v")
+	if r.code != 1 || !strings.Contains(r.stderr, "(query), chunk 0") || strings.Contains(r.stderr, `"".`) {
+		t.Errorf("exit %d: %s", r.code, r.stderr)
+	}
+}

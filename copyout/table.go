@@ -23,8 +23,14 @@ type Table struct {
 // GeneratedSQL is true for a relation (pg_class c) with generated columns.
 const GeneratedSQL = `EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '')`
 
-// String is the table's quoted, fully qualified name.
-func (t Table) String() string { return QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name) }
+// String is the table's quoted, fully qualified name, and "(query)" for a query's result, which
+// has no table (""."query" was what messages said).
+func (t Table) String() string {
+	if t.Schema == "" {
+		return "(query)"
+	}
+	return QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name)
+}
 
 var kindNames = map[string]string{
 	"i": "an index", "I": "a partitioned index", "S": "a sequence", "t": "a TOAST table", "c": "a composite type",
