@@ -86,6 +86,9 @@ func TestBenchReportsFailedApproach(t *testing.T) {
 		t.Errorf("the other approaches are not reported:\n%s", r.stdout)
 	}
 	r = pg2s3(t, nil, "bench", "-c", failIn("SELECT"), "--runs", "1", "--markdown", "--quiet")
+	if r.code != 0 {
+		t.Fatalf("--markdown: exit %d: %s", r.code, r.stderr)
+	}
 	if !strings.Contains(r.stdout, "| memory | FAILED") || !strings.Contains(r.stdout, "| copy |") {
 		t.Errorf("markdown report:\n%s", r.stdout)
 	}

@@ -61,7 +61,7 @@ func TestHelpCommand(t *testing.T) {
 	for _, cmd := range [][]string{{"export"}, {"manifest", "merge"}, {"cleanup"}} {
 		help := pg2s3(t, nil, append([]string{"help"}, cmd...)...)
 		flag := pg2s3(t, nil, append(cmd, "--help")...)
-		if help.code != 0 || help.stdout != flag.stdout || !strings.Contains(help.stdout, "pg2s3 "+strings.Join(cmd, " ")) {
+		if help.code != 0 || flag.code != 0 || help.stdout != flag.stdout || !strings.Contains(help.stdout, "pg2s3 "+strings.Join(cmd, " ")) {
 			t.Errorf("pg2s3 help %v (exit %d) differs from %v --help:\n%s", cmd, help.code, cmd, help.stdout)
 		}
 	}
@@ -213,6 +213,9 @@ func TestCompletion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("fish: %v\n%s", err, out)
 			}
+			if len(strings.TrimSpace(string(out))) == 0 {
+				t.Fatalf("%q: fish completes nothing", tt.line)
+			}
 			var got []string
 			for _, l := range strings.Split(string(out), "\n") {
 				got = append(got, strings.SplitN(l, "\t", 2)[0])
@@ -255,6 +258,9 @@ func TestManPage(t *testing.T) {
 		}
 	}
 	help := pg2s3(t, nil, "export", "--help")
+	if help.code != 0 || strings.Count(help.stdout, "[$PG2S3_") < 20 {
+		t.Fatalf("export --help: exit %d, %d environment variables named:\n%s", help.code, strings.Count(help.stdout, "[$PG2S3_"), help.stdout)
+	}
 	for _, l := range strings.Split(help.stdout, "\n") {
 		if i := strings.Index(l, "[$PG2S3_"); i >= 0 {
 			env := strings.TrimSuffix(strings.Fields(l[i+2:])[0], "]")

@@ -315,8 +315,9 @@ func TestMemoryBounded(t *testing.T) {
 	if multi.PeakRSS > 48<<20+overhead {
 		t.Errorf("multi-table: peak RSS %d bytes exceeds --memory-limit plus overhead", multi.PeakRSS)
 	}
-	cleanup := pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix, "--older-than", "0s", "--quiet")
-	_ = cleanup
+	if cleanup := pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix, "--older-than", "0s", "--quiet"); cleanup.code != 0 {
+		t.Errorf("cleanup after the runs: exit %d: %s", cleanup.code, cleanup.stderr)
+	}
 	// 4x the data (340 MB more) may not cost more than the GC's noise: memory that grew with the table
 	// would show as hundreds of MiB here.
 	if rss["mem_large"] > rss["mem_small"]+32<<20 {
@@ -343,7 +344,7 @@ func TestCleanup(t *testing.T) {
 	// --dry-run: listed, not aborted.
 	r = pg2s3(t, nil, "cleanup", "s3://"+bucket+"/"+prefix+"sub/", "--older-than", "0s", "--dry-run", "--json")
 	var rows []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil || len(rows) != 1 || rows[0]["action"] != "would abort" || rows[0]["upload_id"] != ids[1] {
+	if err := json.Unmarshal([]byte(r.stdout), &rows); r.code != 0 || err != nil || len(rows) != 1 || rows[0]["action"] != "would abort" || rows[0]["upload_id"] != ids[1] {
 		t.Errorf("dry run: %v\n%s%s", err, r.stdout, r.stderr)
 	}
 	// Then for real: both aborted, nothing left.

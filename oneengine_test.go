@@ -63,7 +63,7 @@ func TestConnectTimeoutEveryMode(t *testing.T) {
 			}
 			out := r.stderr + r.stdout
 			if name == "bench" {
-				if strings.Count(out, "FAILED") < 2 || !strings.Contains(out, "timeout") {
+				if r.code != 1 || strings.Count(out, "FAILED") < 2 || !strings.Contains(out, "timeout") || !strings.Contains(out, "nothing was measured") {
 					t.Errorf("exit %d; want both approaches to fail on the timeout:\n%s", r.code, out)
 				}
 				return

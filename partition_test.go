@@ -379,14 +379,19 @@ func TestPartitionedTableLeaves(t *testing.T) {
 		// The leaves whose bounds fix both levels (none here: d is fixed only under 'sub') and
 		// those fixing one level are told apart in the COPYs: a fixed leaf has a constant key and
 		// no ORDER BY.
+		copies := 0
 		for _, stmt := range strings.Split(log, "\n") {
 			if !strings.Contains(stmt, "running COPY") {
 				continue
 			}
+			copies++
 			fixed := strings.Contains(stmt, `leaf_src_sub_d1\"`)
 			if fixed == strings.Contains(stmt, "ORDER BY") || fixed == strings.Contains(stmt, "textsend") {
 				t.Errorf("leaf_src_sub_d1 is the one leaf whose bounds fix both levels (its COPY alone has a constant key and no sort):\n%s", stmt)
 			}
+		}
+		if copies == 0 {
+			t.Errorf("the log shows no COPY: nothing above was checked")
 		}
 	})
 
@@ -413,8 +418,9 @@ func TestPartitionedTableLeaves(t *testing.T) {
 		if sorted == 0 {
 			t.Errorf("no COPY sorted: the DEFAULT and two-value leaves must be")
 		}
-		r := pg2s3(t, nil, "plan", "-t", "leaf_src", "--to", "s3://"+bucket+"/"+prefix, "--chunk-size", "1MiB", "--partition-by", "region")
-		if !strings.Contains(r.stdout, "/public.leaf_src/region=it%27s%2Fa%3Db%3F/part-") {
+		// A prefix of its own: plan fails (exit 1) on one that holds the run above.
+		r := pg2s3(t, nil, "plan", "-t", "leaf_src", "--to", "s3://"+bucket+"/"+testenv.Key(t)+"/", "--chunk-size", "1MiB", "--partition-by", "region")
+		if r.code != 0 || !strings.Contains(r.stdout, "/public.leaf_src/region=it%27s%2Fa%3Db%3F/part-") {
 			t.Errorf("plan does not show the escaped value a leaf's bound fixes:\n%s%s", r.stdout, r.stderr)
 		}
 	})
@@ -467,6 +473,9 @@ func TestPartitionedTableLeaves(t *testing.T) {
 			}
 		}
 		r := pg2s3(t, nil, "export", "-t", "leaf_gen", "--to", "-")
+		if r.code != 0 || len(wantGen) == 0 {
+			t.Fatalf("to stdout: exit %d (%d rows wanted): %s", r.code, len(wantGen), r.stderr)
+		}
 		if got := sortedLines([]byte(r.stdout)); !slices.Equal(got, wantGen) {
 			t.Errorf("to stdout: %d lines, want SELECT *'s %d (with the generated column)", len(got), len(wantGen))
 		}

@@ -2,6 +2,7 @@ package command
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -82,16 +83,20 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 			}
 			switch {
 			case c.Bool("json"):
-				b, err := json.MarshalIndent(rep, "", "  ")
-				if err != nil {
-					return err
+				var b []byte
+				if b, err = json.MarshalIndent(rep, "", "  "); err == nil {
+					_, err = fmt.Fprintf(stdout, "%s\n", b)
 				}
-				_, err = fmt.Fprintf(stdout, "%s\n", b)
-				return err
 			case c.Bool("markdown"):
-				return rep.WriteMarkdown(stdout)
+				err = rep.WriteMarkdown(stdout)
+			default:
+				err = rep.WriteText(stdout)
 			}
-			return rep.WriteText(stdout)
+			if err == nil && !slices.ContainsFunc(rep.Approaches, func(s *bench.Summary) bool { return s.OKRuns > 0 }) {
+				// The report says why; the exit status must not say that something was measured.
+				err = errors.New("every approach failed: nothing was measured")
+			}
+			return err
 		})
 }
 
