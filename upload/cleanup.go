@@ -99,7 +99,11 @@ func Abort(ctx context.Context, c ListAPI, inc Incomplete) error {
 // CleanupCommand is the command that removes the parts of an upload that could not be aborted, in
 // the store s.
 func CleanupCommand(bucket, key string, s Store) string {
-	return fmt.Sprintf("pg2s3 cleanup %s --older-than 0s%s", ShellQuote("s3://"+bucket+"/"+key), s.Args())
+	cmd := fmt.Sprintf("pg2s3 cleanup %s --older-than 0s%s", ShellQuote("s3://"+bucket+"/"+key), s.Args())
+	if s.PathStyle {
+		cmd += " --path-style"
+	}
+	return cmd
 }
 
 // RemoveCommand is the command that deletes an object of the store s.
@@ -112,6 +116,7 @@ func RemoveCommand(url string, s Store) string {
 // points elsewhere, or without the flags the failed run was given, it must reach the same store.
 type Store struct {
 	Endpoint, Region, Profile, CABundle string
+	PathStyle                           bool // asked for, where the endpoint would not get it by itself
 }
 
 // StoreOf is the store of client, made from cfg: its endpoint and region as the client resolved
@@ -125,6 +130,7 @@ func StoreOf(client *s3.Client, cfg ClientConfig) Store {
 		Profile:  cmp.Or(cfg.Profile, os.Getenv("AWS_PROFILE")),
 		CABundle: cmp.Or(cfg.CABundle, os.Getenv("AWS_CA_BUNDLE")),
 	}
+	s.PathStyle = o.UsePathStyle && !AutoPathStyle(s.Endpoint)
 	if u, err := url.Parse(s.Endpoint); err == nil && u.User != nil { // never print a secret
 		u.User = nil
 		s.Endpoint = u.String()
