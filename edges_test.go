@@ -241,14 +241,14 @@ func TestStopStartsNoNewAttempt(t *testing.T) {
 	testenv.AssertNothingLeft(t, client, bucket, key)
 }
 
-// -v names each retry: the request, the object, the attempt and the cause; as many as the metrics
-// count.
+// -v names each retry: the request, the object, the attempt and the cause, an upload's and any
+// other request's (the no-clobber check's HEAD); as many as the metrics count.
 func TestVerboseNamesRetries(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	rp := testenv.StoreProxy(t)
-	var puts atomic.Int64
+	var puts, heads atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && puts.Add(1) <= 2 {
+		if r.Method == http.MethodPut && puts.Add(1) <= 2 || r.Method == http.MethodHead && heads.Add(1) == 1 {
 			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -261,29 +261,39 @@ func TestVerboseNamesRetries(t *testing.T) {
 	key := testenv.Key(t)
 	testenv.Remove(t, client, bucket, key)
 	metricsFile := filepath.Join(t.TempDir(), "pg2s3.prom")
-	r := pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", "s3://"+bucket+"/"+key, "--endpoint-url", srv.URL, "-v", "--metrics-file", metricsFile)
+	r := pg2s3(t, nil, "export", "-c", "SELECT 1", "--to", "s3://"+bucket+"/"+key, "--endpoint-url", srv.URL, "--no-clobber",
+		"-v", "--metrics-file", metricsFile)
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	var retries []string
+	var puts2, heads2 []string
 	for _, line := range strings.Split(r.stderr, "\n") {
-		if strings.Contains(line, "retrying an S3 request") {
-			retries = append(retries, line)
+		switch {
+		case !strings.Contains(line, "retrying an S3 request"):
+		case strings.Contains(line, `request="put object"`):
+			puts2 = append(puts2, line)
+		case strings.Contains(line, "request=HEAD"):
+			heads2 = append(heads2, line)
+		default:
+			t.Errorf("a retry of another request: %s", line)
 		}
 	}
-	if len(retries) != 2 {
-		t.Fatalf("-v shows %d retries, the store refused 2 attempts:\n%s", len(retries), r.stderr)
+	if len(puts2) != 2 || len(heads2) != 1 {
+		t.Fatalf("-v shows %d PutObject and %d HEAD retries, the store refused 2 and 1:\n%s", len(puts2), len(heads2), r.stderr)
 	}
-	for i, line := range retries {
-		for _, want := range []string{`request="put object"`, "object=s3://" + bucket + "/" + key, fmt.Sprintf("attempt=%d", i+2), "SlowDown"} {
+	for i, line := range puts2 {
+		for _, want := range []string{"object=s3://" + bucket + "/" + key, fmt.Sprintf("attempt=%d", i+2), "SlowDown"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("retry line %q does not say %s", line, want)
 			}
 		}
 	}
+	if !strings.Contains(heads2[0], "/"+key) || !strings.Contains(heads2[0], "attempt=2") || !strings.Contains(heads2[0], "503") {
+		t.Errorf("retry line %q does not name the object, the attempt and the cause", heads2[0])
+	}
 	prom, err := os.ReadFile(metricsFile)
-	if err != nil || !strings.Contains(string(prom), "\npg2s3_s3_retries 2\n") {
-		t.Errorf("the metrics do not count the 2 retries (%v):\n%s", err, prom)
+	if err != nil || !strings.Contains(string(prom), "\npg2s3_s3_retries 3\n") {
+		t.Errorf("the metrics do not count the 3 retries (%v):\n%s", err, prom)
 	}
 }
 

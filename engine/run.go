@@ -145,6 +145,9 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.S3.Logger == nil { // the client logs the retries of the requests that are not an upload's
+		cfg.S3.Logger = cfg.Logger
+	}
 	r := &run{cfg: cfg, budget: upload.NewBudget(cfg.MemoryLimit)}
 	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
 	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // ClientConfig holds the settings that do not come from the SDK's default chain.
@@ -38,21 +40,52 @@ type ClientConfig struct {
 	// Retries, when not nil, counts the requests the client tried again (for --metrics-file and
 	// --pushgateway).
 	Retries *atomic.Int64
+
+	// Logger, when set, gets every retry at Info: the request, the attempt and the cause (an
+	// Uploader's requests name their object and operation themselves).
+	Logger *slog.Logger
 }
 
-// countingRetryer counts the retries its retryer grants: the SDK asks RetryDelay once before each
-// new attempt.
+// countingRetryer counts and logs the retries its retryer grants: the SDK asks RetryDelay once
+// before each new attempt.
 type countingRetryer struct {
 	aws.RetryerV2
-	n *atomic.Int64
+	n      *atomic.Int64 // nil: not counted
+	logger *slog.Logger  // nil: not logged
 }
 
 func (r countingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, e := r.delay(attempt, err)
+	if e == nil && r.logger != nil {
+		method, u := requestOf(err)
+		r.logger.Info("retrying an S3 request", "request", method, "url", u, "attempt", attempt+1, "of", r.MaxAttempts(),
+			"after", d.Round(time.Millisecond), "cause", describe(err))
+	}
+	return d, e
+}
+
+// delay is RetryDelay without the log, for a callRetryer that logs the retry itself.
+func (r countingRetryer) delay(attempt int, err error) (time.Duration, error) {
 	d, e := r.RetryerV2.RetryDelay(attempt, err)
-	if e == nil {
+	if e == nil && r.n != nil {
 		r.n.Add(1)
 	}
 	return d, e
+}
+
+// requestOf finds the method and URL (without its query) of the request an attempt's error is
+// about: in the HTTP response of an S3 error, or in the transport's error.
+func requestOf(err error) (method, u string) {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil && re.Response.Request != nil {
+		req := re.Response.Request
+		return req.Method, req.URL.Scheme + "://" + req.URL.Host + req.URL.Path
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op, strings.SplitN(ue.URL, "?", 2)[0]
+	}
+	return "", ""
 }
 
 // NewClient builds an S3 client from the SDK's default chain (environment, shared config and
@@ -91,8 +124,8 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 			// "retry quota exceeded" failures; each part has its own attempt budget instead.
 			o.RateLimiter = ratelimit.None
 		})
-		if cfg.Retries != nil {
-			return countingRetryer{r, cfg.Retries}
+		if cfg.Retries != nil || cfg.Logger != nil {
+			return countingRetryer{r, cfg.Retries, cfg.Logger}
 		}
 		return r
 	}

@@ -233,7 +233,13 @@ func (r callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if cause := r.stopped(); cause != nil {
 		return 0, fmt.Errorf("%w; not tried again: %w", err, cause)
 	}
-	d, e := r.RetryerV2.RetryDelay(attempt, err)
+	var d time.Duration
+	var e error
+	if c, ok := r.RetryerV2.(countingRetryer); ok { // counted there, logged here
+		d, e = c.delay(attempt, err)
+	} else {
+		d, e = r.RetryerV2.RetryDelay(attempt, err)
+	}
 	if e != nil {
 		return d, e
 	}
