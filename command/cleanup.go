@@ -22,6 +22,7 @@ func cleanupCommand(stdout, stderr io.Writer) *cli.Command {
 			duration("older-than", "abort only uploads started longer ago than `DURATION` (0s: all)", 24*time.Hour, "PG2S3_OLDER_THAN"),
 			boolean("dry-run", "n", "list, abort nothing", "PG2S3_DRY_RUN"),
 			boolean("json", "", "print the uploads as a JSON array on stdout", "PG2S3_JSON"),
+			boolean("quiet", "q,Q", "print nothing but errors (the exit status says whether every abort worked)", "PG2S3_QUIET"),
 		}}, s3Group()},
 		func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -70,7 +71,7 @@ func cleanupCommand(stdout, stderr io.Writer) *cli.Command {
 				}
 				rows = append(rows, r)
 			}
-			if !c.Bool("json") && len(rows) > 0 {
+			if !c.Bool("json") && !c.Bool("quiet") && len(rows) > 0 {
 				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "KEY\tUPLOAD ID\tAGE\tPARTS\tSIZE\tACTION")
 				for _, r := range rows {
@@ -79,7 +80,7 @@ func cleanupCommand(stdout, stderr io.Writer) *cli.Command {
 				}
 				tw.Flush()
 			}
-			out := output{json: c.Bool("json")}
+			out := output{json: c.Bool("json"), quiet: c.Bool("quiet")}
 			err = emit(out, stdout, stderr, fmt.Sprintf("pg2s3: %d incomplete upload%s under %s, %d aborted", len(rows), plural(len(rows)), arg, aborted), rows)
 			return errors.Join(err, errors.Join(failed...))
 		})
