@@ -218,9 +218,13 @@ func TestFaults(t *testing.T) {
 		orMessage []string
 		setup     func(t *testing.T, cfg *Config, s3p *s3Proxy, pgp *pgProxy)
 	}
-	onFirstPart := func(cfg *Config, f func()) {
+	// whileCopyHeld runs f once the first part is uploaded, while the uploads wait for it: their
+	// buffers stay full, so the COPY is held mid-stream by back-pressure until f is done, however
+	// slow the machine. The query is larger than those buffers (about 250 MB).
+	whileCopyHeld := func(cfg *Config, f func()) {
+		cfg.Query = "SELECT g, md5(g::text), 'fault-test' FROM generate_series(1, 5000000) g"
 		var once sync.Once
-		cfg.OnPart = func(string, int, int64) { once.Do(func() { go f() }) }
+		cfg.OnPart = func(string, int, int64) { once.Do(f) }
 	}
 	faults := []fault{
 		{name: "S3: 503 SlowDown on part 2 (twice)", expect: "recover", setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
@@ -317,8 +321,10 @@ func TestFaults(t *testing.T) {
 		}},
 		{name: "PostgreSQL: pg_terminate_backend on the COPY", expect: "fail", message: []string{"57P01", "terminating connection"},
 			orMessage: []string{"lost the connection to PostgreSQL during COPY", "a COPY stream cannot be resumed"}, setup: func(t *testing.T, cfg *Config, _ *s3Proxy, _ *pgProxy) {
-				onFirstPart(cfg, func() {
-					testenv.Psql(t, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg2s3' AND query LIKE '%fault-test%'")
+				whileCopyHeld(cfg, func() {
+					if n := testenv.PsqlValue(t, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pg2s3' AND query LIKE '%fault-test%' AND pid <> pg_backend_pid()"); strings.TrimSpace(n) != "1" {
+						t.Errorf("terminated %s backends, want the COPY's", n)
+					}
 				})
 			}},
 		{name: "PostgreSQL: statement_timeout mid-stream", expect: "fail", message: []string{"57014", "statement timeout"}, setup: func(t *testing.T, cfg *Config, _ *s3Proxy, _ *pgProxy) {
@@ -339,7 +345,7 @@ func TestFaults(t *testing.T) {
 					t.Skip("PG2S3_STACK_DIR and PG2S3_PG_BINDIR are not set: run the tests with `make test`")
 				}
 				done := make(chan struct{})
-				onFirstPart(cfg, func() {
+				whileCopyHeld(cfg, func() {
 					defer close(done)
 					// -l: the restarted server must not inherit (and hold open) our output pipe.
 					args := []string{filepath.Join(bindir, "pg_ctl"), "-D", filepath.Join(dir, "pg", "data"), "-l", filepath.Join(dir, "pg", "server.log"), "-m", "fast", "-w", "restart"}
