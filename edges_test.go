@@ -340,3 +340,28 @@ func TestQueryNamedInMessages(t *testing.T) {
 		t.Errorf("exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// When the run's manifest cannot be written, what the committers before it published (each
+// table's manifest) is taken back with the objects: nothing is left that says a table is loaded.
+func TestFailedCommitTakesBackWhatCameBefore(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS undo_a, undo_b;
+		CREATE TABLE undo_a AS SELECT g AS id FROM generate_series(1, 100) g; CREATE TABLE undo_b AS SELECT g AS id FROM generate_series(1, 10) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS undo_a, undo_b") })
+	var manifests atomic.Int64
+	d := newAnswerDropper(t, func(*http.Request) bool { return false }, func(r *http.Request) bool {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".manifest.json") {
+			manifests.Add(1)
+		}
+		return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifest.json")
+	})
+	prefix := testenv.Prefix(t, client, bucket)
+	r := pg2s3(t, nil, "export", "-t", "undo_a", "-t", "undo_b", "--to", "s3://"+bucket+"/"+prefix, "--preset", "redshift",
+		"--endpoint-url", d.url, "--retries", "1", "-q")
+	if r.code != 1 || manifests.Load() != 2 {
+		t.Fatalf("exit %d (want 1), %d table manifests written (want 2): %s", r.code, manifests.Load(), r.stderr)
+	}
+	if keys := testenv.ListKeys(t, client, bucket, prefix); len(keys) != 0 {
+		t.Errorf("the failed run left %v", keys)
+	}
+}

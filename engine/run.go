@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5/pgconn"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/sink"
@@ -498,69 +497,22 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 			return nil, &PrivilegeError{Table: t.String()}
 		}
 	}
+	var chunkDone func(context.Context, Chunk, []Object) error
 	if cfg.Resume {
 		if err := r.startJournal(ctx); err != nil {
 			return nil, err
 		}
+		chunkDone = r.recordChunk
 	}
-	var (
-		mu        sync.Mutex
-		completed = slices.Clone(r.resumed)
-	)
-	collect := func(c Chunk, wait func() ([]Object, error)) error {
-		objs, err := wait()
-		mu.Lock()
-		completed = append(completed, objs...)
-		mu.Unlock()
-		if err == nil && cfg.Resume {
-			err = r.recordChunk(ctx, c, objs)
-		}
-		if err != nil && cfg.To.IsPrefix() {
-			return &ChunkError{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), Err: err}
-		}
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	if len(r.plan) == 1 && cfg.Snapshot == "" {
-		// One COPY: it runs on the coordinator, inside the snapshot's own transaction.
-		c := r.plan[0]
-		g.Go(func() error {
-			wait, _ := r.runChunk(gctx, r.coord, "", c)
-			return collect(c, wait)
-		})
-	} else {
-		queue := make(chan Chunk, len(r.plan))
-		for _, c := range r.plan {
-			queue <- c
-		}
-		close(queue)
-		for w := 0; w < min(cfg.jobs(), len(r.plan)); w++ {
-			g.Go(func() error {
-				conn, err := cfg.Conn.Connect(gctx)
-				if err != nil {
-					return err
-				}
-				defer closeConn(gctx, conn)
-				for c := range queue {
-					wait, err := r.runChunk(gctx, conn, r.snap.ID, c)
-					if err != nil {
-						return collect(c, wait)
-					}
-					// The COPY is done: the connection takes the next chunk while these uploads finish.
-					g.Go(func() error { return collect(c, wait) })
-				}
-				return nil
-			})
+	written, err := r.execute(ctx, chunkDone)
+	completed := append(slices.Clone(r.resumed), written...)
+	if err == nil {
+		if cerr := copyout.Commit(ctx, r.coord); cerr != nil {
+			err = fmt.Errorf("releasing the snapshot: %w", cerr)
 		}
 	}
-	runErr := g.Wait()
-	if runErr == nil {
-		if err := copyout.Commit(ctx, r.coord); err != nil {
-			runErr = fmt.Errorf("releasing the snapshot: %w", err)
-		}
-	}
-	if runErr != nil {
-		return nil, r.fail(ctx, completed, r.realCause(ctx, runErr))
+	if err != nil {
+		return nil, r.fail(ctx, completed, r.realCause(ctx, err))
 	}
 	tables := r.tables
 	if cfg.Query != "" && cfg.Parquet != nil { // the query's described columns
@@ -568,51 +520,7 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	}
 	m := newManifest(r.snap, tables, completed, cfg, time.Since(start))
 	m.Incremental = r.inc
-	if !cfg.To.IsPrefix() {
-		return m, nil
-	}
-	if cfg.TableManifests {
-		for _, t := range r.tables {
-			if err := m.forTable(t.String()).write(ctx, r.client, TableManifestURL(*cfg.To.S3, t.Schema, t.Name), cfg.sideOptions()); err != nil {
-				return nil, r.fail(ctx, completed, err)
-			}
-		}
-	}
-	mo := cfg.sideOptions()
-	mo.NoClobber = cfg.Resume
-	if err := m.write(ctx, r.client, r.manifestURL, mo); err != nil {
-		var ee *upload.ExistsError
-		if errors.As(err, &ee) {
-			return nil, &ResumeRaceError{Manifest: r.manifestURL.String()}
-		}
-		return nil, r.fail(ctx, completed, err)
-	}
-	m.URL = r.manifestURL.String()
-	if cfg.Resume {
-		r.endJournal(ctx)
-	}
-	if r.inc != nil {
-		if err := r.commitRun(ctx); err != nil {
-			manifests := []string{m.URL}
-			if cfg.TableManifests {
-				for _, t := range r.tables {
-					manifests = append(manifests, TableManifestURL(*cfg.To.S3, t.Schema, t.Name).String())
-				}
-			}
-			for _, u := range manifests { // the run did not count: no manifest may say otherwise
-				if derr := r.delete(ctx, Object{URL: u}); derr != nil {
-					err = fmt.Errorf("%w; deleting the run's manifest %s failed too: %v", err, u, derr)
-				}
-			}
-			return nil, r.fail(ctx, completed, err)
-		}
-	}
-	if cfg.CleanPath {
-		if err := r.cleanPath(ctx, m); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+	return r.commit(ctx, m, completed)
 }
 
 // realCause names why workers could not join the run's snapshot when the coordinator holding it
