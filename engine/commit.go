@@ -98,7 +98,7 @@ type tableManifests struct {
 func (c *tableManifests) commit(ctx context.Context, m *Manifest) error {
 	for _, t := range c.r.tables {
 		u := TableManifestURL(*c.r.cfg.To.S3, t.Schema, t.Name)
-		if err := m.forTable(t.String()).write(ctx, c.r.client, u, c.r.cfg.sideOptions()); err != nil {
+		if err := m.forTable(t.String()).write(ctx, c.r.store, u, c.r.cfg.sideOptions()); err != nil {
 			return err
 		}
 		c.written = append(c.written, u.String())
@@ -121,7 +121,7 @@ type manifestCommitter struct {
 func (c *manifestCommitter) commit(ctx context.Context, m *Manifest) error {
 	o := c.r.cfg.sideOptions()
 	o.NoClobber = c.r.cfg.Resume
-	if err := m.write(ctx, c.r.client, c.r.manifestURL, o); err != nil {
+	if err := m.write(ctx, c.r.store, c.r.manifestURL, o); err != nil {
 		var ee *upload.ExistsError
 		if errors.As(err, &ee) {
 			return &ResumeRaceError{Manifest: c.r.manifestURL.String()}

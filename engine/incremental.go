@@ -116,9 +116,9 @@ func runPath(base upload.URL, start time.Time, prev *RunState) upload.URL {
 var stateKey = regexp.MustCompile(`^run-([0-9]{6,})\.json$`)
 
 // runKeys lists the keys of the base's committed runs, by run number.
-func runKeys(ctx context.Context, client *s3.Client, base upload.URL) (map[int]string, error) {
+func runKeys(ctx context.Context, st store, base upload.URL) (map[int]string, error) {
 	keys := map[int]string{}
-	err := listKeys(ctx, client, base.Join(StateFolder), "list the runs", func(k string) bool {
+	err := st.list(ctx, base.Join(StateFolder), "list the runs", func(k string) bool {
 		if m := stateKey.FindStringSubmatch(strings.TrimPrefix(k, base.Key+StateFolder)); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			keys[n] = k
@@ -131,9 +131,9 @@ func runKeys(ctx context.Context, client *s3.Client, base upload.URL) (map[int]s
 // readRun reads the state of run n. A state that is not one pg2s3 wrote for that run (edited, or
 // replaced by another program) is an error of its own: the next run would start from nothing, or
 // collide with a run that is there and blame a concurrent run.
-func readRun(ctx context.Context, client *s3.Client, bucket, key string, n int) (*RunState, error) {
+func readRun(ctx context.Context, st store, bucket, key string, n int) (*RunState, error) {
 	var s RunState
-	found, err := getJSON(ctx, client, upload.URL{Bucket: bucket, Key: key}, &s)
+	found, err := getJSON(ctx, st, upload.URL{Bucket: bucket, Key: key}, &s)
 	if err == nil && !found {
 		err = fmt.Errorf("the run's state s3://%s/%s was listed, then gone", bucket, key)
 	}
@@ -148,19 +148,20 @@ func readRun(ctx context.Context, client *s3.Client, bucket, key string, n int) 
 }
 
 // latestRun reads the base's latest committed run, or nil for the first run.
-func latestRun(ctx context.Context, client *s3.Client, base upload.URL) (*RunState, error) {
-	keys, err := runKeys(ctx, client, base)
+func latestRun(ctx context.Context, st store, base upload.URL) (*RunState, error) {
+	keys, err := runKeys(ctx, st, base)
 	if err != nil || len(keys) == 0 {
 		return nil, err
 	}
 	n := slices.Max(slices.Collect(maps.Keys(keys)))
-	return readRun(ctx, client, base.Bucket, keys[n], n)
+	return readRun(ctx, st, base.Bucket, keys[n], n)
 }
 
 // Runs lists the base's committed runs after run since (0: all), in order: what is new for a
 // loader that has loaded run since.
 func Runs(ctx context.Context, client *s3.Client, base upload.URL, since int) ([]RunState, error) {
-	keys, err := runKeys(ctx, client, base)
+	st := s3Store{client}
+	keys, err := runKeys(ctx, st, base)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func Runs(ctx context.Context, client *s3.Client, base upload.URL, since int) ([
 		if n <= since {
 			continue
 		}
-		s, err := readRun(ctx, client, base.Bucket, keys[n], n)
+		s, err := readRun(ctx, st, base.Bucket, keys[n], n)
 		if err != nil {
 			return nil, err
 		}

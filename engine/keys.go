@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -262,28 +260,7 @@ func (r *run) checkPrefix(ctx context.Context) error {
 
 // listPrefix calls each with every key under the destination prefix until it returns false.
 func (r *run) listPrefix(ctx context.Context, each func(key string) bool) error {
-	return listKeys(ctx, r.client, *r.cfg.To.S3, "list objects", each)
-}
-
-// listKeys calls each with every key that starts with u's key until it returns false; op says
-// what the listing is for, in its error.
-func listKeys(ctx context.Context, client *s3.Client, u upload.URL, op string, each func(key string) bool) error {
-	in := &s3.ListObjectsV2Input{Bucket: &u.Bucket, Prefix: &u.Key}
-	for {
-		out, err := client.ListObjectsV2(ctx, in)
-		if err != nil {
-			return &upload.Error{Op: op, Bucket: u.Bucket, Key: u.Key, Err: err}
-		}
-		for _, o := range out.Contents {
-			if !each(aws.ToString(o.Key)) {
-				return nil
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			return nil
-		}
-		in.ContinuationToken = out.NextContinuationToken
-	}
+	return r.store.list(ctx, *r.cfg.To.S3, "list objects", each)
 }
 
 // cleanPath deletes every object under the prefix that this run did not write, after the run

@@ -1,15 +1,12 @@
 package engine
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/upload"
 )
@@ -144,12 +141,16 @@ func (m *Manifest) forTable(name string) *Manifest {
 
 // write stores the manifest with o; it is the last object of a run.
 // With o.NoClobber an existing manifest is kept, and the write fails with an *upload.ExistsError.
-func (m *Manifest) write(ctx context.Context, client *s3.Client, url upload.URL, o upload.Options) error {
+func (m *Manifest) write(ctx context.Context, st store, url upload.URL, o upload.Options) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if _, err := upload.New(client, url, o).Upload(ctx, bytes.NewReader(b)); err != nil {
+	exists, err := st.write(ctx, url, b, o)
+	if exists {
+		err = &upload.ExistsError{Bucket: url.Bucket, Key: url.Key}
+	}
+	if err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -9,11 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/upload"
@@ -112,28 +108,9 @@ func chunkRecordURL(prefix upload.URL, c Chunk) upload.URL {
 	return prefix.Join(fmt.Sprintf("%s%s.%s-%06d.json", chunksFolder, KeyName(c.Table.Schema), KeyName(c.Table.Name), c.Index))
 }
 
-// The small objects the engine keeps beside the data (journals, runs' states, snapshot IDs) are
-// read by readObject and written, never over one that is there, by putNew.
-
-// readObject reads the object at u, at most limit bytes of it; found is false when there is none.
-func readObject(ctx context.Context, client *s3.Client, u upload.URL, limit int64) (b []byte, found bool, err error) {
-	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key})
-	if upload.Code(err) == "NoSuchKey" {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, &upload.Error{Op: "read", Bucket: u.Bucket, Key: u.Key, Err: err}
-	}
-	defer obj.Body.Close()
-	if b, err = io.ReadAll(io.LimitReader(obj.Body, limit)); err != nil {
-		return nil, false, fmt.Errorf("reading %s: %w", u, err)
-	}
-	return b, true, nil
-}
-
 // getJSON reads the JSON object at u into v; found is false when there is none.
-func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found bool, err error) {
-	b, found, err := readObject(ctx, client, u, 64<<20)
+func getJSON(ctx context.Context, st store, u upload.URL, v any) (found bool, err error) {
+	b, found, err := st.read(ctx, u, 64<<20)
 	if err != nil || !found {
 		return false, err
 	}
@@ -145,14 +122,9 @@ func getJSON(ctx context.Context, client *s3.Client, u upload.URL, v any) (found
 
 // putNew writes body to u with o unless something is there (a conditional write); exists reports
 // that case.
-func putNew(ctx context.Context, client *s3.Client, u upload.URL, body []byte, o upload.Options) (exists bool, err error) {
+func putNew(ctx context.Context, st store, u upload.URL, body []byte, o upload.Options) (exists bool, err error) {
 	o.NoClobber = true
-	_, err = upload.New(client, u, o).Upload(ctx, bytes.NewReader(body))
-	var ee *upload.ExistsError
-	if errors.As(err, &ee) {
-		return true, nil
-	}
-	return false, err
+	return st.write(ctx, u, body, o)
 }
 
 // putOnce writes v as JSON to u unless something is there; exists reports that case.
@@ -161,7 +133,7 @@ func (r *run) putOnce(ctx context.Context, u upload.URL, v any) (exists bool, er
 	if err != nil {
 		return false, err
 	}
-	return putNew(ctx, r.client, u, b, r.cfg.sideOptions())
+	return putNew(ctx, r.store, u, b, r.cfg.sideOptions())
 }
 
 // loadJournal reads the journal of a resumable run, inside the attempt's snapshot: it checks that
@@ -179,9 +151,9 @@ func (r *run) loadJournal(ctx context.Context, j Journal) error {
 	}
 	records := map[string]ChunkRecord{}
 	var readErr error
-	err := listKeys(ctx, r.client, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
+	err := r.store.list(ctx, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
 		var rec ChunkRecord
-		if _, readErr = getJSON(ctx, r.client, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
+		if _, readErr = getJSON(ctx, r.store, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
 			return false
 		}
 		records[k] = rec
@@ -243,7 +215,7 @@ func (r *run) endJournal(ctx context.Context) {
 		}
 	}
 	keys := []string{prefix.Key + journalKey}
-	listKeys(ctx, r.client, prefix.Join(chunksFolder), "list the run's journal", func(k string) bool {
+	r.store.list(ctx, prefix.Join(chunksFolder), "list the run's journal", func(k string) bool {
 		keys = append(keys, k)
 		return true
 	})
@@ -279,7 +251,7 @@ func (r *run) snapshotGone(ctx context.Context, err error) error {
 // the prefix check refuses it as it refuses any other object.
 func (r *run) finished(ctx context.Context) (*Manifest, error) {
 	var m Manifest
-	found, err := getJSON(ctx, r.client, r.manifestURL, &m)
+	found, err := getJSON(ctx, r.store, r.manifestURL, &m)
 	if err != nil || !found {
 		return nil, err
 	}

@@ -1,15 +1,11 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -20,7 +16,6 @@ import (
 
 	"github.com/pg2s3/pg2s3/columnar"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -85,6 +80,7 @@ type run struct {
 	inc           *RunState // an incremental run's state, committed last
 	manifestURL   upload.URL
 	client        *s3.Client
+	store         store // the run's small objects, beside the data
 	budget        *upload.Budget
 	coord         *pgconn.PgConn
 	snap          Snapshot
@@ -168,12 +164,13 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 				return nil, err
 			}
 		}
+		r.store = s3Store{r.client}
 		store := upload.StoreOf(r.client, cfg.S3)
 		cfg.Upload.Store, r.cfg.Upload.Store = store, store
 	}
 	if len(cfg.Incremental) > 0 { // the run path, from the base's previous run
 		r.base = *cfg.To.S3
-		prev, err := latestRun(ctx, r.client, r.base)
+		prev, err := latestRun(ctx, r.store, r.base)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +185,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if cfg.Resume {
 		cfg.KeepPartial, r.cfg.KeepPartial = true, true // the next attempt needs them
 		var j Journal
-		found, err := getJSON(ctx, r.client, cfg.To.S3.Join(journalKey), &j)
+		found, err := getJSON(ctx, r.store, cfg.To.S3.Join(journalKey), &j)
 		if err != nil {
 			return nil, err
 		}
@@ -629,8 +626,7 @@ func (r *run) delete(ctx context.Context, o Object) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	u, _ := upload.ParseObject(o.URL)
-	_, err := r.client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(u.Key)})
-	return err
+	return r.store.remove(dctx, u)
 }
 
 // runChunk exports one chunk through a splitter into one or more objects. snapshot, when not
@@ -639,7 +635,7 @@ func (r *run) delete(ctx context.Context, o Object) error {
 // It returns once the COPY is done, with a function that waits for the chunk's uploads and returns
 // the objects that completed (on failure too, so that they can be deleted).
 func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string, c Chunk) (wait func() ([]Object, error), err error) {
-	sp := &splitter{run: r, ctx: ctx, chunk: c, header: r.cfg.CSV.Header && r.cfg.Parquet == nil}
+	sp := r.newSplitter(ctx, c)
 	failed := func(err error) (func() ([]Object, error), error) {
 		objs, _ := sp.finish(err)
 		return func() ([]Object, error) { return objs, err }, err
@@ -724,245 +720,4 @@ func (r *run) target(c Chunk, split int, partition string) sink.Target {
 	up := upload.New(r.client, url, cfg.Upload)
 	up.Logger, up.Budget, up.OnPart = cfg.Logger, r.budget, onPart
 	return sink.S3{Uploader: up}
-}
-
-// splitter is the RowWriter of one chunk: it starts a new object whenever the current one reached
-// MaxObjectSize or MaxRows, between two rows, and repeats the header at the top of each object.
-type splitter struct {
-	run    *run
-	ctx    context.Context
-	chunk  Chunk
-	header bool
-
-	hdr       []byte
-	cur       *objectWriter
-	done      []*objectWriter
-	split     int
-	gotHeader bool
-	rows      int64 // rows of the chunk's objects before the current one
-
-	bw       *bufio.Writer    // the open object's buffer, reused by the next
-	keyBuf   []byte           // a binary row's key, copied out before its bytes are reused
-	partKey  []byte           // the current partition key, as the server sent it
-	partVals []PartitionValue // its values
-	partPath string           // its name=value/ path
-}
-
-// objectWriter is one object on its way: buffer -> stages -> sink.
-type objectWriter struct {
-	bw        *bufio.Writer
-	stages    []io.WriteCloser // the stages' writers, the one nearest the COPY first
-	obj       *sink.Object
-	rows      int64
-	csvBytes  int64
-	partition []PartitionValue
-}
-
-func (s *splitter) start() error {
-	if err := s.run.uploading.Acquire(s.ctx, 1); err != nil {
-		return context.Cause(s.ctx)
-	}
-	o := &objectWriter{obj: sink.Open(s.ctx, s.run.target(s.chunk, s.split, s.partPath)), partition: s.partVals}
-	go func() { o.obj.Wait(); s.run.uploading.Release(1) }()
-	s.cur = o
-	s.split++
-	stages := append(append([]Stage{}, s.run.cfg.Stages...), s.run.cfg.Compress)
-	if p := s.run.cfg.Parquet; p != nil { // the encoder, in place of the compressor (Parquet compresses inside)
-		t := s.chunk.Table
-		enc := &columnar.Encoder{Columns: t.Parquet, Options: *p, FirstRow: s.rows + 1}
-		if len(s.run.plan) == 1 { // else the chunk's error names the table and the chunk
-			enc.Where = t.String()
-		}
-		stages[len(stages)-1] = enc
-	}
-	var w io.Writer = o.obj
-	for i := len(stages) - 1; i >= 0; i-- {
-		sw, err := stages[i].Wrap(w)
-		if err != nil {
-			return err
-		}
-		o.stages = append([]io.WriteCloser{sw}, o.stages...)
-		w = sw
-	}
-	if s.bw == nil { // one buffer per chunk, for its objects one after another
-		s.bw = bufio.NewWriterSize(w, copyout.BufferSize)
-	} else {
-		s.bw.Reset(w)
-	}
-	o.bw = s.bw
-	if s.hdr != nil {
-		if _, err := o.bw.Write(s.hdr); err != nil {
-			return err
-		}
-		o.csvBytes += int64(len(s.hdr))
-	}
-	return nil
-}
-
-// close ends the object's stream: cleanly (the sink publishes; its upload completes in the
-// background) when err is nil, else with err (the sink publishes nothing).
-// The buffer and the stages are let go of: a chunk keeps its closed objects until their uploads
-// end, and with partitions a chunk may close thousands of them.
-func (o *objectWriter) close(err error) error {
-	defer func() { o.bw, o.stages = nil, nil }()
-	if err == nil {
-		err = o.bw.Flush()
-		for _, sw := range o.stages {
-			if err == nil {
-				err = sw.Close() // the stage's last bytes (a compressor's trailer)
-			}
-		}
-		if err == nil {
-			return o.obj.Close()
-		}
-	}
-	o.obj.CloseWithError(err)
-	for _, sw := range o.stages {
-		sw.Close() // stops a compressor's goroutines; its writes fail on the closed stream
-	}
-	return err
-}
-
-func (s *splitter) closeCurrent() error {
-	o := s.cur
-	s.cur = nil
-	s.rows += o.rows
-	s.done = append(s.done, o)
-	return o.close(nil)
-}
-
-// WriteRow receives one CopyData message.
-func (s *splitter) WriteRow(row []byte) error {
-	partitioned := len(s.run.cfg.PartitionBy) > 0
-	if s.header && !s.gotHeader {
-		s.gotHeader = true
-		if partitioned {
-			_, row = s.splitKey(row)
-		}
-		s.hdr = append([]byte(nil), row...)
-		if s.cur == nil && !partitioned { // a partition's object starts with its first row
-			return s.start()
-		}
-		return nil
-	}
-	cfg := &s.run.cfg
-	if partitioned {
-		var key []byte
-		key, row = s.splitKey(row)
-		if s.partVals == nil || !bytes.Equal(key, s.partKey) { // a new partition: a new object
-			if s.cur != nil {
-				if err := s.closeCurrent(); err != nil {
-					return err
-				}
-			}
-			vals, err := decodeKey(cfg.PartitionBy, string(key))
-			if err != nil {
-				return err
-			}
-			if err := s.run.notePartition(s.chunk.Table, key); err != nil {
-				return err
-			}
-			s.partKey, s.partVals, s.partPath = append(s.partKey[:0], key...), vals, hivePath(vals)
-		}
-	}
-	if s.cur != nil && s.cur.rows > 0 &&
-		((cfg.MaxObjectSize > 0 && s.cur.csvBytes+int64(len(row)) > cfg.MaxObjectSize) ||
-			(cfg.MaxRows > 0 && s.cur.rows >= cfg.MaxRows)) {
-		if err := s.closeCurrent(); err != nil {
-			return err
-		}
-	}
-	if s.cur == nil {
-		if err := s.start(); err != nil {
-			return err
-		}
-	}
-	if _, err := s.cur.bw.Write(row); err != nil {
-		return err
-	}
-	s.cur.rows++
-	s.cur.csvBytes += int64(len(row))
-	return nil
-}
-
-// splitKey cuts a partitioned row's leading key field off: in binary COPY the first field (the
-// tuple's field count, rewritten in place, moves up to just before the second field); in CSV and
-// text everything before the first delimiter (the key never needs quoting or escaping).
-func (s *splitter) splitKey(row []byte) (key, rest []byte) {
-	if s.run.cfg.Parquet != nil {
-		if len(row) < 6 {
-			return nil, row
-		}
-		n := int(int16(binary.BigEndian.Uint16(row)))
-		l := int(int32(binary.BigEndian.Uint32(row[2:])))
-		if n < 1 || l < 0 || len(row) < 6+l {
-			return nil, row
-		}
-		s.keyBuf = append(s.keyBuf[:0], row[6:6+l]...) // the count below overwrites its last two bytes
-		key, rest = s.keyBuf, row[4+l:]
-		binary.BigEndian.PutUint16(rest, uint16(n-1))
-		return key, rest
-	}
-	delim := byte(',')
-	switch {
-	case s.run.cfg.CSV.Delimiter != "":
-		delim = s.run.cfg.CSV.Delimiter[0]
-	case s.run.cfg.CSV.Format == "text":
-		delim = '\t'
-	}
-	i := bytes.IndexByte(row, delim)
-	if i < 0 {
-		return row, nil
-	}
-	return row[:i], row[i+1:]
-}
-
-// finish ends the chunk after a failure (every open stream is closed with the error, which aborts
-// its upload) or a success (see closeAll), waits for the uploads, and returns the objects that
-// completed.
-func (s *splitter) finish(copyErr error) ([]Object, error) {
-	err := s.closeAll(copyErr)
-	objs, werr := s.wait()
-	if err == nil {
-		err = werr
-	}
-	return objs, err
-}
-
-// closeAll ends the chunk's streams without waiting for the uploads. On success a chunk without
-// rows still gets one (empty or header-only) object when it is the table's first chunk.
-func (s *splitter) closeAll(copyErr error) error {
-	err := copyErr
-	if err == nil && s.cur == nil && len(s.done) == 0 && s.chunk.Index == 0 && len(s.run.cfg.PartitionBy) == 0 {
-		err = s.start()
-	}
-	if s.cur != nil {
-		o := s.cur
-		s.cur = nil
-		s.done = append(s.done, o)
-		if cerr := o.close(err); err == nil {
-			err = cerr
-		}
-	}
-	return err
-}
-
-// wait waits for the chunk's uploads and returns the objects that completed.
-func (s *splitter) wait() ([]Object, error) {
-	var err error
-	var objs []Object
-	for i, o := range s.done {
-		res, werr := o.obj.Wait()
-		if werr != nil {
-			s.run.noteStuck(werr)
-			if err == nil {
-				err = werr
-			}
-			continue
-		}
-		objs = append(objs, Object{URL: res.URL, Table: s.chunk.Table.String(), Chunk: s.chunk.Index, Split: i,
-			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag,
-			Partition: o.partition})
-	}
-	return objs, err
 }

@@ -81,7 +81,7 @@ func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string) 
 // ShardManifests lists the shards' manifests under prefix (manifest-shard-I-of-N.json).
 func ShardManifests(ctx context.Context, client *s3.Client, prefix upload.URL) ([]string, error) {
 	var out []string
-	err := listKeys(ctx, client, prefix.Join("manifest-shard-"), "list the shards' manifests", func(k string) bool {
+	err := s3Store{client}.list(ctx, prefix.Join("manifest-shard-"), "list the shards' manifests", func(k string) bool {
 		if rel := strings.TrimPrefix(k, prefix.Key); shardManifest.MatchString(rel) {
 			out = append(out, prefix.Join(rel).String())
 		}
@@ -104,19 +104,18 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	var out *Manifest
 	seen := map[int]string{}
 	count := 0
+	st := s3Store{client}
 	for _, u := range urls {
 		loc, err := upload.ParseObject(u)
 		if err != nil {
 			return nil, err
 		}
-		obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &loc.Bucket, Key: &loc.Key})
-		if err != nil {
-			return nil, &upload.Error{Op: "get manifest", Bucket: loc.Bucket, Key: loc.Key, Err: err}
+		b, found, err := st.read(ctx, loc, 64<<20)
+		if err == nil && !found {
+			err = fmt.Errorf("no manifest at %s", u)
 		}
-		b, err := io.ReadAll(obj.Body)
-		obj.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", u, err)
+			return nil, err
 		}
 		var m Manifest
 		if err := json.Unmarshal(b, &m); err != nil {
@@ -159,7 +158,7 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	}
 	out.Shard = nil
 	out.recount()
-	if err := out.write(ctx, client, to, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}}); err != nil {
+	if err := out.write(ctx, st, to, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}}); err != nil {
 		return nil, err
 	}
 	out.URL = to.String()
@@ -178,17 +177,14 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():
 		u := *d.S3
-		exists, err := putNew(ctx, client, u, []byte(body), upload.Options{Object: upload.ObjectOptions{ContentType: "text/plain"}})
+		exists, err := putNew(ctx, s3Store{client}, u, []byte(body), upload.Options{Object: upload.ObjectOptions{ContentType: "text/plain"}})
 		if err == nil && exists {
 			err = &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("publishing the snapshot ID to %s: %w", u, err)
 		}
-		return func(ctx context.Context) error {
-			_, err := client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key})
-			return err
-		}, nil
+		return func(ctx context.Context) error { return s3Store{client}.remove(ctx, u) }, nil
 	case d.Path != "":
 		err := sink.WriteFile(ctx, sink.File{Path: d.Path, NoClobber: true}, func(w io.Writer) error {
 			_, err := io.WriteString(w, body)
@@ -217,7 +213,7 @@ func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 	case d.S3 != nil && !d.S3.IsPrefix():
 		var found bool
 		var err error
-		if b, found, err = readObject(ctx, client, *d.S3, 1024); err != nil {
+		if b, found, err = (s3Store{client}).read(ctx, *d.S3, 1024); err != nil {
 			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
 		if !found {
