@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -214,22 +215,24 @@ func ownStop(ctx context.Context) context.Context {
 
 // callRetryer is the retryer of one request: it logs each retry (the request, the object, the
 // attempt and its cause), and it starts no new attempt once stop is done, not even after a
-// backoff it is waiting out.
+// backoff it is waiting out. The first attempt always goes: a request made after the stop (the
+// HEAD that finds out whether a write was applied) is made on purpose.
 type callRetryer struct {
 	aws.RetryerV2
 	stop            context.Context // nil: never
 	op, bucket, key string
 	logger          *slog.Logger
+	attempts        atomic.Int32
 }
 
-func (r callRetryer) stopped() error {
+func (r *callRetryer) stopped() error {
 	if r.stop == nil || r.stop.Err() == nil {
 		return nil
 	}
 	return context.Cause(r.stop)
 }
 
-func (r callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+func (r *callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	if cause := r.stopped(); cause != nil {
 		return 0, fmt.Errorf("%w; not tried again: %w", err, cause)
 	}
@@ -258,9 +261,11 @@ func (r callRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
 	}
 }
 
-func (r callRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
-	if cause := r.stopped(); cause != nil {
-		return nil, cause
+func (r *callRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if n := r.attempts.Add(1); n > 1 {
+		if cause := r.stopped(); cause != nil {
+			return nil, cause
+		}
 	}
 	return r.RetryerV2.GetAttemptToken(ctx)
 }
@@ -274,7 +279,7 @@ func withRetries(ctx context.Context, op, bucket, key string, logger *slog.Logge
 	}
 	return func(o *s3.Options) {
 		if inner, ok := o.Retryer.(aws.RetryerV2); ok {
-			o.Retryer = callRetryer{RetryerV2: inner, stop: stop, op: op, bucket: bucket, key: key, logger: logger}
+			o.Retryer = &callRetryer{RetryerV2: inner, stop: stop, op: op, bucket: bucket, key: key, logger: logger}
 		}
 	}
 }
