@@ -4,12 +4,14 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -334,5 +336,49 @@ func TestProfileAndCABundle(t *testing.T) {
 	}
 	if r := pg2s3(t, nil, append(args, "--ca-bundle", config)...); r.code != 2 || !strings.Contains(r.stderr, "--ca-bundle "+config+": holds no PEM certificate") {
 		t.Errorf("--ca-bundle of a non-PEM file: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// The libraries never name a flag of pg2s3's (their errors name settings, which the command line
+// words as flags): a library is used by programs that have no flags. Printed commands for a
+// person (upload/cleanup.go's, a loader's shell command) are what they are.
+func TestLibrariesNameNoFlag(t *testing.T) {
+	man := pg2s3(t, nil, "man")
+	if man.code != 0 {
+		t.Fatalf("pg2s3 man: exit %d: %s", man.code, man.stderr)
+	}
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\\fB\\-\\-((?:[a-z0-9]|\\-)+)`).FindAllStringSubmatch(man.stdout, -1) {
+		flags[strings.ReplaceAll(m[1], `\-`, "-")] = true
+	}
+	if len(flags) < 40 {
+		t.Fatalf("the man page names %d flags: the test cannot tell what a flag is", len(flags))
+	}
+	var found []string
+	mention := regexp.MustCompile(`--([a-z0-9][a-z0-9_-]*)`) // bq load --null_marker is not --null
+	for _, dir := range []string{"engine", "columnar", "preset", "sink", "upload", "copyout", "metrics", "bench"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") || f == filepath.Join("upload", "cleanup.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, "ShellQuote(") { // a printed shell command
+					continue
+				}
+				for _, m := range mention.FindAllStringSubmatch(line, -1) {
+					if flags[m[1]] {
+						found = append(found, fmt.Sprintf("%s:%d: --%s", f, i+1, m[1]))
+					}
+				}
+			}
+		}
+	}
+	if len(found) > 0 {
+		t.Errorf("%d places in the libraries name a flag:\n%s", len(found), strings.Join(found, "\n"))
 	}
 }

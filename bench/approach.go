@@ -17,7 +17,7 @@ const (
 	Copy   = "copy"   // COPY (query) TO STDOUT, streamed: what pg2s3 export does
 	Cursor = "cursor" // DECLARE CURSOR, FETCH n at a time, CSV encoded in the client, streamed
 	Memory = "memory" // the whole result held in memory, CSV encoded in memory, one PutObject
-	// Parquet is COPY (FORMAT binary) decoded into Parquet: what pg2s3 export --format parquet does.
+	// Parquet is COPY (FORMAT binary) decoded into Parquet: what a Parquet export does.
 	// Its output is not CSV: its rows, not its sha256, are compared with copy's.
 	Parquet = "parquet"
 )

@@ -329,7 +329,7 @@ func TestParquetHardValues(t *testing.T) {
 	cfg.Conn = session(t)
 	cfg.S3 = upload.ClientConfig{Endpoint: testenv.Endpoint()}
 	_, err := engine.Run(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "row 2") || !strings.Contains(err.Error(), "--parquet-infinity") {
+	if err == nil || !strings.Contains(err.Error(), "row 2") || !strings.Contains(err.Error(), "InfinityExtremes") {
 		t.Fatalf("err = %v; want the infinite value's row and the way out", err)
 	}
 	testenv.AssertNothingLeft(t, client, bucket, key)

@@ -1,5 +1,5 @@
 // Package columnar turns PostgreSQL's binary COPY into typed Parquet files: the opt-in stage
-// behind --format parquet. The CSV path does not come here; it stays the server's bytes.
+// behind the Parquet format. The CSV path does not come here; it stays the server's bytes.
 //
 // How a column gets its type: [Describe] asks the server for the statement's row description (no
 // row is read), resolves domains to their base types and enums to text through the catalog, and

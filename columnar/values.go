@@ -37,7 +37,7 @@ func appendValue(vs []parquet.Value, c *Column, i int, b []byte, extremes bool) 
 		return append(vs, parquet.NullValue().Level(0, 1, i)), nil // an empty list
 	case ndim != 1:
 		return vs, fmt.Errorf("a %d-dimensional array: only one-dimensional arrays map to a Parquet LIST; "+
-			"cast the column (to text, or unnest it) with --query", ndim)
+			"cast the column (to text, or unnest it) in the query", ndim)
 	}
 	if len(b) < 20 {
 		return vs, errors.New("short array header")
@@ -47,7 +47,7 @@ func appendValue(vs []parquet.Value, c *Column, i int, b []byte, extremes bool) 
 		// A LIST has no lower bound: writing the elements would lose it, and '[0:2]={1,2,3}' would
 		// read back as '{1,2,3}'.
 		return vs, fmt.Errorf("an array whose subscripts start at %d ('[%d:%d]={...}'), not 1: a Parquet LIST cannot keep that; "+
-			"cast the column to text, or re-base it (array_lower), with --query", lower, lower, int(lower)+n-1)
+			"cast the column to text, or re-base it (array_lower), in the query", lower, lower, int(lower)+n-1)
 	}
 	pos := 20
 	for k := range n {
@@ -171,8 +171,8 @@ func scalar(c *Column, b []byte, extremes bool) (parquet.Value, error) {
 }
 
 func infinite(pg, pq string) string {
-	return "an infinite " + pg + " has no Parquet " + pq + ": give --parquet-infinity extremes to store it as the type's " +
-		"largest or smallest value (which DuckDB reads as infinity), or cast the column to text with --query"
+	return "an infinite " + pg + " has no Parquet " + pq + ": give Options.InfinityExtremes to store it as the type's " +
+		"largest or smallest value (which DuckDB reads as infinity), or cast the column to text in the query"
 }
 
 // numeric's sign word (src/backend/utils/adt/numeric.c).
@@ -208,9 +208,9 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 	}
 	switch sign {
 	case numericNaN:
-		return parquet.Value{}, fmt.Errorf("NaN has no Parquet DECIMAL(%d,%d); cast the column to text or float8 with --query", c.Precision, c.Scale)
+		return parquet.Value{}, fmt.Errorf("NaN has no Parquet DECIMAL(%d,%d); cast the column to text or float8 in the query", c.Precision, c.Scale)
 	case numericPInf, numericNInf:
-		return parquet.Value{}, fmt.Errorf("infinity has no Parquet DECIMAL(%d,%d); cast the column to text or float8 with --query", c.Precision, c.Scale)
+		return parquet.Value{}, fmt.Errorf("infinity has no Parquet DECIMAL(%d,%d); cast the column to text or float8 in the query", c.Precision, c.Scale)
 	case numericPos, numericNeg:
 	default:
 		return parquet.Value{}, fmt.Errorf("numeric sign word %#x", sign)

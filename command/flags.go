@@ -1,10 +1,12 @@
 package command
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -353,6 +355,27 @@ var fieldFlags = map[string]string{
 	"Profile": "profile", "CABundle": "ca-bundle", "Endpoint": "endpoint-url",
 	"SSE": "sse", "SSEKMSKeyID": "sse-kms-key-id", "StorageClass": "storage-class", "Metadata": "metadata", "Tags": "tag",
 }
+
+// settingWords turns the libraries' names of settings in their messages (Config.Resume,
+// Options.InfinityExtremes) into the flags that set them: the libraries never name a flag.
+var settingWords = func() *strings.Replacer {
+	words := map[string]string{
+		"Options.InfinityExtremes": "--parquet-infinity extremes", "File.NoClobber": "--no-clobber",
+		"a snapshot's holder published its ID to (PublishSnapshotID)": "`pg2s3 snapshot --id-to` writes",
+		"export it as Parquet": "export it with --format parquet", "export it as CSV": "export it with --format csv", // preset's
+
+	}
+	for field, flag := range fieldFlags {
+		words["Config."+field] = "--" + flag
+	}
+	olds := slices.Collect(maps.Keys(words))
+	slices.SortFunc(olds, func(a, b string) int { return cmp.Compare(len(b), len(a)) }) // Config.ResumeNewSnapshot before Config.Resume
+	var pairs []string
+	for _, o := range olds {
+		pairs = append(pairs, o, words[o])
+	}
+	return strings.NewReplacer(pairs...)
+}()
 
 // usage words a library's validation error for the command line: it names the flag and the value.
 // Errors that are not about a setting are returned as they are.

@@ -45,7 +45,7 @@ type Projection struct {
 // PartitionColumn is the name of the leading key column of a partitioned COPY.
 const PartitionColumn = "pg2s3_partition"
 
-// Binary is COPY's binary format: the Parquet path decodes it. It is not a user's --format.
+// Binary is COPY's binary format: the Parquet path decodes it. It is not a format a user chooses.
 const Binary = "binary"
 
 // Validate checks what can be checked without the server; PostgreSQL checks the rest (an invalid
@@ -131,11 +131,11 @@ func QuoteLiteral(s string) string {
 	return "E'" + strings.ReplaceAll(s, "'", `\'`) + "'"
 }
 
-// Statement is a COPY statement and, for --query, where the user's query starts inside it (so that the
+// Statement is a COPY statement and, for a query, where the user's query starts inside it (so that the
 // position of a syntax error can be shown in the user's text).
 type Statement struct {
 	SQL         string
-	Query       string // the user's query, for --query
+	Query       string // the user's query
 	QueryOffset int    // characters of SQL before Query
 }
 

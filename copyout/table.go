@@ -45,7 +45,7 @@ WHERE c.oid = to_regclass($1)`
 
 // ResolveTable finds the relation named by name, as PostgreSQL would read it in SQL
 // ([schema.]name, unquoted parts folded to lower case, "quoted" parts kept, the search_path
-// consulted), and failing that, the relation whose name is exactly name (so --table 'My Table'
+// consulted), and failing that, the relation whose name is exactly name (so a table named 'My Table'
 // works without inner quotes). The name only ever travels as a query parameter.
 func ResolveTable(ctx context.Context, conn *pgconn.PgConn, name string) (Table, error) {
 	if name == "" {

@@ -45,7 +45,7 @@ type Config struct {
 	Overwrite bool
 	CleanPath bool
 	Snapshot  string // join this exported snapshot (pg2s3 snapshot) instead of exporting one
-	// SnapshotFrom is where `pg2s3 snapshot --id-to` published the ID to join (instead of Snapshot):
+	// SnapshotFrom is where a snapshot's holder published the ID to join (instead of Snapshot):
 	// an S3 object or a file, read when the run starts.
 	SnapshotFrom Destination
 	Shard        Shard // export only this shard's chunks (with Snapshot or SnapshotFrom)
@@ -206,7 +206,7 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "Query", Reason: err.Error()}
 		}
 		if c.To.IsPrefix() && len(c.PartitionBy) == 0 {
-			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object (or, with --partition-by, " +
+			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object (or, with Config.PartitionBy, " +
 				"to a prefix): give s3://bucket/key, - or a file"}
 		}
 	}
@@ -244,7 +244,7 @@ func (c *Config) Validate() error {
 		case c.Snapshot != "":
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
 		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
-			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file that `pg2s3 snapshot --id-to` writes"}
+			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file a snapshot's holder published its ID to (PublishSnapshotID)"}
 		}
 	}
 	if c.Resume || c.ResumeNewSnapshot {
@@ -252,14 +252,14 @@ func (c *Config) Validate() error {
 		case !c.To.IsPrefix():
 			return &ConfigError{Field: "Resume", Reason: "is for prefix destinations (s3://bucket/prefix/): one object is one COPY, and is simply exported again"}
 		case c.ResumeNewSnapshot && !c.Resume:
-			return &ConfigError{Field: "ResumeNewSnapshot", Reason: "goes with --resume"}
+			return &ConfigError{Field: "ResumeNewSnapshot", Reason: "goes with Config.Resume"}
 		case c.Snapshot == "" && c.SnapshotFrom.Raw == "" && !c.ResumeNewSnapshot:
-			return &ConfigError{Field: "Resume", Reason: "needs a snapshot that outlives this process: start `pg2s3 snapshot` and give --snapshot " +
-				"or --snapshot-from (or, for data that does not change, --resume-new-snapshot)"}
+			return &ConfigError{Field: "Resume", Reason: "needs a snapshot that outlives this process: start `pg2s3 snapshot` and give Config.Snapshot " +
+				"or Config.SnapshotFrom (or, for data that does not change, Config.ResumeNewSnapshot)"}
 		case len(c.Incremental) > 0:
-			return &ConfigError{Field: "Resume", Reason: "does not go with --incremental yet: a failed incremental run removes what it wrote, and the next run starts from the last committed one"}
+			return &ConfigError{Field: "Resume", Reason: "does not go with Config.Incremental yet: a failed incremental run removes what it wrote, and the next run starts from the last committed one"}
 		case c.Overwrite || c.CleanPath:
-			return &ConfigError{Field: "Resume", Reason: "keeps the prefix to the run's own objects: --overwrite and --clean-path do not apply"}
+			return &ConfigError{Field: "Resume", Reason: "keeps the prefix to the run's own objects: Config.Overwrite and Config.CleanPath do not apply"}
 		}
 	}
 	if len(c.Incremental) > 0 {
@@ -271,7 +271,7 @@ func (c *Config) Validate() error {
 		case c.Shard.enabled() || c.Snapshot != "" || c.SnapshotFrom.Raw != "":
 			return &ConfigError{Field: "Incremental", Reason: "cannot be sharded yet: one process records the run's state"}
 		case c.Overwrite || c.CleanPath:
-			return &ConfigError{Field: "Incremental", Reason: "writes each run into a new run=.../ folder: --overwrite and --clean-path do not apply"}
+			return &ConfigError{Field: "Incremental", Reason: "writes each run into a new run=.../ folder: Config.Overwrite and Config.CleanPath do not apply"}
 		}
 		all := 0
 		for _, inc := range c.Incremental {
@@ -352,7 +352,7 @@ const DefaultPartitionChunk = 256 << 20
 func (c *Config) checkPartitions() error {
 	if len(c.PartitionBy) == 0 {
 		if c.DropPartitionColumns {
-			return &ConfigError{Field: "DropPartitionColumns", Reason: "needs --partition-by"}
+			return &ConfigError{Field: "DropPartitionColumns", Reason: "needs Config.PartitionBy"}
 		}
 		return nil
 	}
@@ -363,10 +363,10 @@ func (c *Config) checkPartitions() error {
 		return bad("writes many objects: give a prefix destination (s3://bucket/prefix/)")
 	}
 	if !strings.Contains(c.Template, "{partition}") {
-		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {partition} with --partition-by"}
+		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {partition} with Config.PartitionBy"}
 	}
 	if !strings.Contains(c.Template, "{split") {
-		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {split} with --partition-by: a chunk writes one object per partition value"}
+		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {split} with Config.PartitionBy: a chunk writes one object per partition value"}
 	}
 	seen := map[string]bool{}
 	for _, p := range c.PartitionBy {
@@ -376,7 +376,7 @@ func (c *Config) checkPartitions() error {
 		seen[p.Name] = true
 	}
 	if d := c.CSV.Delimiter; d != "" && strings.ContainsAny(d, "nv0123456789abcdef.") {
-		return &ConfigError{Field: "DELIMITER", Value: d, Reason: "cannot be a letter, digit or dot with --partition-by (the partition key is made of them)"}
+		return &ConfigError{Field: "DELIMITER", Value: d, Reason: "cannot be a letter, digit or dot with Config.PartitionBy (the partition key is made of them)"}
 	}
 	if c.MaxPartitions < 0 {
 		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(c.MaxPartitions), Reason: "must be positive"}

@@ -35,7 +35,7 @@ type PlanTable struct {
 	EstRows   int64  `json:"est_rows"`
 	SizeBytes int64  `json:"size_bytes"`
 	Select    bool   `json:"select_privilege"`
-	// EstPartitions is the planner's estimate of the distinct --partition-by values (-1: not
+	// EstPartitions is the planner's estimate of the distinct PartitionBy values (-1: not
 	// estimated, for an expression the planner has no statistics of).
 	EstPartitions int64 `json:"est_partitions,omitempty"`
 }

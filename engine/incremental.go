@@ -48,7 +48,7 @@ import (
 // StateFolder holds the runs' state objects under the base prefix.
 const StateFolder = "_pg2s3/"
 
-// Incremental is one --incremental setting: Column for every table of the run that has it, or for
+// Incremental is one Incremental setting: Column for every table of the run that has it, or for
 // Table only (as named: schema.table or table).
 type Incremental struct {
 	Table  string
@@ -237,7 +237,7 @@ func (r *run) planIncremental(ctx context.Context) error {
 	return nil
 }
 
-// runColumn is the column of the run-wide --incremental setting, if any.
+// runColumn is the column of the run-wide Incremental setting, if any.
 func runColumn(incs []Incremental) string {
 	for _, inc := range incs {
 		if inc.Table == "" {

@@ -248,7 +248,7 @@ func (r *run) checkPrefix(ctx context.Context) error {
 	if err != nil {
 		if upload.Code(err) == "AccessDenied" {
 			return fmt.Errorf("%w (pg2s3 lists a prefix destination to make sure it does not mix two runs; "+
-				"a role that may not list it can write with --overwrite, which skips the check)", err)
+				"a role that may not list it can write with Config.Overwrite, which skips the check)", err)
 		}
 		return err
 	}

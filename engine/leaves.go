@@ -12,13 +12,13 @@ import (
 
 // leaf is a leaf partition of a partitioned table. A partitioned table is read leaf by leaf: big
 // leaves in page ranges and small ones together, so that it is cut into chunks (and read by
-// several workers) like an ordinary table, and with --partition-by a leaf whose bounds fix the
+// several workers) like an ordinary table, and with PartitionBy a leaf whose bounds fix the
 // partition's value is read without computing a key or sorting.
 type leaf struct {
 	copyout.Table
 	Pages, SizeBytes int64
 	// key is the partition key (partitionKeySQL's text) every row of the leaf has, when its bounds
-	// (and its parents') fix every --partition-by level; "" when the key is computed row by row.
+	// (and its parents') fix every PartitionBy level; "" when the key is computed row by row.
 	key string
 }
 
@@ -175,7 +175,7 @@ func boundList(s, prefix string) ([]string, bool) {
 	return nil, false
 }
 
-// fixKeys gives each leaf whose bounds (its own and its parents') fix every --partition-by level
+// fixKeys gives each leaf whose bounds (its own and its parents') fix every PartitionBy level
 // the key its rows have, computed by the server from the bounds' values with the same expression
 // the rows' keys would be computed with.
 func (r *run) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint32, nodes map[uint32]treeNode) error {

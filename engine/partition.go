@@ -22,7 +22,7 @@ type Partition struct {
 
 var simpleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
 
-// ParsePartition reads --partition-by: a column name, or NAME=EXPRESSION.
+// ParsePartition reads one PartitionBy level: a column name, or NAME=EXPRESSION.
 func ParsePartition(s string) (Partition, error) {
 	s = strings.TrimSpace(s)
 	if simpleName.MatchString(s) {

@@ -33,7 +33,7 @@ type Table struct {
 
 	Parquet       []columnar.Column `json:"-"` // the described columns that are written
 	described     int               // the columns of the described statement
-	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with --partition-by
+	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with PartitionBy
 	filter        string            // an incremental run's condition on the rows
 	columnNames   []string          // the table's columns, in its order
 	leaves        []*leaf           // a partitioned table read leaf by leaf (nil: through the parent)
@@ -90,7 +90,7 @@ const listSQL = `SELECT c.oid, n.nspname, c.relname, c.relkind::text,
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE `
 
-// listTables resolves the --table names and the tables of the --schema names, minus --exclude-table
+// listTables resolves Tables and the tables of Schemas, minus the Exclude patterns
 // patterns, inside the coordinator's snapshot.
 func listTables(ctx context.Context, conn *pgconn.PgConn, names, schemas, exclude []string) ([]*Table, error) {
 	var tables []*Table
@@ -151,7 +151,7 @@ func listTables(ctx context.Context, conn *pgconn.PgConn, names, schemas, exclud
 	return tables, nil
 }
 
-// excluded says whether t matches an --exclude-table pattern: a shell glob on schema.table or on
+// excluded says whether t matches an Exclude pattern: a shell glob on schema.table or on
 // the table's name alone.
 func excluded(t *Table, patterns []string) bool {
 	for _, p := range patterns {

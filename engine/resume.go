@@ -67,7 +67,7 @@ type SnapshotGoneError struct {
 func (e *SnapshotGoneError) Error() string {
 	msg := fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
 		"export the same instant as the chunks already done. Start the run again under a new snapshot (a new prefix, or "+
-		"delete this one: %s), or, for data that does not change, resume with --resume-new-snapshot: %v",
+		"delete this one: %s), or, for data that does not change, resume with Config.ResumeNewSnapshot: %v",
 		e.ID, upload.RemoveCommand(e.Prefix, e.Store)+" --recursive", e.Err)
 	if len(e.Open) > 0 {
 		var ids, cmds []string
@@ -147,7 +147,7 @@ func (r *run) loadJournal(ctx context.Context, j Journal) error {
 	}
 	if j.Snapshot != r.snap.ID && !r.cfg.ResumeNewSnapshot {
 		return &ConfigError{Field: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+
-			"resume it in its own snapshot (--snapshot %s), or give --resume-new-snapshot for data that does not change", j.Snapshot, r.snap.ID, j.Snapshot)}
+			"resume it in its own snapshot (Config.Snapshot %s), or give Config.ResumeNewSnapshot for data that does not change", j.Snapshot, r.snap.ID, j.Snapshot)}
 	}
 	records := map[string]ChunkRecord{}
 	var readErr error

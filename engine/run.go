@@ -64,7 +64,7 @@ type Object struct {
 	Parts    int    `json:"parts,omitempty"`
 	Checksum string `json:"checksum,omitempty"`
 	ETag     string `json:"etag,omitempty"`
-	// Partition is the object's partition values, one per --partition-by level (a NULL is null).
+	// Partition is the object's partition values, one per PartitionBy level (a NULL is null).
 	Partition []PartitionValue `json:"partition,omitempty"`
 }
 
@@ -370,7 +370,7 @@ func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout
 	return nil
 }
 
-// checkPartitionColumns refuses a table that lacks a column --partition-by names, and estimates
+// checkPartitionColumns refuses a table that lacks a column PartitionBy names, and estimates
 // the partitions from the planner's statistics (the groups of a GROUP BY on the key), refusing a
 // run over MaxPartitions before anything is uploaded.
 func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) error {
@@ -577,7 +577,7 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 		msg += ", and no object was completed"
 	case r.cfg.Resume:
 		msg += fmt.Sprintf(", and the %d objects completed so far were kept, with the run's journal under %s%s: run the same command again "+
-			"(with --resume) to export only the chunks not finished, in the same snapshot", len(completed), r.cfg.To.S3, StateFolder)
+			"(with Config.Resume) to export only the chunks not finished, in the same snapshot", len(completed), r.cfg.To.S3, StateFolder)
 	case r.cfg.KeepPartial:
 		for _, o := range completed {
 			left = append(left, o.URL)

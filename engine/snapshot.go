@@ -53,8 +53,8 @@ func openSnapshot(ctx context.Context, conn *pgconn.PgConn, join string) (Snapsh
 }
 
 // HoldSnapshot opens a REPEATABLE READ transaction, exports its snapshot, calls ready with the
-// snapshot's ID, and holds the snapshot until ctx is done: other processes (export --snapshot ID
-// --shard i/N) join it meanwhile. An error from ready releases the snapshot and is returned.
+// snapshot's ID, and holds the snapshot until ctx is done: other processes (Config.Snapshot with
+// Config.Shard) join it meanwhile. An error from ready releases the snapshot and is returned.
 func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string) error) error {
 	pgcfg, err := conn.Config()
 	if err != nil {
@@ -166,7 +166,7 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 }
 
 // The ID of a held snapshot can be published where the processes that join it read it: an S3
-// object or a file (`pg2s3 snapshot --id-to`, `export --snapshot-from`), so that a Kubernetes Job's
+// object or a file (PublishSnapshotID, Config.SnapshotFrom), so that a Kubernetes Job's
 // pods, say, need no other channel. It is written with a conditional write: a second holder (a
 // restarted pod, with a snapshot of another instant) fails instead of replacing the first's ID.
 
@@ -203,7 +203,7 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 type NoSnapshotIDError struct{ From string }
 
 func (e *NoSnapshotIDError) Error() string {
-	return fmt.Sprintf("no snapshot ID at %s: is `pg2s3 snapshot --id-to %s` running? (it removes the ID when it ends)", e.From, e.From)
+	return fmt.Sprintf("no snapshot ID at %s: is the snapshot's holder (`pg2s3 snapshot`) running? (it removes the ID when it ends)", e.From)
 }
 
 // ReadSnapshotID reads the ID PublishSnapshotID wrote.
@@ -231,7 +231,7 @@ func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 	}
 	id := strings.TrimSpace(string(b))
 	if !snapshotID.MatchString(id) {
-		return "", fmt.Errorf("%s holds %q, not a snapshot ID as `pg2s3 snapshot --id-to` writes it", d.Raw, id)
+		return "", fmt.Errorf("%s holds %q, not a snapshot ID as a snapshot's holder publishes it", d.Raw, id)
 	}
 	return id, nil
 }

@@ -22,7 +22,7 @@
 //     OpenCSVSerDe, which loads every NULL as an empty string and cannot read a quoted line break,
 //     or LazySimpleSerDe, which reads no quoting at all; Parquet keeps NULLs and types. The
 //     statement is CREATE EXTERNAL TABLE over the table's folder with its columns' types (from the
-//     export's manifest), with PARTITIONED BY and MSCK REPAIR TABLE for --partition-by.
+//     export's manifest), with PARTITIONED BY and MSCK REPAIR TABLE for partitioned exports.
 //
 // Only the postgres and duckdb statements are proven by the test suite (real loaders, round trip);
 // the others follow each loader's documentation and are not run here.
@@ -89,8 +89,8 @@ type Load struct {
 	Delimiter    string
 	ForceNotNull []string // postgres: FORCE_NOT_NULL columns (an empty field there is '', not NULL)
 	Compress     string   // none, gzip, zstd
-	Parquet      bool     // Parquet files (--format parquet): typed, compressed inside
-	// HiveRoot, for partitioned objects (--partition-by), is the folder under which the
+	Parquet      bool     // Parquet files: typed, compressed inside
+	// HiveRoot, for partitioned objects, is the folder under which the
 	// name=value/ folders are; the loaders that read partition columns from paths are told so.
 	HiveRoot string
 	// Folder is the table's folder (athena: the table's LOCATION).
@@ -98,7 +98,7 @@ type Load struct {
 	// Columns are the table's columns and their Parquet types, as the manifest lists them (athena
 	// declares them; nil: not known yet, before the export).
 	Columns []Column
-	// Partitions names the --partition-by levels, in order.
+	// Partitions names the partition levels, in order.
 	Partitions []string
 }
 
@@ -110,10 +110,10 @@ type Column struct {
 
 // ErrAthenaCSV is the athena preset with CSV.
 var ErrAthenaCSV = errors.New("athena reads CSV through OpenCSVSerDe, which loads every NULL as an empty string and cannot read " +
-	"a quoted line break (LazySimpleSerDe reads no quoting at all): export --format parquet for it, which keeps NULLs and types")
+	"a quoted line break (LazySimpleSerDe reads no quoting at all): export it as Parquet, which keeps NULLs and types")
 
 // ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
-var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export --format csv for it, " +
+var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export it as CSV, " +
 	"or load the Parquet files with an extension (pg_parquet, parquet_fdw) or through DuckDB")
 
 // Check says whether the loader reads the format.

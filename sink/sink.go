@@ -242,7 +242,7 @@ func (t File) Check() error {
 	case fi != nil && fi.IsDir():
 		return &FileError{Path: t.Path, Reason: "is a directory; give a file name"}
 	case fi != nil && t.NoClobber:
-		return &FileError{Path: t.Path, Reason: "exists, and --no-clobber keeps it"}
+		return &FileError{Path: t.Path, Reason: "exists, and File.NoClobber keeps it"}
 	case fi != nil && !fi.Mode().IsRegular():
 		return nil // a device or a FIFO: written into as it is
 	}
@@ -309,7 +309,7 @@ func (t File) Consume(_ context.Context, r io.Reader) (res Result, err error) {
 	if t.NoClobber {
 		if err = os.Link(tmp.Name(), path); err != nil {
 			if errors.Is(err, os.ErrExist) {
-				return res, &FileError{Path: t.Path, Reason: "exists, and --no-clobber keeps it: nothing was written"}
+				return res, &FileError{Path: t.Path, Reason: "exists, and File.NoClobber keeps it: nothing was written"}
 			}
 			return res, fmt.Errorf("moving the finished file into place at %s: %w", t.Path, err)
 		}

@@ -25,11 +25,11 @@ import (
 
 // ClientConfig holds the settings that do not come from the SDK's default chain.
 type ClientConfig struct {
-	Endpoint  string // --endpoint-url; empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself
-	Region    string // --region; empty: the SDK's chain (AWS_REGION, profile), else us-east-1
+	Endpoint  string // the S3 endpoint; empty: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS itself
+	Region    string // empty: the SDK's chain (AWS_REGION, profile), else us-east-1
 	PathStyle *bool  // nil: automatic (on for IP-address and localhost endpoints)
-	Profile   string // --profile; empty: AWS_PROFILE, else the default profile
-	CABundle  string // --ca-bundle: PEM file of the CAs to trust; empty: AWS_CA_BUNDLE, the profile's ca_bundle, or the system's
+	Profile   string // a shared-config profile; empty: AWS_PROFILE, else the default profile
+	CABundle  string // a PEM file of the CAs to trust; empty: AWS_CA_BUNDLE, the profile's ca_bundle, or the system's
 
 	// MaxAttempts is how many times a request is tried before its error is final (default 6).
 	// Transient errors (5xx, SlowDown and other throttling, connection resets, timeouts) are retried
@@ -37,8 +37,7 @@ type ClientConfig struct {
 	// (AccessDenied, NoSuchBucket, InvalidAccessKeyId, EntityTooLarge, ...) fail at once.
 	MaxAttempts int
 
-	// Retries, when not nil, counts the requests the client tried again (for --metrics-file and
-	// --pushgateway).
+	// Retries, when not nil, counts the requests the client tried again (for the run's metrics).
 	Retries *atomic.Int64
 
 	// Logger, when set, gets every retry at Info: the request, the attempt and the cause (an
