@@ -325,6 +325,9 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	if n := s3p.writes.Load() - writes; n != 0 {
 		t.Errorf("a resume of the finished run sent %d requests that write", n)
 	}
+	if r := pg2s3(t, nil, planArgs...); r.code != 0 || !strings.Contains(r.stdout, "complete, nothing to do") {
+		t.Errorf("plan of the finished run: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	if !slices.Equal(rel(resumed, prefix), func() []string {
 		var ks []string
 		for _, k := range testenv.ListKeys(t, client, bucket, prefix) {

@@ -26,10 +26,13 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 	if err != nil {
 		return usage(err)
 	}
-	if out.json {
+	switch {
+	case out.json:
 		b, _ := json.MarshalIndent(r, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
-	} else {
+	case r.AlreadyComplete:
+		fmt.Fprintf(stdout, "complete, nothing to do: an earlier attempt finished this run in snapshot %s -> %s\n", r.Snapshot.ID, r.Manifest)
+	default:
 		fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		parts := len(cfg.PartitionBy) > 0

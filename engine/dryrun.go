@@ -26,6 +26,8 @@ type PlanReport struct {
 	// ones that remain).
 	ResumedChunks int  `json:"resumed_chunks,omitempty"`
 	Resuming      bool `json:"resuming,omitempty"`
+	// AlreadyComplete: a resume whose run an earlier attempt finished; there is nothing to plan.
+	AlreadyComplete bool `json:"already_complete,omitempty"`
 }
 
 // PlanTable is a table of the plan.
@@ -55,6 +57,9 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 	p, err := prepare(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if p.done != nil {
+		return &PlanReport{Snapshot: p.done.Snapshot, Manifest: p.done.URL, AlreadyComplete: true, Resuming: true}, nil
 	}
 	defer closeConn(ctx, p.coord)
 	cfg = p.cfg

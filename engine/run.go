@@ -135,7 +135,8 @@ func (r *run) noteStuck(err error) {
 }
 
 // prepare connects the coordinator, opens (or joins) the snapshot and plans the chunks inside it.
-// The caller closes r.coord.
+// The caller closes r.coord. A resume that finds its run finished returns with r.done and no
+// connection.
 func prepare(ctx context.Context, cfg Config) (*run, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -147,6 +148,28 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
 	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
 	r.uploading = semaphore.NewWeighted(max(slots, int64(cfg.jobs())))
+	if err := r.openStore(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.locate(ctx); err != nil || r.done != nil {
+		return r, err
+	}
+	coord, err := r.cfg.Conn.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.coord = coord
+	if err := r.planInSnapshot(ctx); err != nil {
+		closeConn(ctx, coord)
+		return nil, err
+	}
+	r.cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", r.cfg.jobs())
+	return r, nil
+}
+
+// openStore makes the S3 client, the store of the run's small objects, and the manifest's place.
+func (r *run) openStore(ctx context.Context) error {
+	cfg := &r.cfg
 	if cfg.To.IsPrefix() {
 		r.manifestURL = cfg.To.S3.Join("manifest.json")
 		if cfg.Shard.enabled() {
@@ -156,43 +179,50 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			r.manifestURL, _ = upload.ParseObject(cfg.Manifest)
 		}
 	}
-	if cfg.To.S3 != nil {
-		r.client = cfg.S3Client
-		if r.client == nil {
-			var err error
-			if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
-				return nil, err
-			}
-		}
-		r.store = s3Store{r.client}
-		store := upload.StoreOf(r.client, cfg.S3)
-		cfg.Upload.Store, r.cfg.Upload.Store = store, store
+	if cfg.To.S3 == nil {
+		return nil
 	}
+	r.client = cfg.S3Client
+	if r.client == nil {
+		var err error
+		if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
+			return err
+		}
+	}
+	r.store = s3Store{r.client}
+	cfg.Upload.Store = upload.StoreOf(r.client, cfg.S3)
+	return nil
+}
+
+// locate finds, before any connection, where this run stands: an incremental run's folder after
+// the base's previous run, a resume's journal (or its finished run), the snapshot a holder
+// published, and a no-clobber object already there.
+func (r *run) locate(ctx context.Context) error {
+	cfg := &r.cfg
 	if len(cfg.Incremental) > 0 { // the run path, from the base's previous run
 		r.base = *cfg.To.S3
 		prev, err := latestRun(ctx, r.store, r.base)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.prev = prev
 		rp := runPath(r.base, time.Now(), prev)
 		cfg.To = Destination{Raw: rp.String(), S3: &rp}
-		r.cfg.To = cfg.To
 		if cfg.Manifest == "" {
 			r.manifestURL = rp.Join("manifest.json")
 		}
 	}
 	if cfg.Resume {
-		cfg.KeepPartial, r.cfg.KeepPartial = true, true // the next attempt needs them
+		cfg.KeepPartial = true // the next attempt needs them
 		var j Journal
 		found, err := getJSON(ctx, r.store, cfg.To.S3.Join(journalKey), &j)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if found {
 			r.journal = &j
 		} else if r.done, err = r.finished(ctx); err != nil || r.done != nil {
-			return r, err
+			return err
 		}
 	}
 	if cfg.SnapshotFrom.Raw != "" {
@@ -200,7 +230,7 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 		if client == nil && cfg.SnapshotFrom.S3 != nil {
 			var err error
 			if client, err = upload.NewClient(ctx, cfg.S3); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		id, err := ReadSnapshotID(ctx, client, cfg.SnapshotFrom)
@@ -209,104 +239,35 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			err = r.snapshotGone(ctx, &copyout.SnapshotError{ID: r.journal.Snapshot, Err: err})
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		cfg.Snapshot, r.cfg.Snapshot = id, id
+		cfg.Snapshot = id
 	}
 	if cfg.Upload.NoClobber && cfg.To.S3 != nil && !cfg.To.IsPrefix() {
 		// Refused before the COPY rather than after it: the conditional write stays the guarantee.
 		u, _ := upload.ParseObject(cfg.To.Name(cfg.Compress))
 		if _, err := r.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err == nil {
-			return nil, &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
+			return &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 	}
-	coord, err := cfg.Conn.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.coord = coord
-	fail := func(err error) (*run, error) {
-		closeConn(ctx, coord)
-		return nil, err
-	}
-	if r.snap, err = openSnapshot(ctx, coord, cfg.Snapshot); err != nil {
+	return nil
+}
+
+// planInSnapshot opens (or joins) the snapshot on the coordinator and plans the run inside it: the
+// query's one chunk, or the tables' chunks with their checks, estimates and keys.
+func (r *run) planInSnapshot(ctx context.Context) error {
+	var err error
+	if r.snap, err = openSnapshot(ctx, r.coord, r.cfg.Snapshot); err != nil {
 		if r.journal != nil {
 			err = r.snapshotGone(ctx, err)
 		}
-		return fail(err)
+		return err
 	}
-	if cfg.Query != "" {
-		t := &Table{Table: copyout.Table{Name: "query", EstRows: -1}}
-		if cfg.Parquet != nil || cfg.DropPartitionColumns || len(cfg.PartitionBy) > 0 {
-			q, err := copyout.CheckQuery(cfg.Query)
-			if err != nil {
-				return fail(err)
-			}
-			if cfg.Parquet != nil || cfg.DropPartitionColumns {
-				if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
-					return fail(err)
-				}
-			}
-			if len(cfg.PartitionBy) > 0 {
-				if err := r.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
-					return fail(err)
-				}
-				r.tooMany = r.checkPartitionCount([]*Table{t})
-			}
-		}
-		stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
-		if err != nil {
-			return fail(err)
-		}
-		r.plan = []Chunk{{Table: t, stmt: &stmt}}
-		cfg.Progress.EstRows.Store(-1)
-		return r, nil
+	if r.cfg.Query != "" {
+		return r.planQuery(ctx)
 	}
-	if r.tables, err = listTables(ctx, coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
-		return fail(err)
-	}
-	if len(r.tables) == 0 {
-		return fail(errNoTables)
-	}
-	for _, t := range r.tables {
-		if len(cfg.PartitionBy) > 0 {
-			if err := r.checkPartitionColumns(ctx, t, ""); err != nil {
-				return fail(err)
-			}
-		}
-		if cfg.Parquet != nil || cfg.DropPartitionColumns {
-			if err := r.describe(ctx, t, "", copyout.Statement{}); err != nil {
-				return fail(err)
-			}
-		}
-	}
-	r.tooMany = r.checkPartitionCount(r.tables)
-	// A partitioned table is read leaf by leaf where it is cut into chunks (a single object or stdout
-	// reads it whole, in the parent's order), except by shards and resumable runs, whose processes
-	// and attempts must cut it alike while partitions may come and go between them.
-	if cfg.ChunkSize > 0 && !cfg.Shard.enabled() && !cfg.Resume {
-		for _, t := range r.tables {
-			if t.Kind == "p" {
-				if err := r.loadLeaves(ctx, t); err != nil {
-					return fail(err)
-				}
-			}
-		}
-	}
-	if len(cfg.Incremental) > 0 {
-		if err := r.planIncremental(ctx); err != nil {
-			return fail(err)
-		}
-	}
-	tidRange := r.snap.ServerVersionNum >= 140000
-	if !tidRange && cfg.ChunkSize > 0 {
-		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
-	}
-	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
-	if r.journal != nil {
-		if err := r.loadJournal(ctx, *r.journal); err != nil {
-			return fail(err)
-		}
+	if err := r.planTables(ctx); err != nil {
+		return err
 	}
 	est := int64(0)
 	for _, t := range r.tables {
@@ -318,13 +279,90 @@ func prepare(ctx context.Context, cfg Config) (*run, error) {
 			est += max(it.EstRows, 0)
 		}
 	}
-	cfg.Progress.EstRows.Store(est)
-	if err := r.checkKeys(); err != nil {
-		return fail(err)
-	}
+	r.cfg.Progress.EstRows.Store(est)
+	return r.checkKeys()
+}
 
-	cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", cfg.jobs())
-	return r, nil
+// planQuery plans a query's one chunk: its columns for Parquet, its partition levels.
+func (r *run) planQuery(ctx context.Context) error {
+	cfg := &r.cfg
+	t := &Table{Table: copyout.Table{Name: "query", EstRows: -1}}
+	if cfg.Parquet != nil || cfg.DropPartitionColumns || len(cfg.PartitionBy) > 0 {
+		q, err := copyout.CheckQuery(cfg.Query)
+		if err != nil {
+			return err
+		}
+		if cfg.Parquet != nil || cfg.DropPartitionColumns {
+			if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
+				return err
+			}
+		}
+		if len(cfg.PartitionBy) > 0 {
+			if err := r.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
+				return err
+			}
+			r.tooMany = r.checkPartitionCount([]*Table{t})
+		}
+	}
+	stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
+	if err != nil {
+		return err
+	}
+	r.plan = []Chunk{{Table: t, stmt: &stmt}}
+	cfg.Progress.EstRows.Store(-1)
+	return nil
+}
+
+// planTables resolves the tables, checks and describes them, reads partitioned tables' leaves,
+// plans an incremental run's conditions, and cuts the chunks (without those a resume finished).
+func (r *run) planTables(ctx context.Context) error {
+	cfg := &r.cfg
+	var err error
+	if r.tables, err = listTables(ctx, r.coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
+		return err
+	}
+	if len(r.tables) == 0 {
+		return errNoTables
+	}
+	for _, t := range r.tables {
+		if len(cfg.PartitionBy) > 0 {
+			if err := r.checkPartitionColumns(ctx, t, ""); err != nil {
+				return err
+			}
+		}
+		if cfg.Parquet != nil || cfg.DropPartitionColumns {
+			if err := r.describe(ctx, t, "", copyout.Statement{}); err != nil {
+				return err
+			}
+		}
+	}
+	r.tooMany = r.checkPartitionCount(r.tables)
+	// A partitioned table is read leaf by leaf where it is cut into chunks (a single object or stdout
+	// reads it whole, in the parent's order), except by shards and resumable runs, whose processes
+	// and attempts must cut it alike while partitions may come and go between them.
+	if cfg.ChunkSize > 0 && !cfg.Shard.enabled() && !cfg.Resume {
+		for _, t := range r.tables {
+			if t.Kind == "p" {
+				if err := r.loadLeaves(ctx, t); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(cfg.Incremental) > 0 {
+		if err := r.planIncremental(ctx); err != nil {
+			return err
+		}
+	}
+	tidRange := r.snap.ServerVersionNum >= 140000
+	if !tidRange && cfg.ChunkSize > 0 {
+		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
+	}
+	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
+	if r.journal != nil {
+		return r.loadJournal(ctx, *r.journal)
+	}
+	return nil
 }
 
 // describe reads t's columns for Parquet (a query's when query is set, else the table's), inside
@@ -445,6 +483,9 @@ func (r *run) checkPartitionCount(tables []*Table) error {
 }
 
 func closeConn(ctx context.Context, conn *pgconn.PgConn) {
+	if conn == nil {
+		return
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	conn.Close(cctx)
