@@ -307,7 +307,39 @@ func setChecksum(c Checksum, sum string, alg *types.ChecksumAlgorithm, crc32c, c
 }
 
 func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first, second []byte, last bool, checksum Checksum) (res Result, err error) {
-	partSize, concurrency, _, _, logger := u.defaults()
+	if err := ctx.Err(); err != nil {
+		return Result{}, context.Cause(ctx)
+	}
+	uploadID, checksum, err := u.create(ctx, checksum)
+	if err != nil {
+		return Result{}, err
+	}
+	res = Result{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Multipart: true}
+	defer func() {
+		if err != nil {
+			err = u.abort(ctx, uploadID, err)
+		}
+	}()
+	if err := ctx.Err(); err != nil { // cancelled while the upload was being created: abort it
+		return res, context.Cause(ctx)
+	}
+	sent, err := u.sendParts(ctx, r, pool, uploadID, first, second, last, checksum)
+	res.Bytes, res.Parts = sent.bytes, sent.count
+	if err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	// From here on the upload is published or fails on its own: a cancellation cutting the Complete
+	// mid-way would leave the caller not knowing whether the object exists.
+	return u.complete(keepGoing(ctx), res, sent, checksum)
+}
+
+// create starts the multipart upload, with a full-object checksum unless the store refuses the
+// header (then without, and the checksum it returns is NoChecksum).
+func (u *Uploader) create(ctx context.Context, checksum Checksum) (uploadID string, _ Checksum, err error) {
+	_, _, _, _, logger := u.defaults()
 	create := func(c Checksum) (*s3.CreateMultipartUploadOutput, error) {
 		in := &s3.CreateMultipartUploadInput{Bucket: &u.Bucket, Key: &u.Key}
 		u.Object.applyCreate(in)
@@ -320,9 +352,6 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		cctx := keepGoing(ctx)
 		return u.Client.CreateMultipartUpload(cctx, in, u.opts(cctx, "create multipart upload", NoChecksum, 0)...)
 	}
-	if err := ctx.Err(); err != nil {
-		return Result{}, context.Cause(ctx)
-	}
 	out, err := create(checksum)
 	if err != nil && checksum != NoChecksum && rejectsChecksum(err) {
 		logger.Warn("the S3 store rejected the checksum header; uploading without checksums",
@@ -331,30 +360,33 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		out, err = create(checksum)
 	}
 	if err != nil {
-		return Result{}, &Error{Op: "create multipart upload", Bucket: u.Bucket, Key: u.Key, Err: err}
+		return "", checksum, &Error{Op: "create multipart upload", Bucket: u.Bucket, Key: u.Key, Err: err}
 	}
-	uploadID := aws.ToString(out.UploadId)
+	uploadID = aws.ToString(out.UploadId)
 	logger.Debug("created multipart upload", "bucket", u.Bucket, "key", u.Key, "upload_id", uploadID, "checksum", string(checksum))
-	res = Result{Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Multipart: true}
-	defer func() {
-		if err != nil {
-			err = u.abort(ctx, uploadID, err)
-		}
-	}()
-	if err := ctx.Err(); err != nil { // cancelled while the upload was being created: abort it
-		return res, context.Cause(ctx)
-	}
+	return uploadID, checksum, nil
+}
 
-	var (
-		mu    sync.Mutex
-		parts []types.CompletedPart
-		sums  = map[int32]partSum{} // each part's CRC and length, for the whole object's
-	)
+// sentParts is what sendParts uploaded.
+type sentParts struct {
+	parts []types.CompletedPart
+	sums  map[int32]partSum // each part's CRC and length, for the whole object's
+	bytes int64
+	count int
+}
+
+// sendParts uploads first, second and the rest of r as parts, concurrency at a time, each in a
+// buffer of pool (the one being filled is the last of concurrency+1); it returns once every part
+// sent has finished.
+func (u *Uploader) sendParts(ctx context.Context, r io.Reader, pool *pool, uploadID string, first, second []byte, last bool, checksum Checksum) (sentParts, error) {
+	partSize, concurrency, _, _, logger := u.defaults()
+	var mu sync.Mutex
+	sent := sentParts{sums: map[int32]partSum{}}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(concurrency) // with the buffer being filled: concurrency+1 buffers
+	g.SetLimit(concurrency)
 	send := func(n int, body []byte) {
-		res.Bytes += int64(len(body))
-		res.Parts = n
+		sent.bytes += int64(len(body))
+		sent.count = n
 		g.Go(func() error {
 			defer pool.put(body)
 			p, crc, err := u.uploadPart(gctx, uploadID, n, body, checksum)
@@ -363,8 +395,8 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			parts = append(parts, p)
-			sums[int32(n)] = partSum{crc: crc, size: int64(len(body))}
+			sent.parts = append(sent.parts, p)
+			sent.sums[int32(n)] = partSum{crc: crc, size: int64(len(body))}
 			logger.Debug("uploaded part", "part", n, "bytes", len(body))
 			if u.OnPart != nil {
 				u.OnPart(n, int64(len(body)))
@@ -372,13 +404,12 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			return nil
 		})
 	}
-
 	send(1, first)
 	send(2, second)
 	var readErr error
 	for n := 3; !last; n++ {
 		if n > MaxParts {
-			readErr = fmt.Errorf("the stream needs more than %d parts (%d bytes so far): S3's multipart limit", MaxParts, res.Bytes)
+			readErr = fmt.Errorf("the stream needs more than %d parts (%d bytes so far): S3's multipart limit", MaxParts, sent.bytes)
 			break
 		}
 		buf, err := pool.get(gctx, PartSize(n, partSize))
@@ -396,7 +427,7 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 			readErr = u.readError(err, n)
 			break
 		}
-		if res.Bytes+int64(m) > MaxObjectSize {
+		if sent.bytes+int64(m) > MaxObjectSize {
 			pool.put(buf)
 			readErr = fmt.Errorf("the stream is larger than S3's 5 TiB object limit")
 			break
@@ -405,30 +436,27 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		send(n, buf)
 	}
 	if err := g.Wait(); err != nil {
-		return res, err
+		return sent, err
 	}
-	if readErr != nil {
-		return res, readErr
-	}
-	if err := ctx.Err(); err != nil {
-		return res, err
-	}
+	return sent, readErr
+}
 
-	// From here on the upload is published or fails on its own: a cancellation cutting the Complete
-	// mid-way would leave the caller not knowing whether the object exists.
-	ctx = keepGoing(ctx)
+// complete publishes the upload's parts as the object, with the full-object checksum combined from
+// the parts' and the expected size, then verifies it; a lost answer is settled by a HEAD.
+func (u *Uploader) complete(ctx context.Context, res Result, sent sentParts, checksum Checksum) (Result, error) {
+	parts := sent.parts
 	slices.SortFunc(parts, func(a, b types.CompletedPart) int { return int(*a.PartNumber - *b.PartNumber) })
 	in := &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.Bucket,
 		Key:             &u.Key,
-		UploadId:        &uploadID,
+		UploadId:        &res.UploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 		MpuObjectSize:   aws.Int64(res.Bytes),
 	}
 	if checksum != NoChecksum {
 		var crc uint64
 		for i, p := range parts {
-			ps := sums[*p.PartNumber]
+			ps := sent.sums[*p.PartNumber]
 			if i == 0 {
 				crc = ps.crc
 			} else {
@@ -461,13 +489,10 @@ func (u *Uploader) multipart(ctx context.Context, r io.Reader, pool *pool, first
 		if isPreconditionFailed(err) {
 			return res, &ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
-		return res, &Error{Op: "complete multipart upload", Bucket: u.Bucket, Key: u.Key, UploadID: uploadID, Err: err}
+		return res, &Error{Op: "complete multipart upload", Bucket: u.Bucket, Key: u.Key, UploadID: res.UploadID, Err: err}
 	}
 	res.ETag = aws.ToString(cout.ETag)
-	if err := u.verify(ctx, res, checksum, true); err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, u.verify(ctx, res, checksum, true)
 }
 
 // settle finds out whether a write that failed (after its retries) stored the object all the
