@@ -164,6 +164,9 @@ func (c *Config) defaults() {
 	if c.Compress.Enabled() && c.Upload.Object.ContentEncoding == "" {
 		c.Upload.Object.ContentEncoding = c.Compress.ContentEncoding()
 	}
+	if !c.To.IsPrefix() {
+		c.ChunkSize = 0 // one object is one COPY
+	}
 }
 
 // jobs is how many connections the run can use: one for a single object.
@@ -179,6 +182,16 @@ func (c *Config) jobs() int {
 // *sink.FileError.
 func (c *Config) Validate() error {
 	c.defaults()
+	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSource: a query or tables, and names that can be looked up.
+func (c *Config) checkSource() error {
 	tables := len(c.Tables) > 0 || len(c.Schemas) > 0
 	switch {
 	case c.Query == "" && !tables:
@@ -210,6 +223,11 @@ func (c *Config) Validate() error {
 				"to a prefix): give s3://bucket/key, - or a file"}
 		}
 	}
+	return nil
+}
+
+// checkOneObject refuses what only a prefix destination can hold.
+func (c *Config) checkOneObject() error {
 	if !c.To.IsPrefix() {
 		switch {
 		case len(c.Tables) > 1 || len(c.Schemas) > 0:
@@ -223,8 +241,12 @@ func (c *Config) Validate() error {
 		case c.Manifest != "":
 			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: "a single object has no manifest: give a prefix destination"}
 		}
-		c.ChunkSize = 0 // one object is one COPY
 	}
+	return nil
+}
+
+// checkSnapshot checks the connection string, the snapshot to join, and overwrite and clean-path.
+func (c *Config) checkSnapshot() error {
 	if _, err := c.Conn.Config(); err != nil {
 		return err
 	}
@@ -247,6 +269,11 @@ func (c *Config) Validate() error {
 			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file a snapshot's holder published its ID to (PublishSnapshotID)"}
 		}
 	}
+	return nil
+}
+
+// checkModes checks resumable, incremental and sharded runs against each other.
+func (c *Config) checkModes() error {
 	if c.Resume || c.ResumeNewSnapshot {
 		switch {
 		case !c.To.IsPrefix():
@@ -286,6 +313,11 @@ func (c *Config) Validate() error {
 	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {
 		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
 	}
+	return nil
+}
+
+// checkSizes checks jobs, sizes, the memory limit, the manifest and the key template.
+func (c *Config) checkSizes() error {
 	if c.Jobs < 1 {
 		return &ConfigError{Field: "Jobs", Value: fmt.Sprint(c.Jobs), Reason: "must be at least 1"}
 	}
@@ -312,6 +344,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	return nil
+}
+
+// checkFormats checks the format, compression, object and partition options and the destination file.
+func (c *Config) checkFormats() error {
 	if err := c.CSV.Validate(); err != nil {
 		return err
 	}
