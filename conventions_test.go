@@ -356,7 +356,7 @@ func TestLibrariesNameNoFlag(t *testing.T) {
 	}
 	var found []string
 	mention := regexp.MustCompile(`--([a-z0-9][a-z0-9_-]*)`) // bq load --null_marker is not --null
-	for _, dir := range []string{"engine", "columnar", "preset", "sink", "upload", "copyout", "metrics", "bench"} {
+	for _, dir := range []string{"engine", "columnar", "preset", "sink", "upload", "copyout", "metrics", "bench", "setting"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") || f == filepath.Join("upload", "cleanup.go") {

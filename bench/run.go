@@ -45,20 +45,20 @@ type Spec struct {
 func (s Spec) Validate() error {
 	switch {
 	case s.Query == "" && s.Table == "":
-		return &engine.ConfigError{Field: "Query", Reason: "nothing to export: give a query or tables"}
+		return &engine.ConfigError{Name: "Query", Reason: "nothing to export: give a query or tables"}
 	case s.Query != "" && s.Table != "":
-		return &engine.ConfigError{Field: "Query", Reason: "give a query or tables, not both"}
+		return &engine.ConfigError{Name: "Query", Reason: "give a query or tables, not both"}
 	case s.Batch < 1:
-		return &engine.ConfigError{Field: "Batch", Value: fmt.Sprint(s.Batch), Reason: "must be at least 1"}
+		return &engine.ConfigError{Name: "Batch", Value: fmt.Sprint(s.Batch), Reason: "must be at least 1"}
 	}
 	if s.Query != "" {
 		if _, err := copyout.CheckQuery(s.Query); err != nil {
-			return &engine.ConfigError{Field: "Query", Reason: err.Error()}
+			return &engine.ConfigError{Name: "Query", Reason: err.Error()}
 		}
 	}
 	if s.To != "null" {
 		if _, err := upload.ParsePrefix(s.To); err != nil {
-			return &engine.ConfigError{Field: "To", Value: s.To, Reason: "want null or s3://bucket/prefix/ (ending in /; each approach writes prefix + approach + .csv)"}
+			return &engine.ConfigError{Name: "To", Value: s.To, Reason: "want null or s3://bucket/prefix/ (ending in /; each approach writes prefix + approach + .csv)"}
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/pg2s3/pg2s3/copyout"
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/preset"
+	"github.com/pg2s3/pg2s3/setting"
 	"github.com/pg2s3/pg2s3/sink"
 	"github.com/pg2s3/pg2s3/upload"
 )
@@ -381,9 +382,7 @@ var settingWords = func() *strings.Replacer {
 // Errors that are not about a setting are returned as they are.
 func usage(err error) error {
 	var (
-		ce *engine.ConfigError
-		oe *copyout.OptionError
-		ue *upload.OptionError
+		se *setting.Error // engine's, copyout's and upload's
 		le *upload.URLError
 		fe *sink.FileError
 		kc *engine.KeyCollisionError
@@ -394,16 +393,12 @@ func usage(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ce):
-		return flagError(fieldFlags[ce.Field], ce.Value, errors.New(ce.Reason))
-	case errors.As(err, &oe):
-		return flagError(fieldFlags[oe.Option], oe.Value, errors.New(oe.Reason))
-	case errors.As(err, &ue):
-		reason := ue.Reason
-		if ue.Option == "SSEKMSKeyID" {
+	case errors.As(err, &se):
+		reason := se.Reason
+		if se.Name == "SSEKMSKeyID" {
 			reason = "needs --sse aws:kms or aws:kms:dsse"
 		}
-		return flagError(fieldFlags[ue.Option], ue.Value, errors.New(reason))
+		return flagError(fieldFlags[se.Name], se.Value, errors.New(reason))
 	case errors.As(err, &le):
 		return usagef("--to: %v", le)
 	case errors.As(err, &fe):

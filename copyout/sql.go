@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/pg2s3/pg2s3/setting"
 )
 
 // Options are the COPY options pg2s3 passes through. Zero values mean COPY's defaults; every value
@@ -54,31 +56,24 @@ func (o Options) Validate() error {
 	switch o.Format {
 	case "", "csv", "text":
 	default:
-		return &OptionError{Option: "FORMAT", Value: o.Format, Reason: "want csv or text"}
+		return &OptionError{Name: "FORMAT", Value: o.Format, Reason: "want csv or text"}
 	}
 	for _, c := range []struct{ opt, v string }{{"DELIMITER", o.Delimiter}, {"QUOTE", o.Quote}, {"ESCAPE", o.Escape}} {
 		if c.v != "" && len(c.v) != 1 {
-			return &OptionError{Option: c.opt, Value: c.v, Reason: "must be a single one-byte character"}
+			return &OptionError{Name: c.opt, Value: c.v, Reason: "must be a single one-byte character"}
 		}
 	}
 	for _, col := range o.ForceQuote {
 		if col == "" {
-			return &OptionError{Option: "FORCE_QUOTE", Value: col, Reason: "empty column name"}
+			return &OptionError{Name: "FORCE_QUOTE", Value: col, Reason: "empty column name"}
 		}
 	}
 	return nil
 }
 
-// OptionError is a COPY option (FORMAT, DELIMITER, ...) with a value COPY cannot take.
-type OptionError struct {
-	Option string // COPY's name for it
-	Value  string
-	Reason string
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("COPY option %s %q: %s", e.Option, e.Value, e.Reason)
-}
+// OptionError is a COPY option with a value COPY cannot take; Name is COPY's name for it (FORMAT,
+// DELIMITER, ...).
+type OptionError = setting.Error
 
 // FormatName is the COPY format: csv or text.
 func (o Options) FormatName() string {

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/pg2s3/pg2s3/columnar"
-
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/pg2s3/pg2s3/columnar"
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/setting"
 	"github.com/pg2s3/pg2s3/sink"
 	"github.com/pg2s3/pg2s3/upload"
 )
@@ -107,20 +107,8 @@ type Progress struct {
 	EstRows atomic.Int64 // the planner's estimate of the rows (-1: none), set before the first COPY
 }
 
-// ConfigError is a setting the run cannot use. Field names the Config field ("MemoryLimit",
-// "To", ...); callers word it for their users.
-type ConfigError struct {
-	Field  string
-	Value  string
-	Reason string
-}
-
-func (e *ConfigError) Error() string {
-	if e.Value == "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Reason)
-	}
-	return fmt.Sprintf("%s %q: %s", e.Field, e.Value, e.Reason)
-}
+// ConfigError is a setting the run cannot use; Name is the Config field ("MemoryLimit", "To", ...).
+type ConfigError = setting.Error
 
 func (c *Config) defaults() {
 	if c.Jobs == 0 {
@@ -177,9 +165,9 @@ func (c *Config) jobs() int {
 	return c.Jobs
 }
 
-// Validate checks the config without touching the network; it fills in defaults. Its errors are
-// *ConfigError, *copyout.DSNError, *copyout.OptionError, *upload.OptionError, *upload.URLError or
-// *sink.FileError.
+// Validate checks the config without touching the network; it fills in defaults. A wrong setting
+// is a *ConfigError (the *setting.Error that copyout and upload return too); the others are
+// *copyout.DSNError, *upload.URLError and *sink.FileError.
 func (c *Config) Validate() error {
 	c.defaults()
 	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats} {
@@ -195,11 +183,11 @@ func (c *Config) checkSource() error {
 	tables := len(c.Tables) > 0 || len(c.Schemas) > 0
 	switch {
 	case c.Query == "" && !tables:
-		return &ConfigError{Field: "Query", Reason: "nothing to export: give a query or tables"}
+		return &ConfigError{Name: "Query", Reason: "nothing to export: give a query or tables"}
 	case c.Query != "" && tables:
-		return &ConfigError{Field: "Query", Reason: "give a query or tables, not both"}
+		return &ConfigError{Name: "Query", Reason: "give a query or tables, not both"}
 	case c.To.Raw == "":
-		return &ConfigError{Field: "To", Reason: "no destination"}
+		return &ConfigError{Name: "To", Reason: "no destination"}
 	}
 	for _, l := range []struct {
 		field string
@@ -207,19 +195,19 @@ func (c *Config) checkSource() error {
 	}{{"Tables", c.Tables}, {"Schemas", c.Schemas}, {"Exclude", c.Exclude}} {
 		for _, n := range l.names {
 			if strings.TrimSpace(n) == "" {
-				return &ConfigError{Field: l.field, Value: n, Reason: "an empty name"}
+				return &ConfigError{Name: l.field, Value: n, Reason: "an empty name"}
 			}
 			if _, err := path.Match(n, ""); l.field == "Exclude" && err != nil {
-				return &ConfigError{Field: l.field, Value: n, Reason: "not a valid glob pattern"}
+				return &ConfigError{Name: l.field, Value: n, Reason: "not a valid glob pattern"}
 			}
 		}
 	}
 	if c.Query != "" {
 		if _, err := copyout.CheckQuery(c.Query); err != nil {
-			return &ConfigError{Field: "Query", Reason: err.Error()}
+			return &ConfigError{Name: "Query", Reason: err.Error()}
 		}
 		if c.To.IsPrefix() && len(c.PartitionBy) == 0 {
-			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "a query exports one result to one object (or, with Config.PartitionBy, " +
+			return &ConfigError{Name: "To", Value: c.To.Raw, Reason: "a query exports one result to one object (or, with Config.PartitionBy, " +
 				"to a prefix): give s3://bucket/key, - or a file"}
 		}
 	}
@@ -231,15 +219,15 @@ func (c *Config) checkOneObject() error {
 	if !c.To.IsPrefix() {
 		switch {
 		case len(c.Tables) > 1 || len(c.Schemas) > 0:
-			return &ConfigError{Field: "To", Value: c.To.Raw, Reason: "for several tables, give a prefix: s3://bucket/prefix/ (ending in /)"}
+			return &ConfigError{Name: "To", Value: c.To.Raw, Reason: "for several tables, give a prefix: s3://bucket/prefix/ (ending in /)"}
 		case c.MaxObjectSize > 0:
-			return &ConfigError{Field: "MaxObjectSize", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
+			return &ConfigError{Name: "MaxObjectSize", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
 		case c.MaxRows > 0:
-			return &ConfigError{Field: "MaxRows", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
+			return &ConfigError{Name: "MaxRows", Reason: "splits the output into several objects: give a prefix destination, s3://bucket/prefix/"}
 		case c.Shard.enabled():
-			return &ConfigError{Field: "Shard", Reason: "shards write several objects: give a prefix destination, s3://bucket/prefix/"}
+			return &ConfigError{Name: "Shard", Reason: "shards write several objects: give a prefix destination, s3://bucket/prefix/"}
 		case c.Manifest != "":
-			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: "a single object has no manifest: give a prefix destination"}
+			return &ConfigError{Name: "Manifest", Value: c.Manifest, Reason: "a single object has no manifest: give a prefix destination"}
 		}
 	}
 	return nil
@@ -251,22 +239,22 @@ func (c *Config) checkSnapshot() error {
 		return err
 	}
 	if c.Snapshot != "" && !snapshotID.MatchString(c.Snapshot) {
-		return &ConfigError{Field: "Snapshot", Value: c.Snapshot, Reason: "is not a snapshot ID as pg_export_snapshot() prints them (like 00000003-0000001B-1)"}
+		return &ConfigError{Name: "Snapshot", Value: c.Snapshot, Reason: "is not a snapshot ID as pg_export_snapshot() prints them (like 00000003-0000001B-1)"}
 	}
 	switch {
 	case (c.Overwrite || c.CleanPath) && !c.To.IsPrefix():
-		return &ConfigError{Field: "Overwrite", Reason: "is for prefix destinations; a single object is replaced by default (NoClobber keeps it)"}
+		return &ConfigError{Name: "Overwrite", Reason: "is for prefix destinations; a single object is replaced by default (NoClobber keeps it)"}
 	case c.Overwrite && c.CleanPath:
-		return &ConfigError{Field: "Overwrite", Reason: "give one of overwrite and clean-path"}
+		return &ConfigError{Name: "Overwrite", Reason: "give one of overwrite and clean-path"}
 	case c.CleanPath && c.Shard.enabled():
-		return &ConfigError{Field: "CleanPath", Reason: "would delete the other shards' objects: clean the path before the shards start"}
+		return &ConfigError{Name: "CleanPath", Reason: "would delete the other shards' objects: clean the path before the shards start"}
 	}
 	if c.SnapshotFrom.Raw != "" {
 		switch {
 		case c.Snapshot != "":
-			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
+			return &ConfigError{Name: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
 		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
-			return &ConfigError{Field: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file a snapshot's holder published its ID to (PublishSnapshotID)"}
+			return &ConfigError{Name: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file a snapshot's holder published its ID to (PublishSnapshotID)"}
 		}
 	}
 	return nil
@@ -277,28 +265,28 @@ func (c *Config) checkModes() error {
 	if c.Resume || c.ResumeNewSnapshot {
 		switch {
 		case !c.To.IsPrefix():
-			return &ConfigError{Field: "Resume", Reason: "is for prefix destinations (s3://bucket/prefix/): one object is one COPY, and is simply exported again"}
+			return &ConfigError{Name: "Resume", Reason: "is for prefix destinations (s3://bucket/prefix/): one object is one COPY, and is simply exported again"}
 		case c.ResumeNewSnapshot && !c.Resume:
-			return &ConfigError{Field: "ResumeNewSnapshot", Reason: "goes with Config.Resume"}
+			return &ConfigError{Name: "ResumeNewSnapshot", Reason: "goes with Config.Resume"}
 		case c.Snapshot == "" && c.SnapshotFrom.Raw == "" && !c.ResumeNewSnapshot:
-			return &ConfigError{Field: "Resume", Reason: "needs a snapshot that outlives this process: start `pg2s3 snapshot` and give Config.Snapshot " +
+			return &ConfigError{Name: "Resume", Reason: "needs a snapshot that outlives this process: start `pg2s3 snapshot` and give Config.Snapshot " +
 				"or Config.SnapshotFrom (or, for data that does not change, Config.ResumeNewSnapshot)"}
 		case len(c.Incremental) > 0:
-			return &ConfigError{Field: "Resume", Reason: "does not go with Config.Incremental yet: a failed incremental run removes what it wrote, and the next run starts from the last committed one"}
+			return &ConfigError{Name: "Resume", Reason: "does not go with Config.Incremental yet: a failed incremental run removes what it wrote, and the next run starts from the last committed one"}
 		case c.Overwrite || c.CleanPath:
-			return &ConfigError{Field: "Resume", Reason: "keeps the prefix to the run's own objects: Config.Overwrite and Config.CleanPath do not apply"}
+			return &ConfigError{Name: "Resume", Reason: "keeps the prefix to the run's own objects: Config.Overwrite and Config.CleanPath do not apply"}
 		}
 	}
 	if len(c.Incremental) > 0 {
 		switch {
 		case c.Query != "":
-			return &ConfigError{Field: "Incremental", Reason: "is for tables: a query's rows have no column to follow (export it with a WHERE of your own)"}
+			return &ConfigError{Name: "Incremental", Reason: "is for tables: a query's rows have no column to follow (export it with a WHERE of your own)"}
 		case !c.To.IsPrefix():
-			return &ConfigError{Field: "Incremental", Reason: "needs a prefix destination (s3://bucket/prefix/): each run writes a run=.../ folder of its own under it, and its state in _pg2s3/"}
+			return &ConfigError{Name: "Incremental", Reason: "needs a prefix destination (s3://bucket/prefix/): each run writes a run=.../ folder of its own under it, and its state in _pg2s3/"}
 		case c.Shard.enabled() || c.Snapshot != "" || c.SnapshotFrom.Raw != "":
-			return &ConfigError{Field: "Incremental", Reason: "cannot be sharded yet: one process records the run's state"}
+			return &ConfigError{Name: "Incremental", Reason: "cannot be sharded yet: one process records the run's state"}
 		case c.Overwrite || c.CleanPath:
-			return &ConfigError{Field: "Incremental", Reason: "writes each run into a new run=.../ folder: Config.Overwrite and Config.CleanPath do not apply"}
+			return &ConfigError{Name: "Incremental", Reason: "writes each run into a new run=.../ folder: Config.Overwrite and Config.CleanPath do not apply"}
 		}
 		all := 0
 		for _, inc := range c.Incremental {
@@ -307,11 +295,11 @@ func (c *Config) checkModes() error {
 			}
 		}
 		if all > 1 {
-			return &ConfigError{Field: "Incremental", Reason: "give one COLUMN for all tables (and TABLE=COLUMN for the others)"}
+			return &ConfigError{Name: "Incremental", Reason: "give one COLUMN for all tables (and TABLE=COLUMN for the others)"}
 		}
 	}
 	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {
-		return &ConfigError{Field: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
+		return &ConfigError{Name: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
 	}
 	return nil
 }
@@ -319,24 +307,24 @@ func (c *Config) checkModes() error {
 // checkSizes checks jobs, sizes, the memory limit, the manifest and the key template.
 func (c *Config) checkSizes() error {
 	if c.Jobs < 1 {
-		return &ConfigError{Field: "Jobs", Value: fmt.Sprint(c.Jobs), Reason: "must be at least 1"}
+		return &ConfigError{Name: "Jobs", Value: fmt.Sprint(c.Jobs), Reason: "must be at least 1"}
 	}
 	if c.Upload.Concurrency < 1 {
-		return &ConfigError{Field: "Concurrency", Value: fmt.Sprint(c.Upload.Concurrency), Reason: "must be at least 1"}
+		return &ConfigError{Name: "Concurrency", Value: fmt.Sprint(c.Upload.Concurrency), Reason: "must be at least 1"}
 	}
 	if c.MaxObjectSize < 0 || c.MaxRows < 0 || c.ChunkSize < 0 {
-		return &ConfigError{Field: "MaxObjectSize", Reason: "sizes and counts must not be negative"}
+		return &ConfigError{Name: "MaxObjectSize", Reason: "sizes and counts must not be negative"}
 	}
 	if err := upload.CheckPartSize(c.Upload.PartSize); err != nil {
-		return &ConfigError{Field: "PartSize", Value: fmt.Sprint(c.Upload.PartSize), Reason: "outside S3's limits (5 MiB to 5 GiB)"}
+		return &ConfigError{Name: "PartSize", Value: fmt.Sprint(c.Upload.PartSize), Reason: "outside S3's limits (5 MiB to 5 GiB)"}
 	}
 	if need := int64(c.jobs()) * 2 * c.Upload.PartSize; c.To.S3 != nil && c.MemoryLimit < need {
-		return &ConfigError{Field: "MemoryLimit", Value: fmt.Sprint(c.MemoryLimit), Reason: fmt.Sprintf(
+		return &ConfigError{Name: "MemoryLimit", Value: fmt.Sprint(c.MemoryLimit), Reason: fmt.Sprintf(
 			"too small: %d workers need at least 2 parts of %d bytes each (%d bytes)", c.jobs(), c.Upload.PartSize, need)}
 	}
 	if c.Manifest != "" {
 		if _, err := upload.ParseObject(c.Manifest); err != nil {
-			return &ConfigError{Field: "Manifest", Value: c.Manifest, Reason: err.Error()}
+			return &ConfigError{Name: "Manifest", Value: c.Manifest, Reason: err.Error()}
 		}
 	}
 	if c.To.IsPrefix() {
@@ -357,10 +345,10 @@ func (c *Config) checkFormats() error {
 	}
 	if c.Parquet != nil {
 		if err := c.Parquet.Validate(); err != nil {
-			return &ConfigError{Field: "Parquet", Value: c.Parquet.Codec, Reason: err.Error()}
+			return &ConfigError{Name: "Parquet", Value: c.Parquet.Codec, Reason: err.Error()}
 		}
 		if c.Compress.Enabled() {
-			return &ConfigError{Field: "Compress", Value: c.Compress.Algorithm, Reason: "Parquet compresses inside the file (its codec), not around it"}
+			return &ConfigError{Name: "Compress", Value: c.Compress.Algorithm, Reason: "Parquet compresses inside the file (its codec), not around it"}
 		}
 		if err := csvOnly(c.CSV); err != nil {
 			return err
@@ -373,7 +361,7 @@ func (c *Config) checkFormats() error {
 		return err
 	}
 	if c.Upload.NoClobber && (c.To.Stdout || c.To.IsPrefix() && (c.Overwrite || c.CleanPath)) {
-		return &ConfigError{Field: "NoClobber", Reason: "is for objects and files that must not be replaced (not stdout, not with overwrite or clean-path)"}
+		return &ConfigError{Name: "NoClobber", Reason: "is for objects and files that must not be replaced (not stdout, not with overwrite or clean-path)"}
 	}
 	if c.To.Path != "" {
 		return sink.File{Path: c.To.Name(c.Compress), NoClobber: c.Upload.NoClobber}.Check()
@@ -389,43 +377,43 @@ const DefaultPartitionChunk = 256 << 20
 func (c *Config) checkPartitions() error {
 	if len(c.PartitionBy) == 0 {
 		if c.DropPartitionColumns {
-			return &ConfigError{Field: "DropPartitionColumns", Reason: "needs Config.PartitionBy"}
+			return &ConfigError{Name: "DropPartitionColumns", Reason: "needs Config.PartitionBy"}
 		}
 		return nil
 	}
 	bad := func(reason string) error {
-		return &ConfigError{Field: "PartitionBy", Value: c.PartitionBy[0].Name, Reason: reason}
+		return &ConfigError{Name: "PartitionBy", Value: c.PartitionBy[0].Name, Reason: reason}
 	}
 	if !c.To.IsPrefix() {
 		return bad("writes many objects: give a prefix destination (s3://bucket/prefix/)")
 	}
 	if !strings.Contains(c.Template, "{partition}") {
-		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {partition} with Config.PartitionBy"}
+		return &ConfigError{Name: "Template", Value: c.Template, Reason: "needs {partition} with Config.PartitionBy"}
 	}
 	if !strings.Contains(c.Template, "{split") {
-		return &ConfigError{Field: "Template", Value: c.Template, Reason: "needs {split} with Config.PartitionBy: a chunk writes one object per partition value"}
+		return &ConfigError{Name: "Template", Value: c.Template, Reason: "needs {split} with Config.PartitionBy: a chunk writes one object per partition value"}
 	}
 	seen := map[string]bool{}
 	for _, p := range c.PartitionBy {
 		if seen[p.Name] {
-			return &ConfigError{Field: "PartitionBy", Value: p.Name, Reason: "names two levels"}
+			return &ConfigError{Name: "PartitionBy", Value: p.Name, Reason: "names two levels"}
 		}
 		seen[p.Name] = true
 	}
 	if d := c.CSV.Delimiter; d != "" && strings.ContainsAny(d, "nv0123456789abcdef.") {
-		return &ConfigError{Field: "DELIMITER", Value: d, Reason: "cannot be a letter, digit or dot with Config.PartitionBy (the partition key is made of them)"}
+		return &ConfigError{Name: "DELIMITER", Value: d, Reason: "cannot be a letter, digit or dot with Config.PartitionBy (the partition key is made of them)"}
 	}
 	if c.MaxPartitions < 0 {
-		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(c.MaxPartitions), Reason: "must be positive"}
+		return &ConfigError{Name: "MaxPartitions", Value: fmt.Sprint(c.MaxPartitions), Reason: "must be positive"}
 	}
 	return nil
 }
 
 // csvOnly refuses, on the Parquet path, a COPY option that only the CSV and text formats have: it
-// would be silently ignored otherwise. The error's Field is the COPY option's name.
+// would be silently ignored otherwise. The error's Name is the COPY option's name.
 func csvOnly(o copyout.Options) error {
 	set := func(name, v string) error {
-		return &ConfigError{Field: name, Value: v, Reason: "is a CSV option; Parquet has typed columns and no text formatting"}
+		return &ConfigError{Name: name, Value: v, Reason: "is a CSV option; Parquet has typed columns and no text formatting"}
 	}
 	switch {
 	case o.Format != "" && o.Format != "csv":

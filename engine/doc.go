@@ -49,6 +49,6 @@
 //   - Cancellation: cancelling the context cancels every query (a cancel request, then the socket)
 //     and aborts every upload on a context the cancellation does not reach; Run returns an error
 //     saying the run was interrupted, with the cause.
-//   - Errors: Validate's are typed (*ConfigError and the option errors of copyout and upload) and
-//     never name a command-line flag; package command words them.
+//   - Errors: a wrong setting is a *setting.Error (ConfigError here, OptionError in copyout and
+//     upload), named by its Go name; no error names a command-line flag: package command words them.
 package engine

@@ -203,7 +203,7 @@ func (r *run) planIncremental(ctx context.Context) error {
 	if prev != nil {
 		st.Run, st.Previous = prev.Run+1, prev.Run
 		if st.Xmax < prev.Xmin {
-			return &ConfigError{Field: "Incremental", Value: r.base.String(), Reason: fmt.Sprintf(
+			return &ConfigError{Name: "Incremental", Value: r.base.String(), Reason: fmt.Sprintf(
 				"the server's transaction counter (%d) is behind the previous run's (%d, run %d): another cluster? Export to a new prefix",
 				st.Xmax, prev.Xmin, prev.Run)}
 		}
@@ -222,7 +222,7 @@ func (r *run) planIncremental(ctx context.Context) error {
 	}
 	if col := runColumn(r.cfg.Incremental); col != "" {
 		if !slices.ContainsFunc(st.Tables, func(it IncrementalTable) bool { return it.Column == col }) {
-			return &ConfigError{Field: "Incremental", Value: col, Reason: "no table of the run has that column: every run would export every table whole"}
+			return &ConfigError{Name: "Incremental", Value: col, Reason: "no table of the run has that column: every run would export every table whole"}
 		}
 		for _, t := range whole {
 			r.cfg.Logger.Warn("the table has no incremental column: it is exported whole, every run", "table", t, "column", col)
@@ -230,7 +230,7 @@ func (r *run) planIncremental(ctx context.Context) error {
 	}
 	for _, inc := range r.cfg.Incremental {
 		if inc.Table != "" && !slices.ContainsFunc(r.tables, func(t *Table) bool { return t.matches(inc.Table) }) {
-			return &ConfigError{Field: "Incremental", Value: inc.Table + "=" + inc.Column, Reason: "names a table the run does not export"}
+			return &ConfigError{Name: "Incremental", Value: inc.Table + "=" + inc.Column, Reason: "names a table the run does not export"}
 		}
 	}
 	r.inc = st
@@ -273,13 +273,13 @@ func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xm
 	}
 	if len(res.Rows) == 0 {
 		if explicit {
-			return it, &ConfigError{Field: "Incremental", Value: it.Column, Reason: "is not a column of " + t.String()}
+			return it, &ConfigError{Name: "Incremental", Value: it.Column, Reason: "is not a column of " + t.String()}
 		}
 		it.Column = "" // exported whole, every run
 		return it, nil
 	}
 	if t.Kind != "r" && t.Kind != "p" && t.Kind != "m" {
-		return it, &ConfigError{Field: "Incremental", Value: it.Column, Reason: fmt.Sprintf(
+		return it, &ConfigError{Name: "Incremental", Value: it.Column, Reason: fmt.Sprintf(
 			"%s is %s: its rows have no transaction ID (xmin), so changes cannot be told; give tables", t, kindName(t.Kind))}
 	}
 	it.Type = string(res.Rows[0][0])

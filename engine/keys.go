@@ -67,18 +67,18 @@ func objectKey(template string, t *Table, chunk, split int, partition string) st
 // it does not know.
 func checkTemplate(t string) error {
 	if strings.TrimSpace(placeholder.ReplaceAllString(t, "")) == "" && !placeholder.MatchString(t) {
-		return &ConfigError{Field: "Template", Value: t, Reason: "gives empty keys"}
+		return &ConfigError{Name: "Template", Value: t, Reason: "gives empty keys"}
 	}
 	if strings.HasPrefix(t, "/") {
-		return &ConfigError{Field: "Template", Value: t, Reason: "keys must not start with /"}
+		return &ConfigError{Name: "Template", Value: t, Reason: "keys must not start with /"}
 	}
 	// A placeholder never expands to "." or ".." (names are escaped, numbers are digits).
 	if upload.DotSegment(placeholder.ReplaceAllString(t, "x")) {
-		return &ConfigError{Field: "Template", Value: t, Reason: "gives keys with a \".\" or \"..\" segment: " + upload.DotSegmentReason()}
+		return &ConfigError{Name: "Template", Value: t, Reason: "gives keys with a \".\" or \"..\" segment: " + upload.DotSegmentReason()}
 	}
 	for _, m := range anyPlaceholder.FindAllString(t, -1) {
 		if !placeholder.MatchString(m) {
-			return &ConfigError{Field: "Template", Value: t, Reason: fmt.Sprintf(
+			return &ConfigError{Name: "Template", Value: t, Reason: fmt.Sprintf(
 				"unknown placeholder %s (known: {schema} {table} {chunk} {split} {partition}, with an optional width as {chunk:05})", m)}
 		}
 	}

@@ -142,11 +142,11 @@ func (r *run) loadJournal(ctx context.Context, j Journal) error {
 	prefix := *r.cfg.To.S3
 	r.resuming = true
 	if j.Settings != r.cfg.settingsDigest() {
-		return &ConfigError{Field: "Resume", Value: prefix.String(), Reason: "the run was started with other settings (tables, key template, " +
+		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: "the run was started with other settings (tables, key template, " +
 			"format, compression, chunk or split sizes, partitions): resume it with the same command line"}
 	}
 	if j.Snapshot != r.snap.ID && !r.cfg.ResumeNewSnapshot {
-		return &ConfigError{Field: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+
+		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+
 			"resume it in its own snapshot (Config.Snapshot %s), or give Config.ResumeNewSnapshot for data that does not change", j.Snapshot, r.snap.ID, j.Snapshot)}
 	}
 	records := map[string]ChunkRecord{}

@@ -417,7 +417,7 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 		from = t.String()
 		for _, p := range ps {
 			if p.Column != "" && !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == p.Column }) {
-				return &ConfigError{Field: "PartitionBy", Value: p.Column, Reason: fmt.Sprintf("table %s has no column %q", t, p.Column)}
+				return &ConfigError{Name: "PartitionBy", Value: p.Column, Reason: fmt.Sprintf("table %s has no column %q", t, p.Column)}
 			}
 		}
 	}
@@ -463,7 +463,7 @@ func (r *run) partitionError(t *Table, err error) error {
 	for _, p := range r.cfg.PartitionBy {
 		exprs = append(exprs, p.Name+"="+p.Expr)
 	}
-	return &ConfigError{Field: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
+	return &ConfigError{Name: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
 }
 
 // checkPartitionCount refuses a run whose estimated partitions are more than MaxPartitions.
@@ -476,7 +476,7 @@ func (r *run) checkPartitionCount(tables []*Table) error {
 		n += max(t.EstPartitions, 0) // -1: not estimated (an expression); counted as the run goes
 	}
 	if n > int64(r.cfg.MaxPartitions) {
-		return &ConfigError{Field: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
+		return &ConfigError{Name: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
 			"the planner estimates %d partition values; raise it, or partition by something coarser", n)}
 	}
 	return nil

@@ -195,7 +195,7 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 		}
 		return func(context.Context) error { return os.Remove(d.Path) }, nil
 	}
-	return nil, &ConfigError{Field: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
+	return nil, &ConfigError{Name: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
 }
 
 // NoSnapshotIDError is a published snapshot ID that is not there: its holder has not started, or
@@ -227,7 +227,7 @@ func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
 	default:
-		return "", &ConfigError{Field: "SnapshotFrom", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
+		return "", &ConfigError{Name: "SnapshotFrom", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
 	}
 	id := strings.TrimSpace(string(b))
 	if !snapshotID.MatchString(id) {

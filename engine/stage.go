@@ -39,7 +39,7 @@ func (c Compression) Enabled() bool { return c.Algorithm != "" && c.Algorithm !=
 // CompressLevel).
 func (c Compression) Validate() error {
 	level := func(reason string) error {
-		return &ConfigError{Field: "CompressLevel", Value: fmt.Sprint(c.Level), Reason: reason}
+		return &ConfigError{Name: "CompressLevel", Value: fmt.Sprint(c.Level), Reason: reason}
 	}
 	switch c.Algorithm {
 	case "", "none":
@@ -55,7 +55,7 @@ func (c Compression) Validate() error {
 			return level("zstd levels are 1 to 22")
 		}
 	default:
-		return &ConfigError{Field: "Compress", Value: c.Algorithm, Reason: "want none, gzip or zstd"}
+		return &ConfigError{Name: "Compress", Value: c.Algorithm, Reason: "want none, gzip or zstd"}
 	}
 	return nil
 }

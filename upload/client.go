@@ -168,9 +168,9 @@ func (cfg ClientConfig) Validate(ctx context.Context) (caBundle []byte, err erro
 		if _, err := config.LoadSharedConfigProfile(ctx, cfg.Profile, files); err != nil {
 			var missing config.SharedConfigProfileNotExistError
 			if errors.As(err, &missing) {
-				return nil, &OptionError{Option: "Profile", Value: cfg.Profile, Reason: "no such profile in the shared config and credentials files"}
+				return nil, &OptionError{Name: "Profile", Value: cfg.Profile, Reason: "no such profile in the shared config and credentials files"}
 			}
-			return nil, &OptionError{Option: "Profile", Value: cfg.Profile, Reason: err.Error()}
+			return nil, &OptionError{Name: "Profile", Value: cfg.Profile, Reason: err.Error()}
 		}
 	}
 	if cfg.CABundle == "" {
@@ -178,10 +178,10 @@ func (cfg ClientConfig) Validate(ctx context.Context) (caBundle []byte, err erro
 	}
 	pem, err := os.ReadFile(cfg.CABundle)
 	if err != nil {
-		return nil, &OptionError{Option: "CABundle", Value: cfg.CABundle, Reason: err.Error()}
+		return nil, &OptionError{Name: "CABundle", Value: cfg.CABundle, Reason: err.Error()}
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return nil, &OptionError{Option: "CABundle", Value: cfg.CABundle, Reason: "holds no PEM certificate"}
+		return nil, &OptionError{Name: "CABundle", Value: cfg.CABundle, Reason: "holds no PEM certificate"}
 	}
 	return pem, nil
 }
@@ -189,7 +189,7 @@ func (cfg ClientConfig) Validate(ctx context.Context) (caBundle []byte, err erro
 func checkEndpoint(endpoint string) error {
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &OptionError{Option: "Endpoint", Value: endpoint, Reason: "want https://host[:port] or http://host[:port]"}
+		return &OptionError{Name: "Endpoint", Value: endpoint, Reason: "want https://host[:port] or http://host[:port]"}
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/pg2s3/pg2s3/setting"
 )
 
 // ObjectOptions are the object's settings, passed on PutObject or CreateMultipartUpload.
@@ -29,56 +31,46 @@ type ObjectOptions struct {
 	Tags            map[string]string // object tags
 }
 
-// OptionError is an object option S3 would refuse.
-type OptionError struct {
-	Option string // SSE, SSEKMSKeyID, StorageClass, Metadata, Tags
-	Value  string
-	Reason string
-}
-
-func (e *OptionError) Error() string {
-	if e.Value == "" {
-		return fmt.Sprintf("%s: %s", e.Option, e.Reason)
-	}
-	return fmt.Sprintf("%s %q: %s", e.Option, e.Value, e.Reason)
-}
+// OptionError is an option S3 or the client would refuse; Name is the option (SSE, SSEKMSKeyID,
+// StorageClass, Metadata, Tags, Endpoint, Profile, CABundle).
+type OptionError = setting.Error
 
 // Validate checks the options against what S3 accepts; its errors are *OptionError.
 func (o ObjectOptions) Validate() error {
 	switch o.SSE {
 	case "", string(types.ServerSideEncryptionAes256), string(types.ServerSideEncryptionAwsKms), string(types.ServerSideEncryptionAwsKmsDsse):
 	default:
-		return &OptionError{Option: "SSE", Value: o.SSE, Reason: "want AES256, aws:kms or aws:kms:dsse"}
+		return &OptionError{Name: "SSE", Value: o.SSE, Reason: "want AES256, aws:kms or aws:kms:dsse"}
 	}
 	if o.SSEKMSKeyID != "" && !strings.HasPrefix(o.SSE, "aws:kms") {
-		return &OptionError{Option: "SSEKMSKeyID", Value: o.SSEKMSKeyID, Reason: "needs SSE aws:kms or aws:kms:dsse"}
+		return &OptionError{Name: "SSEKMSKeyID", Value: o.SSEKMSKeyID, Reason: "needs SSE aws:kms or aws:kms:dsse"}
 	}
 	if o.StorageClass != "" && !slices.Contains(types.StorageClass("").Values(), types.StorageClass(o.StorageClass)) {
 		var names []string
 		for _, v := range types.StorageClass("").Values() {
 			names = append(names, string(v))
 		}
-		return &OptionError{Option: "StorageClass", Value: o.StorageClass, Reason: "want one of " + strings.Join(names, ", ")}
+		return &OptionError{Name: "StorageClass", Value: o.StorageClass, Reason: "want one of " + strings.Join(names, ", ")}
 	}
 	for k, v := range o.Metadata {
 		if k == "" || strings.IndexFunc(k, func(r rune) bool { return r > '~' || r <= ' ' || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
-			return &OptionError{Option: "Metadata", Value: k, Reason: "keys are non-empty ASCII letters, digits and !#$%&'*+-.^_`|~ (they travel as HTTP header names)"}
+			return &OptionError{Name: "Metadata", Value: k, Reason: "keys are non-empty ASCII letters, digits and !#$%&'*+-.^_`|~ (they travel as HTTP header names)"}
 		}
 		if strings.IndexFunc(v, func(r rune) bool { return r > '~' || r < ' ' }) >= 0 {
-			return &OptionError{Option: "Metadata", Value: k + "=" + v, Reason: "values are printable ASCII (S3 sends them as HTTP header values)"}
+			return &OptionError{Name: "Metadata", Value: k + "=" + v, Reason: "values are printable ASCII (S3 sends them as HTTP header values)"}
 		}
 	}
 	if len(o.Tags) > 10 {
-		return &OptionError{Option: "Tags", Reason: fmt.Sprintf("S3 allows at most 10 tags per object, got %d", len(o.Tags))}
+		return &OptionError{Name: "Tags", Reason: fmt.Sprintf("S3 allows at most 10 tags per object, got %d", len(o.Tags))}
 	}
 	for k, v := range o.Tags {
 		if k == "" || len(k) > 128 || len(v) > 256 {
-			return &OptionError{Option: "Tags", Value: k, Reason: "keys are 1-128 characters, values at most 256"}
+			return &OptionError{Name: "Tags", Value: k, Reason: "keys are 1-128 characters, values at most 256"}
 		}
 		if bad := strings.IndexFunc(k+v, func(r rune) bool {
 			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && !strings.ContainsRune("_.:/=+-@", r)
 		}); bad >= 0 {
-			return &OptionError{Option: "Tags", Value: k + "=" + v, Reason: "S3 allows only letters, digits, spaces and _ . : / = + - @ in tags"}
+			return &OptionError{Name: "Tags", Value: k + "=" + v, Reason: "S3 allows only letters, digits, spaces and _ . : / = + - @ in tags"}
 		}
 	}
 	return nil
