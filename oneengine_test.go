@@ -14,7 +14,8 @@ import (
 	"github.com/pg2s3/pg2s3/internal/testenv"
 )
 
-// The drifts issue 10 names, each tried through both shapes of destination: one object and many.
+// Behaviours that once drifted between the one-object and the many-object paths, each tried
+// through both shapes of destination.
 
 // silentServer accepts TCP connections and never answers: a PostgreSQL that hangs at startup.
 func silentServer(t *testing.T) string {

@@ -15,7 +15,7 @@ import (
 // never blocks, and skipping the runtime's syscall bookkeeping (which wakes the runtime's
 // monitor thread whenever the process was idle, that is on every wake-up of a COPY reader waiting
 // for the server) saves thread switches on every socket read. Waiting for data still goes through
-// the runtime's poller, so deadlines (the cancel path) work as before.
+// the runtime's poller, so deadlines (the cancel path) still work.
 //
 // The read's arguments and results live in the struct, and the callback is a method value made
 // once, so that a read allocates nothing. Reads are never concurrent: pgconn reads from one
@@ -36,7 +36,7 @@ import (
 //
 // The timer is the connection's read deadline, so the owner's deadlines (pgconn sets one to
 // interrupt a cancelled query) go through SetDeadline and SetReadDeadline here: a wait ends at the
-// earlier of the two, and the owner's deadline is an error as before. Outside bulk mode, a read
+// earlier of the two, and the owner's deadline is an error, as the owner expects. Outside bulk mode, a read
 // first lowers a mark that is still raised, so that no wait without a timer can miss bytes.
 type rawReadConn struct {
 	net.Conn

@@ -10,7 +10,7 @@ import (
 )
 
 // Stage transforms one object's byte stream between the COPY and the sink. It is the boundary
-// where compressors sit now, and encoders later: Wrap returns the writer the stage's input goes
+// where the compressors and the Parquet encoder sit: Wrap returns the writer the stage's input goes
 // to, writing its output to w; Close flushes what the stage still holds into w (and does not close
 // w). A stage sees whole objects: the splitter starts a new one on a row boundary.
 //
@@ -107,9 +107,8 @@ func (c Compression) Wrap(w io.Writer) (io.WriteCloser, error) {
 		}
 		return gz, nil
 	case "zstd":
-		// Level 1 by default: on 2 cores, sharing them with the COPY, zstd level 3 cost 15% of the
-		// uncompressed export's throughput and level 1 about 1%, with a ratio as good on CSV
-		// (BenchmarkCompression: 2.55x vs 2.73x on the mixed table).
+		// Level 1 by default: sharing the cores with the COPY, level 3 costs much more throughput for
+		// little more ratio on CSV (docs/reference.md, Compression; BenchmarkCompression measures it).
 		level := zstd.SpeedFastest
 		if c.Level != 0 {
 			level = zstd.EncoderLevelFromZstd(c.Level)

@@ -19,7 +19,8 @@ import (
 
 // fakeS3 is an in-memory API for the error paths that a real server cannot be made to take on
 // demand. Everything it accepts is checked the way S3 would (part order, sizes, checksums); the
-// behaviour on real servers is tested against MinIO in package export and in minio_test.go.
+// behaviour on real servers is tested against MinIO here (checksum_test.go, noclobber_test.go),
+// in package engine and through the binary.
 type fakeS3 struct {
 	mu         sync.Mutex
 	calls      []string
