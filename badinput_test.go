@@ -127,7 +127,7 @@ func badInputs() map[string]badInput {
 	for i, sh := range []string{"3/3", "-1/3", "x", "1/0"} {
 		add(fmt.Sprintf("shard %d", i), with(many, "--snapshot", "00000003-0000001B-1", "--shard", sh), "--shard "+sh)
 	}
-	add("shard without snapshot", with(many, "--shard", "1/3"), "--shard needs --snapshot")
+	add("shard without snapshot", with(many, "--shard", "1/3"), "--shard: needs --snapshot")
 	add("snapshot from stdout", with(many, "--snapshot-from", "-"), "--snapshot-from -")
 	add("snapshot from a prefix", with(many, "--snapshot-from", "s3://bucket/ids/"), "--snapshot-from s3://bucket/ids/")
 	add("snapshot from gs", with(many, "--snapshot-from", "gs://bucket/id"), "--snapshot-from gs://bucket/id")

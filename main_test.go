@@ -111,7 +111,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"long delimiter", []string{"export", "-c", "SELECT 1", "--to", "-", "--delimiter", "||"}, "single one-byte character"},
 		{"unknown preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--preset", "oracle"}, "want one of athena, bigquery, clickhouse"},
 		{"load sql without preset", []string{"export", "-c", "SELECT 1", "--to", "-", "--print-load-sql"}, "needs --preset"},
-		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "1/3"}, "--shard needs --snapshot"},
+		{"shard without snapshot", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "1/3"}, "--shard: needs --snapshot"},
 		{"bad shard", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--shard", "3/3", "--snapshot", "x"}, "want i/N"},
 		{"several tables to a key", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/k.csv"}, "for several tables, give a prefix"},
 		{"schema to a key", []string{"export", "--schema", "app", "--to", "s3://bkt/k.csv"}, "give a prefix"},

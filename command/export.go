@@ -80,3 +80,106 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// exportConfig turns export's flags into one engine config and the output options; every error
+// it returns is a usage error. The same function serves one object and many.
+func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, output, error) {
+	fail := func(err error) (engine.Config, output, error) { return engine.Config{}, output{}, err }
+	if c.Args().Present() {
+		return fail(usagef("unexpected argument %q (flags come as --name value)", c.Args().First()))
+	}
+	out := outputOptions(c, stderr)
+	query, tables, schemas := c.String("query"), c.StringSlice("table"), c.StringSlice("schema")
+	if c.String("to") == "" { // parsed below, before the engine sees it; every other check is the engine's (Validate)
+		return fail(usagef("--to is required (s3://bucket/key, s3://bucket/prefix/, - for stdout, or a file path)"))
+	}
+	to, err := engine.ParseDestination(c.String("to"))
+	if err != nil {
+		return fail(usage(err))
+	}
+	conn, err := connOptions(c)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := engine.Config{
+		Overwrite: c.Bool("overwrite"), CleanPath: c.Bool("clean-path"),
+		Conn: conn, Query: query, Tables: tables, Schemas: schemas, Exclude: c.StringSlice("exclude-table"),
+		To: to, Manifest: c.String("manifest"), KeepPartial: c.Bool("keep-partial"),
+		Resume: c.Bool("resume"), ResumeNewSnapshot: c.Bool("resume-new-snapshot"),
+		Snapshot: c.String("snapshot"), Stdout: stdout, Logger: out.logger,
+	}
+	if cfg.S3, err = s3Options(c); err != nil {
+		return fail(err)
+	}
+	if cfg.Upload, err = uploadOptions(c); err != nil {
+		return fail(usage(err))
+	}
+	cfg.Upload.NoClobber = c.Bool("no-clobber")
+	if cfg.Jobs, err = parseCount(c.String("jobs")); err != nil {
+		return fail(flagError("jobs", c.String("jobs"), err))
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *int64
+	}{{"chunk-size", &cfg.ChunkSize}, {"max-object-size", &cfg.MaxObjectSize}, {"memory-limit", &cfg.MemoryLimit}} {
+		if *s.dst, err = parseSize(c.String(s.flag)); err != nil {
+			return fail(flagError(s.flag, c.String(s.flag), err))
+		}
+	}
+	if cfg.MaxRows, err = parseWhole(c.String("max-rows"), 0); err != nil {
+		return fail(flagError("max-rows", c.String("max-rows"), err))
+	}
+	if c.IsSet("key-template") { // else the engine's default, which follows --partition-by and the format
+		cfg.Template = c.String("key-template")
+	}
+	for _, p := range *c.Generic("partition-by").(*multiValue) {
+		part, err := engine.ParsePartition(p)
+		if err != nil {
+			return fail(flagError("partition-by", p, err))
+		}
+		cfg.PartitionBy = append(cfg.PartitionBy, part)
+	}
+	cfg.DropPartitionColumns = c.Bool("partition-drop-columns")
+	for _, v := range *c.Generic("incremental").(*multiValue) {
+		inc, err := engine.ParseIncremental(v)
+		if err != nil {
+			return fail(flagError("incremental", v, err))
+		}
+		cfg.Incremental = append(cfg.Incremental, inc)
+	}
+	n, err := parseCount(c.String("max-partitions"))
+	if err != nil {
+		return fail(flagError("max-partitions", c.String("max-partitions"), err))
+	}
+	cfg.MaxPartitions = n
+	if cfg.SnapshotFrom, err = snapshotPlace(c, "snapshot-from"); err != nil {
+		return fail(err)
+	}
+	if sh := c.String("shard"); sh != "" {
+		if cfg.Shard, err = engine.ParseShard(sh); err != nil {
+			return fail(flagError("shard", sh, err))
+		}
+	}
+	if cfg.CSV, cfg.Compress, cfg.Parquet, err = formatOptions(c); err != nil {
+		return fail(err)
+	}
+	if p := c.String("preset"); p != "" {
+		if cfg.DropPartitionColumns && (p == "redshift" || p == "snowflake" || p == "postgres") {
+			return fail(usagef("--partition-drop-columns with --preset %s: its COPY reads the files, not the name=value/ folders, "+
+				"so the partition columns would be lost; keep them in the data", p))
+		}
+		cfg.TableManifests = p == "redshift"
+		if p == "athena" && !cfg.To.IsPrefix() {
+			return fail(usagef("--preset athena needs --to s3://bucket/prefix/: an Athena table is a folder, and reads every object in it"))
+		}
+		if cfg.To.IsPrefix() {
+			if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {
+				return fail(usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", engine.DefaultTemplate))
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fail(usage(err))
+	}
+	return cfg, out, nil
+}

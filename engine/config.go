@@ -183,9 +183,9 @@ func (c *Config) checkSource() error {
 	tables := len(c.Tables) > 0 || len(c.Schemas) > 0
 	switch {
 	case c.Query == "" && !tables:
-		return &ConfigError{Name: "Query", Reason: "nothing to export: give a query or tables"}
+		return &ConfigError{Name: "Query", Reason: "nothing to export: give Config.Query or Config.Tables (or Config.Schemas)"}
 	case c.Query != "" && tables:
-		return &ConfigError{Name: "Query", Reason: "give a query or tables, not both"}
+		return &ConfigError{Name: "Query", Reason: "give Config.Query or Config.Tables, not both"}
 	case c.To.Raw == "":
 		return &ConfigError{Name: "To", Reason: "no destination"}
 	}
@@ -252,7 +252,7 @@ func (c *Config) checkSnapshot() error {
 	if c.SnapshotFrom.Raw != "" {
 		switch {
 		case c.Snapshot != "":
-			return &ConfigError{Name: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give it or a snapshot ID, not both"}
+			return &ConfigError{Name: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give Config.Snapshot or Config.SnapshotFrom, not both"}
 		case c.SnapshotFrom.Stdout || c.SnapshotFrom.IsPrefix() || (c.SnapshotFrom.S3 == nil && c.SnapshotFrom.Path == ""):
 			return &ConfigError{Name: "SnapshotFrom", Value: c.SnapshotFrom.Raw, Reason: "give the s3://bucket/key or the file a snapshot's holder published its ID to (PublishSnapshotID)"}
 		}
@@ -299,7 +299,7 @@ func (c *Config) checkModes() error {
 		}
 	}
 	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {
-		return &ConfigError{Name: "Shard", Reason: "shards need a snapshot held by another process, so that every shard exports the same instant"}
+		return &ConfigError{Name: "Shard", Reason: "needs Config.Snapshot or Config.SnapshotFrom: every shard must export the same instant (start `pg2s3 snapshot` first)"}
 	}
 	return nil
 }
