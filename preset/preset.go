@@ -141,99 +141,128 @@ func Statement(l Load) string {
 	if l.Parquet {
 		return parquetStatement(l)
 	}
-	header := 0
-	if l.Header {
-		header = 1
-	}
-	switch l.Loader {
-	case "postgres":
-		opts := "FORMAT csv"
-		if l.Header {
-			opts += ", HEADER"
-		}
-		if l.Delimiter != "" {
-			opts += ", DELIMITER " + sqlString(l.Delimiter)
-		}
-		if l.Null != nil {
-			opts += ", NULL " + sqlString(*l.Null)
-		}
-		if len(l.ForceNotNull) > 0 {
-			cols := make([]string, len(l.ForceNotNull))
-			for i, c := range l.ForceNotNull {
-				cols[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
-			}
-			opts += ", FORCE_NOT_NULL (" + strings.Join(cols, ", ") + ")"
-		}
-		src := "cat " + upload.ShellQuote(l.URL)
-		if upload.IsS3(l.URL) {
-			src = "aws s3 cp " + upload.ShellQuote(l.URL) + " -"
-			if l.Endpoint != "" {
-				src += " --endpoint-url " + upload.ShellQuote(l.Endpoint)
-			}
-		}
-		switch l.Compress {
-		case "gzip":
-			src += " | gzip -dc"
-		case "zstd":
-			src += " | zstd -dc"
-		}
-		return fmt.Sprintf("%s | psql -v ON_ERROR_STOP=1 -c %s", src, upload.ShellQuote(fmt.Sprintf(`\copy %s FROM STDIN WITH (%s)`, l.Table, opts)))
-	case "duckdb":
-		null := ""
-		if l.Null != nil {
-			null = *l.Null
-		}
-		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', "+
-			"nullstr = %s, allow_quoted_nulls = false, compression = %s%s);",
-			l.Table, sqlString(l.URL), l.Header, sqlString(l.delimiter()), sqlString(null), sqlString(duckCompression(l.Compress)), l.duckHive())
-	case "redshift":
-		null := ""
-		if l.Null != nil {
-			null = " NULL AS " + sqlString(*l.Null)
-		}
-		comp := map[string]string{"gzip": " GZIP", "zstd": " ZSTD"}[l.Compress]
-		region := ""
-		if l.Region != "" {
-			region = " REGION " + sqlString(l.Region)
-		}
-		return fmt.Sprintf("COPY %s FROM %s IAM_ROLE 'arn:aws:iam::<account-id>:role/<role>' FORMAT AS CSV DELIMITER %s%s IGNOREHEADER %d%s "+
-			"TIMEFORMAT 'auto' DATEFORMAT 'auto' ACCEPTINVCHARS%s;", l.Table, sqlString(l.URL), sqlString(l.delimiter()), null, header, comp, region)
-	case "snowflake":
-		comp := map[string]string{"gzip": "GZIP", "zstd": "ZSTD"}[l.Compress]
-		if comp == "" {
-			comp = "NONE"
-		}
-		return fmt.Sprintf("COPY INTO %s FROM %s STORAGE_INTEGRATION = <integration> FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = %s "+
-			"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' SKIP_HEADER = %d EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () COMPRESSION = %s "+
-			"TIMESTAMP_FORMAT = AUTO BINARY_FORMAT = HEX);", l.Table, sqlString(l.URL), sqlString(l.delimiter()), header, comp)
-	case "bigquery":
-		null := ""
-		if l.Null != nil {
-			null = *l.Null
-		}
-		url := l.URL
-		if u, err := upload.ParseURL(url); err == nil {
-			url = "gs://" + u.Bucket + "/" + u.Key // bq load reads Cloud Storage: use GCS interop, or copy the object there
-		}
-		return fmt.Sprintf("bq load --source_format=CSV --skip_leading_rows=%d --field_delimiter=%s --null_marker=%s "+
-			"--allow_quoted_newlines --preserve_ascii_control_characters%s %s %s", header, upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.bqHive(), l.Table, upload.ShellQuote(url))
-	case "clickhouse":
-		format := "CSV"
-		if l.Header {
-			format = "CSVWithNames"
-		}
-		url := clickhouseURL(l)
-		comp := map[string]string{"gzip": "gzip", "zstd": "zstd"}[l.Compress]
-		if comp == "" {
-			comp = "none"
-		}
-		settings := "format_csv_delimiter = " + sqlString(l.delimiter()) + ", input_format_csv_empty_as_default = 1"
-		if h := l.clickhouseHive(); h != "" {
-			settings += ", " + h
-		}
-		return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS %s;", l.Table, sqlString(url), sqlString(format), sqlString(comp), settings)
+	if f, ok := csvStatements[l.Loader]; ok {
+		return f(l)
 	}
 	return ""
+}
+
+// csvStatements load CSV, one loader each.
+var csvStatements = map[string]func(Load) string{
+	"postgres": postgresCSV, "duckdb": duckdbCSV, "redshift": redshiftCSV, "snowflake": snowflakeCSV,
+	"bigquery": bigqueryCSV, "clickhouse": clickhouseCSV,
+}
+
+// skipLines is how many header lines the objects start with.
+func (l Load) skipLines() int {
+	if l.Header {
+		return 1
+	}
+	return 0
+}
+
+// postgresCSV pipes the object into psql's \copy (through aws s3 cp for S3, and the decompressor).
+func postgresCSV(l Load) string {
+	opts := "FORMAT csv"
+	if l.Header {
+		opts += ", HEADER"
+	}
+	if l.Delimiter != "" {
+		opts += ", DELIMITER " + sqlString(l.Delimiter)
+	}
+	if l.Null != nil {
+		opts += ", NULL " + sqlString(*l.Null)
+	}
+	if len(l.ForceNotNull) > 0 {
+		cols := make([]string, len(l.ForceNotNull))
+		for i, c := range l.ForceNotNull {
+			cols[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
+		}
+		opts += ", FORCE_NOT_NULL (" + strings.Join(cols, ", ") + ")"
+	}
+	src := "cat " + upload.ShellQuote(l.URL)
+	if upload.IsS3(l.URL) {
+		src = "aws s3 cp " + upload.ShellQuote(l.URL) + " -"
+		if l.Endpoint != "" {
+			src += " --endpoint-url " + upload.ShellQuote(l.Endpoint)
+		}
+	}
+	switch l.Compress {
+	case "gzip":
+		src += " | gzip -dc"
+	case "zstd":
+		src += " | zstd -dc"
+	}
+	return fmt.Sprintf("%s | psql -v ON_ERROR_STOP=1 -c %s", src, upload.ShellQuote(fmt.Sprintf(`\copy %s FROM STDIN WITH (%s)`, l.Table, opts)))
+}
+
+// duckdbCSV creates the table from read_csv with the export's quoting, NULL and compression.
+func duckdbCSV(l Load) string {
+	null := ""
+	if l.Null != nil {
+		null = *l.Null
+	}
+	return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM read_csv(%s, header = %t, delim = %s, quote = '\"', escape = '\"', "+
+		"nullstr = %s, allow_quoted_nulls = false, compression = %s%s);",
+		l.Table, sqlString(l.URL), l.Header, sqlString(l.delimiter()), sqlString(null), sqlString(duckCompression(l.Compress)), l.duckHive())
+}
+
+// redshiftCSV is Redshift's COPY of CSV, through an IAM role left to fill in.
+func redshiftCSV(l Load) string {
+	null := ""
+	if l.Null != nil {
+		null = " NULL AS " + sqlString(*l.Null)
+	}
+	comp := map[string]string{"gzip": " GZIP", "zstd": " ZSTD"}[l.Compress]
+	region := ""
+	if l.Region != "" {
+		region = " REGION " + sqlString(l.Region)
+	}
+	return fmt.Sprintf("COPY %s FROM %s IAM_ROLE 'arn:aws:iam::<account-id>:role/<role>' FORMAT AS CSV DELIMITER %s%s IGNOREHEADER %d%s "+
+		"TIMEFORMAT 'auto' DATEFORMAT 'auto' ACCEPTINVCHARS%s;", l.Table, sqlString(l.URL), sqlString(l.delimiter()), null, l.skipLines(), comp, region)
+}
+
+// snowflakeCSV is Snowflake's COPY INTO through a storage integration left to fill in.
+func snowflakeCSV(l Load) string {
+	comp := map[string]string{"gzip": "GZIP", "zstd": "ZSTD"}[l.Compress]
+	if comp == "" {
+		comp = "NONE"
+	}
+	return fmt.Sprintf("COPY INTO %s FROM %s STORAGE_INTEGRATION = <integration> FILE_FORMAT = (TYPE = CSV FIELD_DELIMITER = %s "+
+		"FIELD_OPTIONALLY_ENCLOSED_BY = '\"' SKIP_HEADER = %d EMPTY_FIELD_AS_NULL = TRUE NULL_IF = () COMPRESSION = %s "+
+		"TIMESTAMP_FORMAT = AUTO BINARY_FORMAT = HEX);", l.Table, sqlString(l.URL), sqlString(l.delimiter()), l.skipLines(), comp)
+}
+
+// bigqueryCSV is bq load of the object's copy in Cloud Storage (BigQuery reads only GCS).
+func bigqueryCSV(l Load) string {
+	null := ""
+	if l.Null != nil {
+		null = *l.Null
+	}
+	url := l.URL
+	if u, err := upload.ParseURL(url); err == nil {
+		url = "gs://" + u.Bucket + "/" + u.Key // bq load reads Cloud Storage: use GCS interop, or copy the object there
+	}
+	return fmt.Sprintf("bq load --source_format=CSV --skip_leading_rows=%d --field_delimiter=%s --null_marker=%s "+
+		"--allow_quoted_newlines --preserve_ascii_control_characters%s %s %s", l.skipLines(), upload.ShellQuote(l.delimiter()), upload.ShellQuote(null), l.bqHive(), l.Table, upload.ShellQuote(url))
+}
+
+// clickhouseCSV inserts from ClickHouse's s3 table function.
+func clickhouseCSV(l Load) string {
+	format := "CSV"
+	if l.Header {
+		format = "CSVWithNames"
+	}
+	url := clickhouseURL(l)
+	comp := map[string]string{"gzip": "gzip", "zstd": "zstd"}[l.Compress]
+	if comp == "" {
+		comp = "none"
+	}
+	settings := "format_csv_delimiter = " + sqlString(l.delimiter()) + ", input_format_csv_empty_as_default = 1"
+	if h := l.clickhouseHive(); h != "" {
+		settings += ", " + h
+	}
+	return fmt.Sprintf("INSERT INTO %s SELECT * FROM s3(%s, %s, %s) SETTINGS %s;", l.Table, sqlString(url), sqlString(format), sqlString(comp), settings)
 }
 
 func duckCompression(c string) string {
