@@ -47,57 +47,60 @@ func benchCommand(stdout, stderr io.Writer) *cli.Command {
 			"The client-side encoders write PostgreSQL's CSV byte for byte, so the CSV outputs' sha256 must\n"+
 			"agree; parquet's row count must equal copy's.\n"+
 			"--to null measures the database side alone: the bytes are hashed and discarded.",
-		groups, func(c *cli.Context) error {
-			if c.Args().Present() {
-				return usagef("unexpected argument %q", c.Args().First())
-			}
-			spec, approaches, runs, err := benchSpec(c)
-			if err != nil {
-				return err
-			}
-			if c.Bool("json") && c.Bool("markdown") {
-				return usagef("give --json or --markdown, not both")
-			}
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			progress := func(r bench.Result) {
-				if c.Bool("quiet") {
-					return
-				}
-				status := fmt.Sprintf("%.2fs, %d rows, peak RSS %.0f MiB", r.Seconds, r.Rows, float64(r.PeakRSS)/(1<<20))
-				if r.Error != "" {
-					status = "FAILED: " + r.Error
-				}
-				fmt.Fprintf(stderr, "pg2s3 bench: %-6s %s\n", r.Approach, status)
-			}
-			rep, err := bench.Run(c.Context, spec, approaches, runs, exe, progress)
-			if err != nil {
-				return err
-			}
-			if f := c.String("svg"); f != "" {
-				if err := sink.WriteFile(c.Context, sink.File{Path: f}, rep.WriteSVG); err != nil {
-					return err
-				}
-			}
-			switch {
-			case c.Bool("json"):
-				var b []byte
-				if b, err = json.MarshalIndent(rep, "", "  "); err == nil {
-					_, err = fmt.Fprintf(stdout, "%s\n", b)
-				}
-			case c.Bool("markdown"):
-				err = rep.WriteMarkdown(stdout)
-			default:
-				err = rep.WriteText(stdout)
-			}
-			if err == nil && !slices.ContainsFunc(rep.Approaches, func(s *bench.Summary) bool { return s.OKRuns > 0 }) {
-				// The report says why; the exit status must not say that something was measured.
-				err = errors.New("every approach failed: nothing was measured")
-			}
+		groups, func(c *cli.Context) error { return runBench(c, stdout, stderr) })
+}
+
+// runBench is pg2s3 bench: the runs, then the report in the format asked for.
+func runBench(c *cli.Context, stdout, stderr io.Writer) error {
+	if c.Args().Present() {
+		return usagef("unexpected argument %q", c.Args().First())
+	}
+	spec, approaches, runs, err := benchSpec(c)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") && c.Bool("markdown") {
+		return usagef("give --json or --markdown, not both")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	progress := func(r bench.Result) {
+		if c.Bool("quiet") {
+			return
+		}
+		status := fmt.Sprintf("%.2fs, %d rows, peak RSS %.0f MiB", r.Seconds, r.Rows, float64(r.PeakRSS)/(1<<20))
+		if r.Error != "" {
+			status = "FAILED: " + r.Error
+		}
+		fmt.Fprintf(stderr, "pg2s3 bench: %-6s %s\n", r.Approach, status)
+	}
+	rep, err := bench.Run(c.Context, spec, approaches, runs, exe, progress)
+	if err != nil {
+		return err
+	}
+	if f := c.String("svg"); f != "" {
+		if err := sink.WriteFile(c.Context, sink.File{Path: f}, rep.WriteSVG); err != nil {
 			return err
-		})
+		}
+	}
+	switch {
+	case c.Bool("json"):
+		var b []byte
+		if b, err = json.MarshalIndent(rep, "", "  "); err == nil {
+			_, err = fmt.Fprintf(stdout, "%s\n", b)
+		}
+	case c.Bool("markdown"):
+		err = rep.WriteMarkdown(stdout)
+	default:
+		err = rep.WriteText(stdout)
+	}
+	if err == nil && !slices.ContainsFunc(rep.Approaches, func(s *bench.Summary) bool { return s.OKRuns > 0 }) {
+		// The report says why; the exit status must not say that something was measured.
+		err = errors.New("every approach failed: nothing was measured")
+	}
+	return err
 }
 
 func benchSpec(c *cli.Context) (bench.Spec, []string, int, error) {
