@@ -19,32 +19,6 @@ import (
 	"github.com/pg2s3/pg2s3/upload"
 )
 
-// Incremental runs (Config.Incremental) export, under the destination prefix (the base), the rows
-// changed since the previous run of the same base, each run under a run path of its own
-// (base/run=20261202T130000Z-000001-5f0e8a2c/), and record the run in a state object written last,
-// base/_pg2s3/run-000042.json. The state is in the bucket only, so a run may start on any machine.
-//
-// Which rows a run exports. The previous run recorded its snapshot's xmin: every transaction
-// below it had ended when that snapshot was taken, so every row version written by such a
-// transaction was either visible to the previous run (and exported by it, or by an earlier run) or
-// deleted. A run therefore exports each row version whose writing transaction (its xmin) is not
-// below the previous run's snapshot xmin, together with the rows whose column is above the
-// previous high-water mark. That set holds every row inserted or updated since the previous run
-// (an UPDATE writes a new row version), including those of transactions that started before the
-// previous run and committed after it, whatever value they put in the column: a late commit is
-// never lost. The column's high-water mark is recorded for people and loaders; the transaction
-// horizon is what makes the run complete.
-//
-// What a consumer may see twice: rows written by transactions that were running when the previous
-// snapshot was taken but committed before it was (between its xmin and its xmax), and rows of
-// earlier runs written again by a table rewrite (VACUUM FULL keeps xmin; pg_repack or an ALTER
-// TABLE that rewrites the table does not). Deduplicate on the table's primary key, keeping the row
-// of the latest run (the manifest and the state name the key: dedupe_key). Deleted rows are not
-// seen: use soft deletes, or a full export (a new base) from time to time.
-//
-// The cost: the condition on xmin cannot use an index, so the server reads the whole table (a
-// sequential scan, filtered on the server); only the changed rows travel.
-
 // StateFolder holds the runs' state objects under the base prefix.
 const StateFolder = "_pg2s3/"
 
@@ -374,17 +348,4 @@ func (r *run) commitRun(ctx context.Context) error {
 		return &ConcurrentRunError{Base: r.base.String(), Run: r.inc.Run, State: u.String()}
 	}
 	return nil
-}
-
-// ConcurrentRunError is an incremental run that lost the race to commit to another run of the
-// same base.
-type ConcurrentRunError struct {
-	Base  string
-	Run   int
-	State string
-}
-
-func (e *ConcurrentRunError) Error() string {
-	return fmt.Sprintf("another run of %s committed run %d first (%s exists): this run's objects and manifest were removed; run again to export what changed since",
-		e.Base, e.Run, e.State)
 }

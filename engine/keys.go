@@ -85,17 +85,6 @@ func checkTemplate(t string) error {
 	return nil
 }
 
-// KeyCollisionError is two things of one run that would be written to the same key: the second
-// would silently replace the first.
-type KeyCollisionError struct {
-	URL  string
-	A, B string // what each one is
-}
-
-func (e *KeyCollisionError) Error() string {
-	return fmt.Sprintf("%s and %s would both be written to %s", e.A, e.B, e.URL)
-}
-
 // checkKeys computes, before any COPY, every key the run will write and refuses any two that
 // collide: two tables whose names give one key, a template without {chunk} for a chunked table or
 // without {split} when objects split, a manifest named like a data object.
@@ -213,21 +202,6 @@ func (r *run) wouldWrite(key string) bool {
 	}
 	_, ok := r.patterns.match(key, -1)
 	return ok
-}
-
-// PrefixInUseError is a prefix destination that already holds objects, which the run would mix
-// with its own (or replace) without Overwrite or CleanPath.
-type PrefixInUseError struct {
-	Prefix string
-	Key    string // one object found there
-	Shard  bool   // a shard's run: the object is one this shard would write
-}
-
-func (e *PrefixInUseError) Error() string {
-	if e.Shard {
-		return fmt.Sprintf("%s already holds s3://%s, which this shard would replace", e.Prefix, e.Key)
-	}
-	return fmt.Sprintf("%s already holds objects (s3://%s, ...): a reader of the prefix would see two runs mixed", e.Prefix, e.Key)
 }
 
 // checkPrefix refuses, before any COPY, a prefix that already holds objects (for a shard: objects

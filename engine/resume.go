@@ -51,50 +51,6 @@ type ChunkRecord struct {
 	Objects  []Object `json:"objects"`
 }
 
-// SnapshotGoneError is a resume whose snapshot can no longer be joined.
-type SnapshotGoneError struct {
-	ID     string
-	Prefix string
-	// Open are the multipart uploads that killed attempts left open under the prefix: deleting the
-	// prefix's objects does not remove them, and their parts are billed until they are aborted.
-	// They are named, not aborted: an attempt that joined the snapshot before it ended may still
-	// be running, and owns them.
-	Open  []upload.Incomplete
-	Store upload.Store
-	Err   error
-}
-
-func (e *SnapshotGoneError) Error() string {
-	msg := fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
-		"export the same instant as the chunks already done. Start the run again under a new snapshot (a new prefix, or "+
-		"delete this one: %s), or, for data that does not change, resume with Config.ResumeNewSnapshot: %v",
-		e.ID, upload.RemoveCommand(e.Prefix, e.Store)+" --recursive", e.Err)
-	if len(e.Open) > 0 {
-		var ids, cmds []string
-		seen := map[string]bool{}
-		for _, u := range e.Open {
-			ids = append(ids, fmt.Sprintf("s3://%s/%s (upload %s)", u.Bucket, u.Key, u.UploadID))
-			if !seen[u.Key] { // one cleanup per key: some stores list an upload only for its exact key
-				seen[u.Key] = true
-				cmds = append(cmds, upload.CleanupCommand(u.Bucket, u.Key, e.Store))
-			}
-		}
-		msg += fmt.Sprintf("; %d multipart uploads of earlier attempts are still open under the prefix, and keep their parts, billed, "+
-			"until they are aborted (deleting the objects does not remove them): %s; once no attempt runs, abort them with: %s",
-			len(e.Open), strings.Join(ids, " "), strings.Join(cmds, " && "))
-	}
-	return msg
-}
-
-func (e *SnapshotGoneError) Unwrap() error { return e.Err }
-
-// ResumeRaceError is an attempt that finished second: another one wrote the manifest.
-type ResumeRaceError struct{ Manifest string }
-
-func (e *ResumeRaceError) Error() string {
-	return fmt.Sprintf("another attempt of this run finished first and wrote %s: this one's objects are the same, and were left in place", e.Manifest)
-}
-
 // settingsDigest is a digest of what decides the objects' keys and bytes: a resume with other
 // settings would mix two exports.
 func (c Config) settingsDigest() string {

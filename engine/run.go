@@ -115,15 +115,6 @@ func (r *run) notePartition(t *Table, key []byte) error {
 	return nil
 }
 
-// TooManyPartitionsError is a run that met more partition values than MaxPartitions, after it
-// began: not a bad setting found before the run (that is a *ConfigError), but a failed run.
-type TooManyPartitionsError struct{ Max, Seen int }
-
-func (e *TooManyPartitionsError) Error() string {
-	return fmt.Sprintf("the run found more partition values than the limit of %d (%d so far); raise the limit, or partition by something coarser",
-		e.Max, e.Seen)
-}
-
 // noteStuck remembers an upload that failed and could not be aborted.
 func (r *run) noteStuck(err error) {
 	var ae *upload.AbortError
@@ -575,28 +566,6 @@ func (r *run) realCause(ctx context.Context, err error) error {
 	}
 	return err
 }
-
-// PrivilegeError is a table the role may not read.
-type PrivilegeError struct{ Table string }
-
-func (e *PrivilegeError) Error() string {
-	return fmt.Sprintf("permission denied: the role has no SELECT privilege on %s (the COPY would fail with SQLSTATE 42501; "+
-		"GRANT SELECT ON %s TO the export's role)", e.Table, e.Table)
-}
-
-// ChunkError is a chunk of a table that failed.
-type ChunkError struct {
-	Table string
-	Chunk int
-	Range string
-	Err   error
-}
-
-func (e *ChunkError) Error() string {
-	return fmt.Sprintf("%s, chunk %d (%s): %v", e.Table, e.Chunk, e.Range, e.Err)
-}
-
-func (e *ChunkError) Unwrap() error { return e.Err }
 
 // fail deletes the S3 objects the failed run completed (unless KeepPartial) and returns cause,
 // completed with what was left behind.

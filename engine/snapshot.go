@@ -198,14 +198,6 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	return nil, &ConfigError{Name: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
 }
 
-// NoSnapshotIDError is a published snapshot ID that is not there: its holder has not started, or
-// has ended (it removes the ID when it releases the snapshot).
-type NoSnapshotIDError struct{ From string }
-
-func (e *NoSnapshotIDError) Error() string {
-	return fmt.Sprintf("no snapshot ID at %s: is the snapshot's holder (`pg2s3 snapshot`) running? (it removes the ID when it ends)", e.From)
-}
-
 // ReadSnapshotID reads the ID PublishSnapshotID wrote.
 func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (string, error) {
 	var b []byte
