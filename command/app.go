@@ -50,7 +50,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "pg2s3: error: %s\n", settingWords.Replace(err.Error()))
+	fmt.Fprintf(stderr, "pg2s3: error: %s%s\n", settingWords.Replace(err.Error()), cleanupHint(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(stderr, "Run 'pg2s3 --help' or 'pg2s3 COMMAND --help' for usage.")

@@ -65,21 +65,14 @@ type SnapshotGoneError struct {
 func (e *SnapshotGoneError) Error() string {
 	msg := fmt.Sprintf("cannot resume: the run's snapshot %s is no longer held (its `pg2s3 snapshot` ended), and a resume must "+
 		"export the same instant as the chunks already done. Start the run again under a new snapshot (a new prefix, or "+
-		"delete this one: %s), or, for data that does not change, resume with Config.ResumeNewSnapshot: %v",
-		e.ID, upload.RemoveCommand(e.Prefix, e.Store)+" --recursive", e.Err)
+		"delete %s and what is under it), or, for data that does not change, resume with Config.ResumeNewSnapshot: %v", e.ID, e.Prefix, e.Err)
 	if len(e.Open) > 0 {
-		var ids, cmds []string
-		seen := map[string]bool{}
+		var ids []string
 		for _, u := range e.Open {
 			ids = append(ids, fmt.Sprintf("s3://%s/%s (upload %s)", u.Bucket, u.Key, u.UploadID))
-			if !seen[u.Key] { // one cleanup per key: some stores list an upload only for its exact key
-				seen[u.Key] = true
-				cmds = append(cmds, upload.CleanupCommand(u.Bucket, u.Key, e.Store))
-			}
 		}
 		msg += fmt.Sprintf("; %d multipart uploads of earlier attempts are still open under the prefix, and keep their parts, billed, "+
-			"until they are aborted (deleting the objects does not remove them): %s; once no attempt runs, abort them with: %s",
-			len(e.Open), strings.Join(ids, " "), strings.Join(cmds, " && "))
+			"until they are aborted (deleting the objects does not remove them): %s", len(e.Open), strings.Join(ids, " "))
 	}
 	return msg
 }
@@ -131,3 +124,16 @@ type NoSnapshotIDError struct{ From string }
 func (e *NoSnapshotIDError) Error() string {
 	return fmt.Sprintf("no snapshot ID at %s: is the snapshot's holder (`pg2s3 snapshot`) running? (it removes the ID when it ends)", e.From)
 }
+
+// LeftoverError is a failed run that could not remove all it wrote: multipart uploads whose abort
+// failed (their parts are billed) and completed objects it could not delete. Err names them; the
+// fields are for whoever words the clean-up, with the Store they are in.
+type LeftoverError struct {
+	Err     error
+	Uploads []upload.Incomplete
+	Objects []string // s3:// URLs
+	Store   upload.Store
+}
+
+func (e *LeftoverError) Error() string { return e.Err.Error() }
+func (e *LeftoverError) Unwrap() error { return e.Err }

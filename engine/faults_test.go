@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,7 +218,9 @@ func TestFaults(t *testing.T) {
 		// could block again or interleave with the COPY data (ProcessClientWriteInterrupt), so all
 		// pg2s3 can say is that the connection was lost.
 		orMessage []string
-		setup     func(t *testing.T, cfg *Config, s3p *s3Proxy, pgp *pgProxy)
+		// abortFails: the fault makes the abort fail, so the upload stays open, named by the error.
+		abortFails bool
+		setup      func(t *testing.T, cfg *Config, s3p *s3Proxy, pgp *pgProxy)
 	}
 	// whileCopyHeld runs f once the first part is uploaded, while the uploads wait for it: their
 	// buffers stay full, so the COPY is held mid-stream by back-pressure until f is done, however
@@ -303,7 +307,7 @@ func TestFaults(t *testing.T) {
 				return false
 			}
 		}},
-		{name: "S3: AbortMultipartUpload fails (after a part failed)", expect: "fail", message: []string{"AccessDenied", "aborting multipart upload", "pg2s3 cleanup"}, setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
+		{name: "S3: AbortMultipartUpload fails (after a part failed)", expect: "fail", message: []string{"AccessDenied", "aborting multipart upload", "failed too", "until it is aborted"}, abortFails: true, setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
 			s3p.fault = func(w http.ResponseWriter, r *http.Request, kind string, part, attempt int) bool {
 				switch {
 				case kind == "UploadPart" && part == 2:
@@ -395,8 +399,13 @@ func TestFaults(t *testing.T) {
 						t.Logf("error: %v", err)
 						visible := objectExists(t, bucket, key)
 						open := testenv.OpenUploads(t, client, bucket, key)
-						if f.expect == "fail" && len(f.message) > 0 && strings.Contains(strings.Join(f.message, ""), "pg2s3 cleanup") {
-							// The abort was made to fail: the upload is open, and the message names the cleanup.
+						if f.abortFails {
+							// The abort was made to fail: the upload is open, and the error is an *upload.AbortError
+							// naming it, from which the command line words the cleanup (command's TestCleanupHints).
+							var ae *upload.AbortError
+							if !errors.As(err, &ae) || ae.Key != key || !slices.Contains(open, ae.UploadID) {
+								t.Errorf("the error does not name the upload left open (%v): %v", open, err)
+							}
 							for _, id := range open {
 								if err := upload.Abort(context.Background(), client, upload.Incomplete{Bucket: bucket, Key: key, UploadID: id}); err != nil {
 									t.Errorf("cleanup of the upload the failed abort left: %v", err)
@@ -505,13 +514,17 @@ func TestManyObjectsLeftoversNamed(t *testing.T) {
 	if len(stuck) == 0 {
 		t.Fatalf("no upload was left open: the test does not exercise failed aborts (err %v)", err)
 	}
-	_, command, ok := strings.Cut(err.Error(), "remove them with: ")
-	if !ok {
-		t.Fatalf("no command to remove them: %v", err)
+	// What the command line words as one command per key (command's TestCleanupHints).
+	var le *LeftoverError
+	if !errors.As(err, &le) {
+		t.Fatalf("err is not a *LeftoverError, which carries what is left: %v", err)
+	}
+	if want := upload.StoreOf(proxied, upload.ClientConfig{}); le.Store != want {
+		t.Errorf("the leftovers' store is %+v, want the run's %+v", le.Store, want)
 	}
 	for _, inc := range stuck {
-		if !strings.Contains(command, upload.CleanupCommand(bucket, inc.Key, upload.StoreOf(proxied, upload.ClientConfig{}))) {
-			t.Errorf("the command %q does not clean up %s", command, inc.Key)
+		if !slices.ContainsFunc(le.Uploads, func(u upload.Incomplete) bool { return u.Key == inc.Key && u.UploadID == inc.UploadID }) {
+			t.Errorf("the leftovers %v do not name upload %s of %s", le.Uploads, inc.UploadID, inc.Key)
 		}
 	}
 	for _, inc := range stuck { // what the named command does

@@ -165,8 +165,7 @@ func (r *run) endJournal(ctx context.Context) {
 	} else {
 		for _, u := range open {
 			if err := upload.Abort(ctx, r.client, u); err != nil {
-				r.cfg.Logger.Warn("could not abort an upload an earlier attempt left", "key", u.Key, "upload", u.UploadID, "error", err,
-					"command", upload.CleanupCommand(u.Bucket, u.Key, r.cfg.Upload.Store))
+				r.cfg.Logger.Warn("could not abort an upload an earlier attempt left: pg2s3 cleanup aborts it", "key", u.Key, "upload", u.UploadID, "error", err)
 			}
 		}
 	}

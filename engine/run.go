@@ -616,19 +616,15 @@ func (r *run) fail(ctx context.Context, completed []Object, cause error) error {
 		}
 		msg += fmt.Sprintf("; %d multipart uploads could not be aborted and keep their parts, billed: %s", len(stuck), strings.Join(ids, " "))
 	}
-	if len(left) > 0 || len(stuck) > 0 {
-		// One cleanup per key, not one for the prefix: some stores (MinIO after a restart) list an
-		// incomplete upload only when asked for its exact key.
-		var cmd []string
-		for _, ae := range stuck {
-			cmd = append(cmd, upload.CleanupCommand(ae.Bucket, ae.Key, r.cfg.Upload.Store))
-		}
-		for _, u := range left {
-			cmd = append(cmd, upload.RemoveCommand(u, r.cfg.Upload.Store))
-		}
-		msg += "; remove them with: " + strings.Join(cmd, " && ")
+	err := fmt.Errorf("%w; %s", cause, msg)
+	if len(left) == 0 && len(stuck) == 0 {
+		return err
 	}
-	return fmt.Errorf("%w; %s", cause, msg)
+	le := &LeftoverError{Err: err, Objects: left, Store: r.cfg.Upload.Store}
+	for _, ae := range stuck {
+		le.Uploads = append(le.Uploads, upload.Incomplete{Bucket: ae.Bucket, Key: ae.Key, UploadID: ae.UploadID})
+	}
+	return le
 }
 
 // delete removes a completed object, on a context the run's cancellation does not reach.

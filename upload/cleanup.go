@@ -3,7 +3,6 @@ package upload
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -96,24 +95,9 @@ func Abort(ctx context.Context, c ListAPI, inc Incomplete) error {
 	return nil
 }
 
-// CleanupCommand is the command that removes the parts of an upload that could not be aborted, in
-// the store s.
-func CleanupCommand(bucket, key string, s Store) string {
-	cmd := fmt.Sprintf("pg2s3 cleanup %s --older-than 0s%s", ShellQuote("s3://"+bucket+"/"+key), s.Args())
-	if s.PathStyle {
-		cmd += " --path-style"
-	}
-	return cmd
-}
-
-// RemoveCommand is the command that deletes an object of the store s.
-func RemoveCommand(url string, s Store) string {
-	return "aws s3 rm " + ShellQuote(url) + s.Args()
-}
-
-// Store is what addresses the store a client talks to, as the aws CLI and pg2s3 take it on the
-// command line. A command printed for a person carries it: run from a shell whose environment
-// points elsewhere, or without the flags the failed run was given, it must reach the same store.
+// Store is what addresses the store a client talks to. The errors that leave something to clean
+// up carry it, so that whoever words a clean-up command for a person can make it reach this store
+// from a shell whose environment points elsewhere.
 type Store struct {
 	Endpoint, Region, Profile, CABundle string
 	PathStyle                           bool // asked for, where the endpoint would not get it by itself
@@ -136,16 +120,4 @@ func StoreOf(client *s3.Client, cfg ClientConfig) Store {
 		s.Endpoint = u.String()
 	}
 	return s
-}
-
-// Args is the store as command-line options (" --endpoint-url URL --region R ..."), quoted for a
-// POSIX shell; empty for AWS with the default chain.
-func (s Store) Args() string {
-	var b strings.Builder
-	for _, o := range [][2]string{{"--endpoint-url", s.Endpoint}, {"--region", s.Region}, {"--profile", s.Profile}, {"--ca-bundle", s.CABundle}} {
-		if o[1] != "" {
-			b.WriteString(" " + o[0] + " " + ShellQuote(o[1]))
-		}
-	}
-	return b.String()
 }

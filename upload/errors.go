@@ -37,10 +37,8 @@ type AbortError struct {
 }
 
 func (e *AbortError) Error() string {
-	return fmt.Sprintf("%v; aborting multipart upload %s failed too (%s): its parts stay stored, and billed, until it is aborted: "+
-		"run `%s` (or aws s3api abort-multipart-upload --bucket %s --key %s --upload-id %s%s)",
-		e.Cause, e.UploadID, describe(e.AbortErr), CleanupCommand(e.Bucket, e.Key, e.Store), ShellQuote(e.Bucket), ShellQuote(e.Key),
-		ShellQuote(e.UploadID), e.Store.Args())
+	return fmt.Sprintf("%v; aborting multipart upload %s of s3://%s/%s failed too (%s): its parts stay stored, and billed, until it is aborted",
+		e.Cause, e.UploadID, e.Bucket, e.Key, describe(e.AbortErr))
 }
 
 func (e *AbortError) Unwrap() error { return e.Cause }

@@ -600,7 +600,7 @@ func (u *Uploader) verify(ctx context.Context, res Result, checksum Checksum, mu
 	defer cancel()
 	dctx = ownStop(dctx)
 	if _, err := u.Client.DeleteObject(dctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key}, u.opts(dctx, "delete object (failed verify)", NoChecksum, 0)...); err != nil {
-		problem += fmt.Sprintf("; deleting it failed too (%s): delete it with %s", describe(err), RemoveCommand("s3://"+u.Bucket+"/"+u.Key, u.Store))
+		problem += fmt.Sprintf("; deleting it failed too (%s): delete s3://%s/%s by hand", describe(err), u.Bucket, u.Key)
 	} else {
 		problem += "; the object was deleted"
 	}

@@ -308,7 +308,10 @@ func TestUploadAbortFailureNamesUpload(t *testing.T) {
 	if !errors.As(err, &ae) {
 		t.Fatalf("err = %v, want an *AbortError", err)
 	}
-	for _, want := range []string{"upload-1", "AccessDenied", "abort-multipart-upload --bucket b --key k.csv --upload-id upload-1", "upload part 2"} {
+	if ae.Bucket != "b" || ae.Key != "k.csv" || ae.UploadID != "upload-1" {
+		t.Errorf("the error names s3://%s/%s, upload %s; want s3://b/k.csv, upload-1 (the command line words the clean-up from them)", ae.Bucket, ae.Key, ae.UploadID)
+	}
+	for _, want := range []string{"upload-1", "AccessDenied", "upload part 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
