@@ -250,12 +250,18 @@ func compare(t *testing.T, cols []engine.Column, pg [][]*string, duck [][]any) {
 	}
 }
 
-func exportParquet(t *testing.T, cfg engine.Config) *engine.Manifest {
+// runParquet runs cfg in the export's session against the stack's store.
+func runParquet(t *testing.T, cfg engine.Config) (*engine.Manifest, error) {
 	t.Helper()
 	cfg.Conn = session(t)
 	cfg.S3 = upload.ClientConfig{Endpoint: testenv.Endpoint()}
 	cfg.Upload = upload.Options{PartSize: upload.MinPartSize, Concurrency: 2}
-	m, err := engine.Run(context.Background(), cfg)
+	return engine.Run(context.Background(), cfg)
+}
+
+func exportParquet(t *testing.T, cfg engine.Config) *engine.Manifest {
+	t.Helper()
+	m, err := runParquet(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,10 +331,7 @@ func TestParquetHardValues(t *testing.T) {
 	key := testenv.Key(t) + ".parquet"
 	testenv.Remove(t, client, bucket, key)
 
-	cfg := engine.Config{Query: query, To: dest(t, "s3://"+bucket+"/"+key), Parquet: &columnar.Options{}}
-	cfg.Conn = session(t)
-	cfg.S3 = upload.ClientConfig{Endpoint: testenv.Endpoint()}
-	_, err := engine.Run(context.Background(), cfg)
+	_, err := runParquet(t, engine.Config{Query: query, To: dest(t, "s3://"+bucket+"/"+key), Parquet: &columnar.Options{}})
 	if err == nil || !strings.Contains(err.Error(), "row 2") || !strings.Contains(err.Error(), "InfinityExtremes") {
 		t.Fatalf("err = %v; want the infinite value's row and the way out", err)
 	}
@@ -375,10 +378,8 @@ func TestParquetNamesAndArrayBounds(t *testing.T) {
 
 	key := testenv.Key(t) + ".parquet"
 	testenv.Remove(t, client, bucket, key)
-	cfg := engine.Config{Query: `SELECT '{1,2}'::int[] AS ok, '[0:2]={1,2,3}'::int[] AS zero`, To: dest(t, "s3://"+bucket+"/"+key), Parquet: &columnar.Options{}}
-	cfg.Conn = session(t)
-	cfg.S3 = upload.ClientConfig{Endpoint: testenv.Endpoint()}
-	_, err := engine.Run(context.Background(), cfg)
+	_, err := runParquet(t, engine.Config{Query: `SELECT '{1,2}'::int[] AS ok, '[0:2]={1,2,3}'::int[] AS zero`,
+		To: dest(t, "s3://"+bucket+"/"+key), Parquet: &columnar.Options{}})
 	if err == nil || !strings.Contains(err.Error(), "start at 0") || !strings.Contains(err.Error(), "zero") {
 		t.Fatalf("err = %v; want the lower bound and the column named", err)
 	}

@@ -132,20 +132,12 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if c.IsSet("key-template") { // else the engine's default, which follows --partition-by and the format
 		cfg.Template = c.String("key-template")
 	}
-	for _, p := range *c.Generic("partition-by").(*multiValue) {
-		part, err := engine.ParsePartition(p)
-		if err != nil {
-			return fail(flagError("partition-by", p, err))
-		}
-		cfg.PartitionBy = append(cfg.PartitionBy, part)
+	if cfg.PartitionBy, err = parseEach(c, "partition-by", engine.ParsePartition); err != nil {
+		return fail(err)
 	}
 	cfg.DropPartitionColumns = c.Bool("partition-drop-columns")
-	for _, v := range *c.Generic("incremental").(*multiValue) {
-		inc, err := engine.ParseIncremental(v)
-		if err != nil {
-			return fail(flagError("incremental", v, err))
-		}
-		cfg.Incremental = append(cfg.Incremental, inc)
+	if cfg.Incremental, err = parseEach(c, "incremental", engine.ParseIncremental); err != nil {
+		return fail(err)
 	}
 	n, err := parseCount(c.String("max-partitions"))
 	if err != nil {
@@ -182,4 +174,17 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(usage(err))
 	}
 	return cfg, out, nil
+}
+
+// parseEach parses every value of a repeatable flag; the first that does not parse is named.
+func parseEach[T any](c *cli.Context, flag string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range *c.Generic(flag).(*multiValue) {
+		x, err := parse(v)
+		if err != nil {
+			return nil, flagError(flag, v, err)
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
