@@ -21,8 +21,15 @@ func planCommand(stdout, stderr io.Writer) *cli.Command {
 	return cmd
 }
 
+// printPlan plans the export and prints the plan, as text or JSON; a plan whose run would fail is
+// an error after it is printed. The plan is closed, not run.
 func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) error {
-	r, err := engine.Plan(c.Context, cfg)
+	p, err := engine.NewPlan(c.Context, cfg)
+	if err != nil {
+		return usage(err)
+	}
+	defer p.Close(c.Context)
+	r, err := p.Report(c.Context)
 	if err != nil {
 		return usage(err)
 	}
@@ -33,63 +40,74 @@ func printPlan(c *cli.Context, cfg engine.Config, out output, stdout io.Writer) 
 	case r.AlreadyComplete:
 		fmt.Fprintf(stdout, "complete, nothing to do: an earlier attempt finished this run in snapshot %s -> %s\n", r.Snapshot.ID, r.Manifest)
 	default:
-		fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		parts := len(cfg.PartitionBy) > 0
-		head := "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT"
-		if parts {
-			head += "\tEST. PARTITIONS"
-		}
-		fmt.Fprintln(tw, head)
-		for _, t := range r.Tables {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
-			if parts && t.EstPartitions < 0 {
-				fmt.Fprint(tw, "\t? (an expression: counted as the run goes)")
-			} else if parts {
-				fmt.Fprintf(tw, "\t%d", t.EstPartitions)
-			}
-			fmt.Fprintln(tw)
-		}
-		tw.Flush()
-		fmt.Fprintln(stdout)
-		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CHUNK\tRANGE\tEST. SIZE\tFIRST OBJECT")
-		for _, ch := range r.Chunks {
-			fmt.Fprintf(tw, "%s #%d\t%s\t%s\t%s\n", ch.Table, ch.Chunk, ch.Range, humanBytes(ch.EstBytes), ch.FirstKey)
-		}
-		tw.Flush()
-		fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
-			len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
-		if r.Resuming {
-			fmt.Fprintf(stdout, "\na resume: %d chunks were finished by earlier attempts; the %d above remain\n", r.ResumedChunks, len(r.Chunks))
-		}
-		if inc := r.Incremental; inc != nil {
-			since := "the first run: every row"
-			if inc.Previous > 0 {
-				since = fmt.Sprintf("the rows changed since run %d", inc.Previous)
-			}
-			fmt.Fprintf(stdout, "\nincremental run %d into %s, exporting %s:\n", inc.Run, inc.Path, since)
-			tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TABLE\tCOLUMN\tPREVIOUS HIGH-WATER MARK\tHIGH-WATER MARK NOW\tEST. ROWS")
-			for _, t := range inc.Tables {
-				col, prev := t.Column, "-"
-				if col == "" {
-					col = "(none: whole table)"
-				}
-				if t.SinceHighWater != nil {
-					prev = *t.SinceHighWater
-				}
-				now := "-"
-				if t.HighWater != nil {
-					now = *t.HighWater
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.Table, col, prev, now, t.EstRows)
-			}
-			tw.Flush()
-		}
+		printPlanText(stdout, r, len(cfg.PartitionBy) > 0)
 	}
 	if len(r.Problems) > 0 {
 		return fmt.Errorf("the export would fail: %s", strings.Join(r.Problems, "; "))
 	}
 	return nil
+}
+
+// printPlanText prints the plan's tables, chunks, commits and an incremental run's marks.
+func printPlanText(stdout io.Writer, r *engine.PlanReport, parts bool) {
+	fmt.Fprintf(stdout, "snapshot %s at %s, PostgreSQL %s\n\n", r.Snapshot.ID, r.Snapshot.Time, r.Snapshot.ServerVersion)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	head := "TABLE\tKIND\tEST. ROWS\tSIZE\tSELECT"
+	if parts {
+		head += "\tEST. PARTITIONS"
+	}
+	fmt.Fprintln(tw, head)
+	for _, t := range r.Tables {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%v", t.Name, t.Kind, t.EstRows, humanBytes(t.SizeBytes), t.Select)
+		if parts && t.EstPartitions < 0 {
+			fmt.Fprint(tw, "\t? (an expression: counted as the run goes)")
+		} else if parts {
+			fmt.Fprintf(tw, "\t%d", t.EstPartitions)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintln(stdout)
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHUNK\tRANGE\tEST. SIZE\tFIRST OBJECT")
+	for _, ch := range r.Chunks {
+		fmt.Fprintf(tw, "%s #%d\t%s\t%s\t%s\n", ch.Table, ch.Chunk, ch.Range, humanBytes(ch.EstBytes), ch.FirstKey)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
+		len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+	if len(r.Commits) > 0 {
+		fmt.Fprintf(stdout, "a clean run commits, in order: %s\n", strings.Join(r.Commits, "; "))
+	}
+	if r.Resuming {
+		fmt.Fprintf(stdout, "\na resume: %d chunks were finished by earlier attempts; the %d above remain\n", r.ResumedChunks, len(r.Chunks))
+	}
+	if r.Incremental != nil {
+		printIncrementalPlan(stdout, r.Incremental)
+	}
+}
+
+// printIncrementalPlan prints an incremental run's number, path and per table its marks.
+func printIncrementalPlan(stdout io.Writer, inc *engine.RunState) {
+	since := "the first run: every row"
+	if inc.Previous > 0 {
+		since = fmt.Sprintf("the rows changed since run %d", inc.Previous)
+	}
+	fmt.Fprintf(stdout, "\nincremental run %d into %s, exporting %s:\n", inc.Run, inc.Path, since)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tCOLUMN\tPREVIOUS HIGH-WATER MARK\tHIGH-WATER MARK NOW\tEST. ROWS")
+	for _, t := range inc.Tables {
+		col, prev, now := t.Column, "-", "-"
+		if col == "" {
+			col = "(none: whole table)"
+		}
+		if t.SinceHighWater != nil {
+			prev = *t.SinceHighWater
+		}
+		if t.HighWater != nil {
+			now = *t.HighWater
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.Table, col, prev, now, t.EstRows)
+	}
+	tw.Flush()
 }

@@ -20,6 +20,7 @@ type committer interface {
 	// counts says that once this one has committed, the run counts: a later failure takes nothing
 	// back (the data and what says it is whole stay).
 	counts() bool
+	fmt.Stringer // what it publishes, as the plan reports it
 }
 
 // committers are the run's committers, in the order they run: the per-table manifests, the
@@ -109,7 +110,8 @@ func (c *tableManifests) commit(ctx context.Context, m *Manifest) error {
 func (c *tableManifests) undo(ctx context.Context) error {
 	return c.r.deleteAll(ctx, "table manifests", c.written)
 }
-func (c *tableManifests) counts() bool { return false }
+func (c *tableManifests) counts() bool   { return false }
+func (c *tableManifests) String() string { return "each table's manifest" }
 
 // manifestCommitter writes the run's manifest: its presence says the run is whole. A resumable
 // run writes it conditionally, so that of two attempts that finish at once one writes it.
@@ -140,7 +142,8 @@ func (c *manifestCommitter) undo(ctx context.Context) error {
 }
 
 // counts: an incremental run counts from its state, which comes after.
-func (c *manifestCommitter) counts() bool { return c.r.inc == nil }
+func (c *manifestCommitter) counts() bool   { return c.r.inc == nil }
+func (c *manifestCommitter) String() string { return "the manifest " + c.r.manifestURL.String() }
 
 // journalEnd ends a resumable run's journal (see endJournal); what it cannot remove is a warning.
 type journalEnd struct{ r *run }
@@ -148,6 +151,7 @@ type journalEnd struct{ r *run }
 func (c journalEnd) commit(ctx context.Context, _ *Manifest) error { c.r.endJournal(ctx); return nil }
 func (c journalEnd) undo(context.Context) error                    { return nil }
 func (c journalEnd) counts() bool                                  { return false }
+func (c journalEnd) String() string                                { return "the end of the resume journal" }
 
 // stateCommitter writes an incremental run's state (see commitRun): from then on the run counts.
 type stateCommitter struct{ r *run }
@@ -155,6 +159,7 @@ type stateCommitter struct{ r *run }
 func (c stateCommitter) commit(ctx context.Context, _ *Manifest) error { return c.r.commitRun(ctx) }
 func (c stateCommitter) undo(context.Context) error                    { return nil }
 func (c stateCommitter) counts() bool                                  { return true }
+func (c stateCommitter) String() string                                { return "the incremental run's state" }
 
 // cleanPathCommitter deletes what earlier runs left under the prefix (see cleanPath).
 type cleanPathCommitter struct{ r *run }
@@ -164,3 +169,6 @@ func (c cleanPathCommitter) commit(ctx context.Context, m *Manifest) error {
 }
 func (c cleanPathCommitter) undo(context.Context) error { return nil }
 func (c cleanPathCommitter) counts() bool               { return true }
+func (c cleanPathCommitter) String() string {
+	return "the clean path: what earlier runs left under the prefix is deleted"
+}

@@ -19,6 +19,9 @@ type PlanReport struct {
 	Manifest     string      `json:"manifest"`
 	BucketAccess string      `json:"bucket_access"` // "ok", or what HeadBucket said
 	Problems     []string    `json:"problems,omitempty"`
+	// Commits is what a clean run publishes, in order (the manifests, the journal's end, the
+	// incremental state, the clean path).
+	Commits []string `json:"commits,omitempty"`
 	// Incremental is an incremental run's plan: its number, the run it follows, and per table the
 	// previous high-water mark and the planner's estimate of the changed rows.
 	Incremental *RunState `json:"incremental,omitempty"`
@@ -51,18 +54,14 @@ type PlanChunk struct {
 	FirstKey string `json:"first_object"`
 }
 
-// Plan checks access and reports what Run would do: tables, estimates, chunks with their ctid
-// ranges, object keys, part size and memory budget. It exports nothing and changes nothing.
-func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
-	p, err := prepare(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
+// Report is the plan as pg2s3 plan prints it, with access checked: tables, estimates, chunks with
+// their ctid ranges and first keys, what the run commits, part size and memory budget. It exports
+// nothing and changes nothing.
+func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 	if p.done != nil {
 		return &PlanReport{Snapshot: p.done.Snapshot, Manifest: p.done.URL, AlreadyComplete: true, Resuming: true}, nil
 	}
-	defer closeConn(ctx, p.coord)
-	cfg = p.cfg
+	cfg := p.cfg
 	r := &PlanReport{Snapshot: p.snap, Jobs: cfg.jobs(), PartSize: cfg.Upload.PartSize, MemoryLimit: cfg.MemoryLimit, Incremental: p.inc,
 		ResumedChunks: p.resumedChunks, Resuming: p.resuming}
 	if cfg.To.IsPrefix() {
@@ -75,7 +74,7 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 			r.Problems = append(r.Problems, (&PrivilegeError{Table: t.String()}).Error())
 		}
 	}
-	for _, c := range p.plan {
+	for _, c := range p.chunks {
 		partition := "" // the template's {partition} stays, unless the chunk's first leaf fixes it
 		if len(c.parts) > 0 && c.parts[0].Key != "" {
 			if vals, err := decodeKey(cfg.PartitionBy, c.parts[0].Key); err == nil {
@@ -83,7 +82,10 @@ func Plan(ctx context.Context, cfg Config) (*PlanReport, error) {
 			}
 		}
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
-			FirstKey: p.target(c, 0, partition).String()})
+			FirstKey: p.target(c, 0, partition, nil).String()})
+	}
+	for _, c := range (&run{Plan: p}).committers() { // made, not run
+		r.Commits = append(r.Commits, c.String())
 	}
 	if p.tooMany != nil {
 		r.Problems = append(r.Problems, p.tooMany.Error())

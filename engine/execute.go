@@ -33,19 +33,19 @@ func (r *run) execute(ctx context.Context, chunkDone func(context.Context, Chunk
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	if len(r.plan) == 1 && r.cfg.Snapshot == "" {
-		c := r.plan[0]
+	if len(r.chunks) == 1 && r.cfg.Snapshot == "" {
+		c := r.chunks[0]
 		g.Go(func() error {
 			wait, _ := r.runChunk(gctx, r.coord, "", c)
 			return collect(c, wait)
 		})
 	} else {
-		queue := make(chan Chunk, len(r.plan))
-		for _, c := range r.plan {
+		queue := make(chan Chunk, len(r.chunks))
+		for _, c := range r.chunks {
 			queue <- c
 		}
 		close(queue)
-		for range min(r.cfg.jobs(), len(r.plan)) {
+		for range min(r.cfg.jobs(), len(r.chunks)) {
 			g.Go(func() error {
 				conn, err := r.cfg.Conn.Connect(gctx)
 				if err != nil {

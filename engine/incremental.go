@@ -160,14 +160,14 @@ func stateURL(base upload.URL, run int) upload.URL {
 // planIncremental reads the previous run's state and gives every table its condition, inside the
 // run's snapshot: the high-water mark, the snapshot's transaction horizon, the dedupe key, and the
 // planner's estimate of the rows.
-func (r *run) planIncremental(ctx context.Context) error {
-	prev := r.prev
-	res := r.coord.ExecParams(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text`,
+func (p *Plan) planIncremental(ctx context.Context) error {
+	prev := p.prev
+	res := p.coord.ExecParams(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text, pg_snapshot_xmax(pg_current_snapshot())::text`,
 		nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		return fmt.Errorf("reading the snapshot's transaction horizon: %w", res.Err)
 	}
-	st := &RunState{Run: 1, Path: r.cfg.To.S3.String(), Manifest: r.manifestURL.String(), Snapshot: r.snap, Dedupe: dedupeRule}
+	st := &RunState{Run: 1, Path: p.cfg.To.S3.String(), Manifest: p.manifestURL.String(), Snapshot: p.snap, Dedupe: dedupeRule}
 	var e1, e2 error
 	st.Xmin, e1 = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
 	st.Xmax, e2 = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
@@ -177,14 +177,14 @@ func (r *run) planIncremental(ctx context.Context) error {
 	if prev != nil {
 		st.Run, st.Previous = prev.Run+1, prev.Run
 		if st.Xmax < prev.Xmin {
-			return &ConfigError{Name: "Incremental", Value: r.base.String(), Reason: fmt.Sprintf(
+			return &ConfigError{Name: "Incremental", Value: p.base.String(), Reason: fmt.Sprintf(
 				"the server's transaction counter (%d) is behind the previous run's (%d, run %d): another cluster? Export to a new prefix",
 				st.Xmax, prev.Xmin, prev.Run)}
 		}
 	}
 	var whole []string // tables without the run's column: exported whole, every run
-	for _, t := range r.tables {
-		it, err := r.incrementalTable(ctx, t, prev, st.Xmax)
+	for _, t := range p.tables {
+		it, err := p.incrementalTable(ctx, t, prev, st.Xmax)
 		if err != nil {
 			return err
 		}
@@ -194,20 +194,20 @@ func (r *run) planIncremental(ctx context.Context) error {
 			whole = append(whole, t.String())
 		}
 	}
-	if col := runColumn(r.cfg.Incremental); col != "" {
+	if col := runColumn(p.cfg.Incremental); col != "" {
 		if !slices.ContainsFunc(st.Tables, func(it IncrementalTable) bool { return it.Column == col }) {
 			return &ConfigError{Name: "Incremental", Value: col, Reason: "no table of the run has that column: every run would export every table whole"}
 		}
 		for _, t := range whole {
-			r.cfg.Logger.Warn("the table has no incremental column: it is exported whole, every run", "table", t, "column", col)
+			p.cfg.Logger.Warn("the table has no incremental column: it is exported whole, every run", "table", t, "column", col)
 		}
 	}
-	for _, inc := range r.cfg.Incremental {
-		if inc.Table != "" && !slices.ContainsFunc(r.tables, func(t *Table) bool { return t.matches(inc.Table) }) {
+	for _, inc := range p.cfg.Incremental {
+		if inc.Table != "" && !slices.ContainsFunc(p.tables, func(t *Table) bool { return t.matches(inc.Table) }) {
 			return &ConfigError{Name: "Incremental", Value: inc.Table + "=" + inc.Column, Reason: "names a table the run does not export"}
 		}
 	}
-	r.inc = st
+	p.inc = st
 	return nil
 }
 
@@ -228,10 +228,10 @@ func (t *Table) matches(name string) bool {
 
 // incrementalTable is t's part of the run: its column (the table's own setting, else the run's),
 // its high-water mark, its condition since prev, and its dedupe key.
-func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xmax uint64) (IncrementalTable, error) {
+func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, xmax uint64) (IncrementalTable, error) {
 	it := IncrementalTable{Table: t.String()}
 	explicit := false
-	for _, inc := range r.cfg.Incremental {
+	for _, inc := range p.cfg.Incremental {
 		switch {
 		case inc.Table != "" && t.matches(inc.Table):
 			it.Column, explicit = inc.Column, true
@@ -239,7 +239,7 @@ func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xm
 			it.Column = inc.Column
 		}
 	}
-	res := r.coord.ExecParams(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+	res := p.coord.ExecParams(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 		WHERE attrelid = $1::regclass AND attname = $2 AND attnum > 0 AND NOT attisdropped`,
 		[][]byte{[]byte(t.String()), []byte(it.Column)}, nil, nil, nil).Read()
 	if res.Err != nil {
@@ -258,7 +258,7 @@ func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xm
 	}
 	it.Type = string(res.Rows[0][0])
 	col := copyout.QuoteIdent(it.Column)
-	hw := r.coord.ExecParams(ctx, "SELECT max("+col+")::text FROM "+t.String(), nil, nil, nil, nil).Read()
+	hw := p.coord.ExecParams(ctx, "SELECT max("+col+")::text FROM "+t.String(), nil, nil, nil, nil).Read()
 	if hw.Err != nil {
 		return it, fmt.Errorf("the high-water mark of %s.%s (%s; an incremental column needs max(), as timestamps and numbers have): %w",
 			t, it.Column, it.Type, hw.Err)
@@ -267,7 +267,7 @@ func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xm
 		s := string(v)
 		it.HighWater = &s
 	}
-	key := r.coord.ExecParams(ctx, `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+	key := p.coord.ExecParams(ctx, `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
 		[][]byte{[]byte(t.String())}, nil, nil, nil).Read()
 	if key.Err != nil {
@@ -288,7 +288,7 @@ func (r *run) incrementalTable(ctx context.Context, t *Table, prev *RunState, xm
 	}
 	it.Since, it.SinceHighWater, it.SinceXmin = prev.Run, before.HighWater, prev.Xmin
 	it.Filter = changedSince(col, it.Type, before.HighWater, prev.Xmin, xmax)
-	est := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
+	est := p.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
 	if est.Err != nil {
 		return it, fmt.Errorf("estimating %s's changed rows: %w", t, est.Err)
 	}

@@ -88,45 +88,45 @@ func checkTemplate(t string) error {
 // checkKeys computes, before any COPY, every key the run will write and refuses any two that
 // collide: two tables whose names give one key, a template without {chunk} for a chunked table or
 // without {split} when objects split, a manifest named like a data object.
-func (r *run) checkKeys() error {
-	cfg := r.cfg
+func (p *Plan) checkKeys() error {
+	cfg := p.cfg
 	if !cfg.To.IsPrefix() {
 		return nil
 	}
 	type key struct {
 		url   upload.URL
 		what  string
-		chunk int // index into r.plan; -1 for manifests
+		chunk int // index into p.chunks; -1 for manifests
 	}
 	var keys []key
 	patterns := &splitPatterns{byLiteral: map[string][]int{}} // per chunk, every split's key, when objects split
 	splits := cfg.MaxRows > 0 || cfg.MaxObjectSize > 0 || len(cfg.PartitionBy) > 0
-	for i, c := range r.plan {
+	for i, c := range p.chunks {
 		what := fmt.Sprintf("table %s chunk %d", c.Table, c.Index)
-		first, _ := upload.ParseObject(r.target(c, 0, "").String())
+		first, _ := upload.ParseObject(p.target(c, 0, "", nil).String())
 		keys = append(keys, key{first, what, i})
 		if splits {
-			if second := r.target(c, 1, "").String(); second == first.String() {
+			if second := p.target(c, 1, "", nil).String(); second == first.String() {
 				return &KeyCollisionError{URL: second, A: what + " (its first object)", B: what + " (its second, when it splits)"}
 			}
 			patterns.add(splitPattern(cfg.Template, c, cfg.Compress.Extension(), cfg.To.S3.Key))
 		}
 	}
-	keys = append(keys, key{r.manifestURL, "the manifest", -1})
+	keys = append(keys, key{p.manifestURL, "the manifest", -1})
 	if cfg.TableManifests {
-		for _, t := range r.tables {
+		for _, t := range p.tables {
 			keys = append(keys, key{TableManifestURL(*cfg.To.S3, t.Schema, t.Name), "the manifest of table " + t.String(), -1})
 		}
 	}
 	seen := map[string]string{}
-	defer func() { r.keys, r.patterns = seen, patterns }()
+	defer func() { p.keys, p.patterns = seen, patterns }()
 	for _, k := range keys {
 		if prev, ok := seen[k.url.Key]; ok {
 			return &KeyCollisionError{URL: k.url.String(), A: prev, B: k.what}
 		}
 		seen[k.url.Key] = k.what
 		if i, ok := patterns.match(k.url.Key, k.chunk); ok {
-			c := r.plan[i]
+			c := p.chunks[i]
 			return &KeyCollisionError{URL: k.url.String(), A: fmt.Sprintf("table %s chunk %d (one of its splits)", c.Table, c.Index), B: k.what}
 		}
 	}
@@ -196,24 +196,24 @@ func splitPattern(template string, c Chunk, ext, prefix string) (*regexp.Regexp,
 }
 
 // wouldWrite says whether the run writes key (a first object, a manifest, or any split).
-func (r *run) wouldWrite(key string) bool {
-	if _, ok := r.keys[key]; ok {
+func (p *Plan) wouldWrite(key string) bool {
+	if _, ok := p.keys[key]; ok {
 		return true
 	}
-	_, ok := r.patterns.match(key, -1)
+	_, ok := p.patterns.match(key, -1)
 	return ok
 }
 
 // checkPrefix refuses, before any COPY, a prefix that already holds objects (for a shard: objects
 // it would write), unless the run may overwrite them or clean the path.
-func (r *run) checkPrefix(ctx context.Context) error {
-	cfg := r.cfg
+func (p *Plan) checkPrefix(ctx context.Context) error {
+	cfg := p.cfg
 	if !cfg.To.IsPrefix() || cfg.Overwrite || cfg.CleanPath {
 		return nil
 	}
 	var found string
-	err := r.listPrefix(ctx, func(key string) bool {
-		if !cfg.Shard.enabled() || r.wouldWrite(key) {
+	err := p.listPrefix(ctx, func(key string) bool {
+		if !cfg.Shard.enabled() || p.wouldWrite(key) {
 			found = key
 			return false
 		}
@@ -233,8 +233,8 @@ func (r *run) checkPrefix(ctx context.Context) error {
 }
 
 // listPrefix calls each with every key under the destination prefix until it returns false.
-func (r *run) listPrefix(ctx context.Context, each func(key string) bool) error {
-	return r.store.list(ctx, *r.cfg.To.S3, "list objects", each)
+func (p *Plan) listPrefix(ctx context.Context, each func(key string) bool) error {
+	return p.store.list(ctx, *p.cfg.To.S3, "list objects", each)
 }
 
 // cleanPath deletes every object under the prefix that this run did not write, after the run

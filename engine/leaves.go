@@ -61,8 +61,8 @@ type treeNode struct {
 // (t.leaves nil) when a leaf cannot be read on its own as the parent would read it: a leaf the
 // role may not SELECT (it may read the parent), or row-level security on any member (the parent's
 // policies do not apply to a leaf read directly).
-func (r *run) loadLeaves(ctx context.Context, t *Table) error {
-	res := r.coord.ExecParams(ctx, leavesSQL, [][]byte{[]byte(strconv.FormatUint(uint64(t.OID), 10))}, nil, nil, nil).Read()
+func (p *Plan) loadLeaves(ctx context.Context, t *Table) error {
+	res := p.coord.ExecParams(ctx, leavesSQL, [][]byte{[]byte(strconv.FormatUint(uint64(t.OID), 10))}, nil, nil, nil).Read()
 	if res.Err != nil {
 		return fmt.Errorf("listing the partitions of %s: %w", t, res.Err)
 	}
@@ -73,7 +73,7 @@ func (r *run) loadLeaves(ctx context.Context, t *Table) error {
 		oid, _ := strconv.ParseUint(string(row[0]), 10, 32)
 		parent, _ := strconv.ParseUint(string(row[2]), 10, 32)
 		if string(row[8]) != "t" || string(row[9]) == "t" {
-			r.cfg.Logger.Debug("reading the partitioned table through its parent", "table", t.String(), "partition", string(row[4]),
+			p.cfg.Logger.Debug("reading the partitioned table through its parent", "table", t.String(), "partition", string(row[4]),
 				"select_privilege", string(row[8]) == "t", "row_security", string(row[9]) == "t")
 			return nil
 		}
@@ -92,8 +92,8 @@ func (r *run) loadLeaves(ctx context.Context, t *Table) error {
 	if len(leaves) == 0 {
 		return nil // no partitions: the parent's one (empty) chunk
 	}
-	if len(r.cfg.PartitionBy) > 0 {
-		if err := r.fixKeys(ctx, t, leaves, leafOIDs, nodes); err != nil {
+	if len(p.cfg.PartitionBy) > 0 {
+		if err := p.fixKeys(ctx, t, leaves, leafOIDs, nodes); err != nil {
 			return err
 		}
 	}
@@ -178,16 +178,16 @@ func boundList(s, prefix string) ([]string, bool) {
 // fixKeys gives each leaf whose bounds (its own and its parents') fix every PartitionBy level
 // the key its rows have, computed by the server from the bounds' values with the same expression
 // the rows' keys would be computed with.
-func (r *run) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint32, nodes map[uint32]treeNode) error {
-	ps := r.cfg.PartitionBy
+func (p *Plan) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint32, nodes map[uint32]treeNode) error {
+	ps := p.cfg.PartitionBy
 	var rows []string
 	var which []*leaf
 	for i, l := range leaves {
 		vals := make([]string, len(ps))
 		checks := []string{"true"}
 		for n, ok := nodes[oids[i]]; ok; n, ok = nodes[n.parent] {
-			for j, p := range ps {
-				if vals[j] == "" && n.col != "" && p.Column != "" && n.col == strings.ToLower(p.Expr) {
+			for j, lvl := range ps {
+				if vals[j] == "" && n.col != "" && lvl.Column != "" && n.col == strings.ToLower(lvl.Expr) {
 					vals[j] = "(" + n.lit + ")::" + n.typ
 					if n.check != "" {
 						checks = append(checks, n.check)
@@ -205,11 +205,11 @@ func (r *run) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uint
 		return nil
 	}
 	names := make([]string, len(ps))
-	for i, p := range ps {
-		names[i] = copyout.QuoteIdent(strings.ToLower(p.Expr))
+	for i, lvl := range ps {
+		names[i] = copyout.QuoteIdent(strings.ToLower(lvl.Expr))
 	}
 	sql := "SELECT i, ok, " + partitionKeySQL(ps) + " FROM (VALUES " + strings.Join(rows, ", ") + ") AS s(i, ok, " + strings.Join(names, ", ") + ")"
-	res := r.coord.ExecParams(ctx, sql, nil, nil, nil, nil).Read()
+	res := p.coord.ExecParams(ctx, sql, nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		return fmt.Errorf("reading the partition values of %s's partitions from their bounds: %w", t, res.Err)
 	}

@@ -94,22 +94,22 @@ func (r *run) putOnce(ctx context.Context, u upload.URL, v any) (exists bool, er
 
 // loadJournal reads the journal of a resumable run, inside the attempt's snapshot: it checks that
 // the snapshot and the settings are the run's, and takes the finished chunks out of the plan.
-func (r *run) loadJournal(ctx context.Context, j Journal) error {
-	prefix := *r.cfg.To.S3
-	r.resuming = true
-	if j.Settings != r.cfg.settingsDigest() {
+func (p *Plan) loadJournal(ctx context.Context, j Journal) error {
+	prefix := *p.cfg.To.S3
+	p.resuming = true
+	if j.Settings != p.cfg.settingsDigest() {
 		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: "the run was started with other settings (tables, key template, " +
 			"format, compression, chunk or split sizes, partitions): resume it with the same command line"}
 	}
-	if j.Snapshot != r.snap.ID && !r.cfg.ResumeNewSnapshot {
+	if j.Snapshot != p.snap.ID && !p.cfg.ResumeNewSnapshot {
 		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+
-			"resume it in its own snapshot (Config.Snapshot %s), or give Config.ResumeNewSnapshot for data that does not change", j.Snapshot, r.snap.ID, j.Snapshot)}
+			"resume it in its own snapshot (Config.Snapshot %s), or give Config.ResumeNewSnapshot for data that does not change", j.Snapshot, p.snap.ID, j.Snapshot)}
 	}
 	records := map[string]ChunkRecord{}
 	var readErr error
-	err := r.store.list(ctx, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
+	err := p.store.list(ctx, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
 		var rec ChunkRecord
-		if _, readErr = getJSON(ctx, r.store, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
+		if _, readErr = getJSON(ctx, p.store, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
 			return false
 		}
 		records[k] = rec
@@ -118,17 +118,17 @@ func (r *run) loadJournal(ctx context.Context, j Journal) error {
 	if err = cmp.Or(err, readErr); err != nil {
 		return err
 	}
-	left := r.plan[:0]
-	for _, c := range r.plan {
+	left := p.chunks[:0]
+	for _, c := range p.chunks {
 		rec, ok := records[chunkRecordURL(prefix, c).Key]
 		if ok && rec.Table == c.Table.String() && rec.Chunk == c.Index && rec.Range == c.Range() {
-			r.resumed = append(r.resumed, rec.Objects...)
-			r.resumedChunks++
+			p.resumed = append(p.resumed, rec.Objects...)
+			p.resumedChunks++
 			continue
 		}
 		left = append(left, c)
 	}
-	r.plan = left
+	p.chunks = left
 	return nil
 }
 
@@ -186,14 +186,14 @@ func (r *run) endJournal(ctx context.Context) {
 }
 
 // snapshotGone words a resume whose snapshot cannot be joined, with the uploads left open.
-func (r *run) snapshotGone(ctx context.Context, err error) error {
+func (p *Plan) snapshotGone(ctx context.Context, err error) error {
 	var se *copyout.SnapshotError
 	if !errors.As(err, &se) {
 		return err
 	}
-	prefix := *r.cfg.To.S3
-	gone := &SnapshotGoneError{ID: se.ID, Prefix: prefix.String(), Store: r.cfg.Upload.Store, Err: se.Err}
-	open, lerr := upload.ListIncomplete(ctx, r.client, prefix.Bucket, prefix.Key)
+	prefix := *p.cfg.To.S3
+	gone := &SnapshotGoneError{ID: se.ID, Prefix: prefix.String(), Store: p.cfg.Upload.Store, Err: se.Err}
+	open, lerr := upload.ListIncomplete(ctx, p.client, prefix.Bucket, prefix.Key)
 	if lerr != nil {
 		return fmt.Errorf("%w; listing the uploads earlier attempts left open failed too: %v", gone, lerr)
 	}
@@ -204,20 +204,20 @@ func (r *run) snapshotGone(ctx context.Context, err error) error {
 // finished returns the manifest of a resumable run that an earlier attempt finished (it deleted the
 // journal after writing the manifest), or nil. A manifest of another snapshot is not this run's:
 // the prefix check refuses it as it refuses any other object.
-func (r *run) finished(ctx context.Context) (*Manifest, error) {
+func (p *Plan) finished(ctx context.Context) (*Manifest, error) {
 	var m Manifest
-	found, err := getJSON(ctx, r.store, r.manifestURL, &m)
+	found, err := getJSON(ctx, p.store, p.manifestURL, &m)
 	if err != nil || !found {
 		return nil, err
 	}
-	id := r.cfg.Snapshot
-	if id == "" && r.cfg.SnapshotFrom.Raw != "" {
+	id := p.cfg.Snapshot
+	if id == "" && p.cfg.SnapshotFrom.Raw != "" {
 		// The holder may have ended with the run: then its ID is gone too, and the manifest decides.
-		id, _ = ReadSnapshotID(ctx, r.client, r.cfg.SnapshotFrom)
+		id, _ = ReadSnapshotID(ctx, p.client, p.cfg.SnapshotFrom)
 	}
-	if id != "" && id != m.Snapshot.ID && !r.cfg.ResumeNewSnapshot {
+	if id != "" && id != m.Snapshot.ID && !p.cfg.ResumeNewSnapshot {
 		return nil, nil
 	}
-	m.URL, m.Finished = r.manifestURL.String(), true
+	m.URL, m.Finished = p.manifestURL.String(), true
 	return &m, nil
 }

@@ -68,9 +68,14 @@ type Object struct {
 	Partition []PartitionValue `json:"partition,omitempty"`
 }
 
-// run is a run planned inside its snapshot, with the coordinator holding it.
-type run struct {
+// Plan is a run planned inside its snapshot: the settled configuration, where the run stands (an
+// incremental run's place after its base's previous run, a resume's journal), the tables with
+// their estimates, the chunks, every key the run may write, and the committers that publish it.
+// NewPlan makes it; nothing changes it after. Report prints it (pg2s3 plan) and Run executes
+// exactly it. It holds the snapshot open, on its coordinator connection, until Run or Close.
+type Plan struct {
 	cfg           Config
+	started       time.Time
 	base          upload.URL // an incremental run's base prefix (cfg.To is its run path)
 	prev          *RunState  // the base's previous run
 	journal       *Journal   // a resumable run's journal, when an earlier attempt wrote it
@@ -79,16 +84,25 @@ type run struct {
 	resumedChunks int
 	inc           *RunState // an incremental run's state, committed last
 	manifestURL   upload.URL
-	client        *s3.Client
-	store         store // the run's small objects, beside the data
-	budget        *upload.Budget
-	coord         *pgconn.PgConn
 	snap          Snapshot
 	tables        []*Table
-	plan          []Chunk
+	chunks        []Chunk
 
 	keys     map[string]string // every key the run writes, but the splits after the first (see checkKeys)
 	patterns *splitPatterns    // every split's key, per chunk, when objects split
+	tooMany  error             // the planner estimates more partitions than MaxPartitions (Report says it, Run refuses)
+	done     *Manifest         // a resume finds the run finished: its manifest, and nothing to do
+
+	client *s3.Client
+	store  store          // the run's small objects, beside the data
+	coord  *pgconn.PgConn // holds the snapshot
+	ran    bool
+}
+
+// run is a Plan being executed: what its workers share.
+type run struct {
+	*Plan
+	budget *upload.Budget
 
 	mu         sync.Mutex
 	stuck      []*upload.AbortError // uploads whose abort failed: their parts stay stored
@@ -97,8 +111,6 @@ type run struct {
 	// the memory limit gives two part buffers each): a chunk that closes objects faster than the
 	// store takes them (partitions, splits) waits for it.
 	uploading *semaphore.Weighted
-	tooMany   error     // the planner estimates more partitions than MaxPartitions (Plan reports it, Run refuses)
-	done      *Manifest // a resume finds the run finished: its manifest, and nothing to do
 }
 
 // notePartition counts a partition of table t; it fails once the run has more than MaxPartitions.
@@ -125,99 +137,102 @@ func (r *run) noteStuck(err error) {
 	}
 }
 
-// prepare connects the coordinator, opens (or joins) the snapshot and plans the chunks inside it.
-// The caller closes r.coord. A resume that finds its run finished returns with r.done and no
-// connection.
-func prepare(ctx context.Context, cfg Config) (*run, error) {
+// NewPlan plans the run of cfg: it settles where the run stands, connects the coordinator, opens
+// (or joins) the snapshot and plans the chunks inside it. The caller runs the plan or closes it. A
+// resume that finds its run finished gets a plan with nothing to do, and no connection.
+func NewPlan(ctx context.Context, cfg Config) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.S3.Logger == nil { // the client logs the retries of the requests that are not an upload's
 		cfg.S3.Logger = cfg.Logger
 	}
-	r := &run{cfg: cfg, budget: upload.NewBudget(cfg.MemoryLimit)}
-	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
-	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
-	r.uploading = semaphore.NewWeighted(max(slots, int64(cfg.jobs())))
-	if err := r.openStore(ctx); err != nil {
+	p := &Plan{cfg: cfg, started: time.Now()}
+	if err := p.openStore(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.locate(ctx); err != nil || r.done != nil {
-		return r, err
+	if err := p.locate(ctx); err != nil || p.done != nil {
+		return p, err
 	}
-	coord, err := r.cfg.Conn.Connect(ctx)
+	coord, err := p.cfg.Conn.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r.coord = coord
-	if err := r.planInSnapshot(ctx); err != nil {
+	p.coord = coord
+	if err := p.planInSnapshot(ctx); err != nil {
 		closeConn(ctx, coord)
 		return nil, err
 	}
-	r.cfg.Logger.Debug("plan", "snapshot", r.snap.ID, "tables", len(r.tables), "chunks", len(r.plan), "jobs", r.cfg.jobs())
-	return r, nil
+	p.cfg.Logger.Debug("plan", "snapshot", p.snap.ID, "tables", len(p.tables), "chunks", len(p.chunks), "jobs", p.cfg.jobs())
+	return p, nil
+}
+
+// Close releases the plan's snapshot, when it was not run.
+func (p *Plan) Close(ctx context.Context) {
+	closeConn(ctx, p.coord)
+	p.coord = nil
 }
 
 // openStore makes the S3 client, the store of the run's small objects, and the manifest's place.
-func (r *run) openStore(ctx context.Context) error {
-	cfg := &r.cfg
+func (p *Plan) openStore(ctx context.Context) error {
+	cfg := &p.cfg
 	if cfg.To.IsPrefix() {
-		r.manifestURL = cfg.To.S3.Join("manifest.json")
+		p.manifestURL = cfg.To.S3.Join("manifest.json")
 		if cfg.Shard.enabled() {
-			r.manifestURL = cfg.To.S3.Join(fmt.Sprintf("manifest-shard-%d-of-%d.json", cfg.Shard.Index, cfg.Shard.Count))
+			p.manifestURL = cfg.To.S3.Join(fmt.Sprintf("manifest-shard-%d-of-%d.json", cfg.Shard.Index, cfg.Shard.Count))
 		}
 		if cfg.Manifest != "" {
-			r.manifestURL, _ = upload.ParseObject(cfg.Manifest)
+			p.manifestURL, _ = upload.ParseObject(cfg.Manifest)
 		}
 	}
 	if cfg.To.S3 == nil {
 		return nil
 	}
-	r.client = cfg.S3Client
-	if r.client == nil {
+	p.client = cfg.S3Client
+	if p.client == nil {
 		var err error
-		if r.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
+		if p.client, err = upload.NewClient(ctx, cfg.S3); err != nil {
 			return err
 		}
 	}
-	r.store = s3Store{r.client}
-	cfg.Upload.Store = upload.StoreOf(r.client, cfg.S3)
+	p.store = s3Store{p.client}
+	cfg.Upload.Store = upload.StoreOf(p.client, cfg.S3)
 	return nil
 }
 
 // locate finds, before any connection, where this run stands: an incremental run's folder after
 // the base's previous run, a resume's journal (or its finished run), the snapshot a holder
 // published, and a no-clobber object already there.
-func (r *run) locate(ctx context.Context) error {
-	cfg := &r.cfg
+func (p *Plan) locate(ctx context.Context) error {
+	cfg := &p.cfg
 	if len(cfg.Incremental) > 0 { // the run path, from the base's previous run
-		r.base = *cfg.To.S3
-		prev, err := latestRun(ctx, r.store, r.base)
+		p.base = *cfg.To.S3
+		prev, err := latestRun(ctx, p.store, p.base)
 		if err != nil {
 			return err
 		}
-		r.prev = prev
-		rp := runPath(r.base, time.Now(), prev)
+		p.prev = prev
+		rp := runPath(p.base, time.Now(), prev)
 		cfg.To = Destination{Raw: rp.String(), S3: &rp}
 		if cfg.Manifest == "" {
-			r.manifestURL = rp.Join("manifest.json")
+			p.manifestURL = rp.Join("manifest.json")
 		}
 	}
 	if cfg.Resume {
 		cfg.KeepPartial = true // the next attempt needs them
 		var j Journal
-		found, err := getJSON(ctx, r.store, cfg.To.S3.Join(journalKey), &j)
+		found, err := getJSON(ctx, p.store, cfg.To.S3.Join(journalKey), &j)
 		if err != nil {
 			return err
 		}
 		if found {
-			r.journal = &j
-		} else if r.done, err = r.finished(ctx); err != nil || r.done != nil {
+			p.journal = &j
+		} else if p.done, err = p.finished(ctx); err != nil || p.done != nil {
 			return err
 		}
 	}
 	if cfg.SnapshotFrom.Raw != "" {
-		client := r.client
+		client := p.client
 		if client == nil && cfg.SnapshotFrom.S3 != nil {
 			var err error
 			if client, err = upload.NewClient(ctx, cfg.S3); err != nil {
@@ -226,8 +241,8 @@ func (r *run) locate(ctx context.Context) error {
 		}
 		id, err := ReadSnapshotID(ctx, client, cfg.SnapshotFrom)
 		var none *NoSnapshotIDError
-		if errors.As(err, &none) && r.journal != nil { // the holder ended: the run's own snapshot is gone
-			err = r.snapshotGone(ctx, &copyout.SnapshotError{ID: r.journal.Snapshot, Err: err})
+		if errors.As(err, &none) && p.journal != nil { // the holder ended: the run's own snapshot is gone
+			err = p.snapshotGone(ctx, &copyout.SnapshotError{ID: p.journal.Snapshot, Err: err})
 		}
 		if err != nil {
 			return err
@@ -237,7 +252,7 @@ func (r *run) locate(ctx context.Context) error {
 	if cfg.Upload.NoClobber && cfg.To.S3 != nil && !cfg.To.IsPrefix() {
 		// Refused before the COPY rather than after it: the conditional write stays the guarantee.
 		u, _ := upload.ParseObject(cfg.To.Name(cfg.Compress))
-		if _, err := r.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err == nil {
+		if _, err := p.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err == nil {
 			return &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 	}
@@ -246,37 +261,37 @@ func (r *run) locate(ctx context.Context) error {
 
 // planInSnapshot opens (or joins) the snapshot on the coordinator and plans the run inside it: the
 // query's one chunk, or the tables' chunks with their checks, estimates and keys.
-func (r *run) planInSnapshot(ctx context.Context) error {
+func (p *Plan) planInSnapshot(ctx context.Context) error {
 	var err error
-	if r.snap, err = openSnapshot(ctx, r.coord, r.cfg.Snapshot); err != nil {
-		if r.journal != nil {
-			err = r.snapshotGone(ctx, err)
+	if p.snap, err = openSnapshot(ctx, p.coord, p.cfg.Snapshot); err != nil {
+		if p.journal != nil {
+			err = p.snapshotGone(ctx, err)
 		}
 		return err
 	}
-	if r.cfg.Query != "" {
-		return r.planQuery(ctx)
+	if p.cfg.Query != "" {
+		return p.planQuery(ctx)
 	}
-	if err := r.planTables(ctx); err != nil {
+	if err := p.planTables(ctx); err != nil {
 		return err
 	}
 	est := int64(0)
-	for _, t := range r.tables {
+	for _, t := range p.tables {
 		est += max(t.EstRows, 0)
 	}
-	if r.inc != nil { // the rows changed since the previous run, not the tables' sizes
+	if p.inc != nil { // the rows changed since the previous run, not the tables' sizes
 		est = 0
-		for _, it := range r.inc.Tables {
+		for _, it := range p.inc.Tables {
 			est += max(it.EstRows, 0)
 		}
 	}
-	r.cfg.Progress.EstRows.Store(est)
-	return r.checkKeys()
+	p.cfg.Progress.EstRows.Store(est)
+	return p.checkKeys()
 }
 
 // planQuery plans a query's one chunk: its columns for Parquet, its partition levels.
-func (r *run) planQuery(ctx context.Context) error {
-	cfg := &r.cfg
+func (p *Plan) planQuery(ctx context.Context) error {
+	cfg := &p.cfg
 	t := &Table{Table: copyout.Table{Name: "query", EstRows: -1}}
 	if cfg.Parquet != nil || cfg.DropPartitionColumns || len(cfg.PartitionBy) > 0 {
 		q, err := copyout.CheckQuery(cfg.Query)
@@ -284,86 +299,86 @@ func (r *run) planQuery(ctx context.Context) error {
 			return err
 		}
 		if cfg.Parquet != nil || cfg.DropPartitionColumns {
-			if err := r.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
+			if err := p.describe(ctx, t, q, copyout.Statement{SQL: q, Query: q}); err != nil {
 				return err
 			}
 		}
 		if len(cfg.PartitionBy) > 0 {
-			if err := r.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
+			if err := p.checkPartitionColumns(ctx, t, "(\n"+q+"\n) AS q"); err != nil {
 				return err
 			}
-			r.tooMany = r.checkPartitionCount([]*Table{t})
+			p.tooMany = p.checkPartitionCount([]*Table{t})
 		}
 	}
-	stmt, err := copyout.QueryStatement(cfg.Query, r.copyOptions(t))
+	stmt, err := copyout.QueryStatement(cfg.Query, p.copyOptions(t))
 	if err != nil {
 		return err
 	}
-	r.plan = []Chunk{{Table: t, stmt: &stmt}}
+	p.chunks = []Chunk{{Table: t, stmt: &stmt}}
 	cfg.Progress.EstRows.Store(-1)
 	return nil
 }
 
 // planTables resolves the tables, checks and describes them, reads partitioned tables' leaves,
 // plans an incremental run's conditions, and cuts the chunks (without those a resume finished).
-func (r *run) planTables(ctx context.Context) error {
-	cfg := &r.cfg
+func (p *Plan) planTables(ctx context.Context) error {
+	cfg := &p.cfg
 	var err error
-	if r.tables, err = listTables(ctx, r.coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
+	if p.tables, err = listTables(ctx, p.coord, cfg.Tables, cfg.Schemas, cfg.Exclude); err != nil {
 		return err
 	}
-	if len(r.tables) == 0 {
+	if len(p.tables) == 0 {
 		return errNoTables
 	}
-	for _, t := range r.tables {
+	for _, t := range p.tables {
 		if len(cfg.PartitionBy) > 0 {
-			if err := r.checkPartitionColumns(ctx, t, ""); err != nil {
+			if err := p.checkPartitionColumns(ctx, t, ""); err != nil {
 				return err
 			}
 		}
 		if cfg.Parquet != nil || cfg.DropPartitionColumns {
-			if err := r.describe(ctx, t, "", copyout.Statement{}); err != nil {
+			if err := p.describe(ctx, t, "", copyout.Statement{}); err != nil {
 				return err
 			}
 		}
 	}
-	r.tooMany = r.checkPartitionCount(r.tables)
+	p.tooMany = p.checkPartitionCount(p.tables)
 	// A partitioned table is read leaf by leaf where it is cut into chunks (a single object or stdout
 	// reads it whole, in the parent's order), except by shards and resumable runs, whose processes
 	// and attempts must cut it alike while partitions may come and go between them.
 	if cfg.ChunkSize > 0 && !cfg.Shard.enabled() && !cfg.Resume {
-		for _, t := range r.tables {
+		for _, t := range p.tables {
 			if t.Kind == "p" {
-				if err := r.loadLeaves(ctx, t); err != nil {
+				if err := p.loadLeaves(ctx, t); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	if len(cfg.Incremental) > 0 {
-		if err := r.planIncremental(ctx); err != nil {
+		if err := p.planIncremental(ctx); err != nil {
 			return err
 		}
 	}
-	tidRange := r.snap.ServerVersionNum >= 140000
+	tidRange := p.snap.ServerVersionNum >= 140000
 	if !tidRange && cfg.ChunkSize > 0 {
-		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", r.snap.ServerVersion)
+		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", p.snap.ServerVersion)
 	}
-	r.plan = chunks(r.tables, cfg.ChunkSize, r.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
-	if r.journal != nil {
-		return r.loadJournal(ctx, *r.journal)
+	p.chunks = chunks(p.tables, cfg.ChunkSize, p.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
+	if p.journal != nil {
+		return p.loadJournal(ctx, *p.journal)
 	}
 	return nil
 }
 
 // describe reads t's columns for Parquet (a query's when query is set, else the table's), inside
 // the snapshot, and gives the manifest's columns their Parquet types.
-func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout.Statement) error {
+func (p *Plan) describe(ctx context.Context, t *Table, query string, stmt copyout.Statement) error {
 	sql, positional := "SELECT * FROM "+t.String(), false
 	if query != "" {
 		sql, positional = query, true
 	}
-	cols, err := columnar.Describe(ctx, r.coord, sql, positional)
+	cols, err := columnar.Describe(ctx, p.coord, sql, positional)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		if stmt.SQL == "" {
@@ -375,10 +390,10 @@ func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout
 		return err
 	}
 	t.described = len(cols)
-	if r.cfg.DropPartitionColumns { // Hive's convention: the folder holds the value
+	if p.cfg.DropPartitionColumns { // Hive's convention: the folder holds the value
 		kept := cols[:0:0]
 		for _, c := range cols {
-			if !slices.ContainsFunc(r.cfg.PartitionBy, func(p Partition) bool { return p.Column != "" && p.Column == strings.ToLower(c.Name) }) {
+			if !slices.ContainsFunc(p.cfg.PartitionBy, func(p Partition) bool { return p.Column != "" && p.Column == strings.ToLower(c.Name) }) {
 				kept = append(kept, c)
 			}
 		}
@@ -392,7 +407,7 @@ func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout
 	t.Columns = make([]Column, len(cols))
 	for i, c := range cols {
 		t.Columns[i] = Column{Name: c.Name, Type: cmp.Or(catalog[c.Name], c.PGType)}
-		if r.cfg.Parquet != nil {
+		if p.cfg.Parquet != nil {
 			t.Columns[i].Parquet = c.ParquetType()
 		}
 	}
@@ -402,25 +417,25 @@ func (r *run) describe(ctx context.Context, t *Table, query string, stmt copyout
 // checkPartitionColumns refuses a table that lacks a column PartitionBy names, and estimates
 // the partitions from the planner's statistics (the groups of a GROUP BY on the key), refusing a
 // run over MaxPartitions before anything is uploaded.
-func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) error {
-	ps := r.cfg.PartitionBy
+func (p *Plan) checkPartitionColumns(ctx context.Context, t *Table, from string) error {
+	ps := p.cfg.PartitionBy
 	if from == "" {
 		from = t.String()
-		for _, p := range ps {
-			if p.Column != "" && !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == p.Column }) {
-				return &ConfigError{Name: "PartitionBy", Value: p.Column, Reason: fmt.Sprintf("table %s has no column %q", t, p.Column)}
+		for _, part := range ps {
+			if part.Column != "" && !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == part.Column }) {
+				return &ConfigError{Name: "PartitionBy", Value: part.Column, Reason: fmt.Sprintf("table %s has no column %q", t, part.Column)}
 			}
 		}
 	}
-	for _, p := range ps {
-		if p.Column == "" { // the planner has no statistics of an expression: it would guess every row distinct
+	for _, part := range ps {
+		if part.Column == "" { // the planner has no statistics of an expression: it would guess every row distinct
 			t.EstPartitions = -1
-			return r.checkPartitionExprs(ctx, t, from)
+			return p.checkPartitionExprs(ctx, t, from)
 		}
 	}
-	res := r.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+partitionOrderSQL(ps), nil, nil, nil, nil).Read()
+	res := p.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+from+" GROUP BY "+partitionOrderSQL(ps), nil, nil, nil, nil).Read()
 	if res.Err != nil {
-		return r.partitionError(t, res.Err)
+		return p.partitionError(t, res.Err)
 	}
 	var plan []struct {
 		Plan struct {
@@ -435,39 +450,39 @@ func (r *run) checkPartitionColumns(ctx context.Context, t *Table, from string) 
 
 // checkPartitionExprs has the server check the partition expressions over t (a prepare: nothing
 // runs), so that a wrong one is refused before anything is uploaded.
-func (r *run) checkPartitionExprs(ctx context.Context, t *Table, from string) error {
-	_, err := r.coord.Prepare(ctx, "", "SELECT "+partitionKeySQL(r.cfg.PartitionBy)+" FROM "+from, nil)
+func (p *Plan) checkPartitionExprs(ctx context.Context, t *Table, from string) error {
+	_, err := p.coord.Prepare(ctx, "", "SELECT "+partitionKeySQL(p.cfg.PartitionBy)+" FROM "+from, nil)
 	if err != nil {
-		return r.partitionError(t, err)
+		return p.partitionError(t, err)
 	}
 	return nil
 }
 
 // partitionError words the server's refusal of the partition expressions over t as a bad setting,
 // which only the server could tell.
-func (r *run) partitionError(t *Table, err error) error {
+func (p *Plan) partitionError(t *Table, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return err
 	}
 	var exprs []string
-	for _, p := range r.cfg.PartitionBy {
-		exprs = append(exprs, p.Name+"="+p.Expr)
+	for _, part := range p.cfg.PartitionBy {
+		exprs = append(exprs, part.Name+"="+part.Expr)
 	}
 	return &ConfigError{Name: "PartitionBy", Value: strings.Join(exprs, " "), Reason: fmt.Sprintf("on %s: %s", t, (&copyout.QueryError{PgErr: pgErr}).Error())}
 }
 
 // checkPartitionCount refuses a run whose estimated partitions are more than MaxPartitions.
-func (r *run) checkPartitionCount(tables []*Table) error {
-	if len(r.cfg.PartitionBy) == 0 {
+func (p *Plan) checkPartitionCount(tables []*Table) error {
+	if len(p.cfg.PartitionBy) == 0 {
 		return nil
 	}
 	var n int64
 	for _, t := range tables {
 		n += max(t.EstPartitions, 0) // -1: not estimated (an expression); counted as the run goes
 	}
-	if n > int64(r.cfg.MaxPartitions) {
-		return &ConfigError{Name: "MaxPartitions", Value: fmt.Sprint(r.cfg.MaxPartitions), Reason: fmt.Sprintf(
+	if n > int64(p.cfg.MaxPartitions) {
+		return &ConfigError{Name: "MaxPartitions", Value: fmt.Sprint(p.cfg.MaxPartitions), Reason: fmt.Sprintf(
 			"the planner estimates %d partition values; raise it, or partition by something coarser", n)}
 	}
 	return nil
@@ -485,26 +500,39 @@ func closeConn(ctx context.Context, conn *pgconn.PgConn) {
 // Run performs the export and returns its manifest: the objects it wrote, with their tables and
 // the snapshot. For a prefix destination the manifest is also written, last; Manifest.URL says where.
 func Run(ctx context.Context, cfg Config) (*Manifest, error) {
-	start := time.Now()
-	r, err := prepare(ctx, cfg)
+	p, err := NewPlan(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if r.done != nil { // a resume of a run an earlier attempt finished
-		return r.done, nil
+	return p.Run(ctx)
+}
+
+// Run executes the plan, once, and releases its snapshot.
+func (p *Plan) Run(ctx context.Context) (*Manifest, error) {
+	if p.done != nil { // a resume of a run an earlier attempt finished
+		return p.done, nil
 	}
-	defer closeConn(ctx, r.coord)
-	if r.tooMany != nil { // refused before anything is uploaded
-		return nil, r.tooMany
+	if p.ran {
+		return nil, errors.New("engine: a plan runs once")
 	}
-	if !r.resuming { // a resume finds its own earlier attempts' objects there
-		if err := r.checkPrefix(ctx); err != nil {
+	p.ran = true
+	defer p.Close(ctx)
+	if p.tooMany != nil { // refused before anything is uploaded
+		return nil, p.tooMany
+	}
+	if !p.resuming { // a resume finds its own earlier attempts' objects there
+		if err := p.checkPrefix(ctx); err != nil {
 			return nil, err
 		}
 	}
-	m, err := r.run(ctx, start)
+	cfg := p.cfg
+	r := &run{Plan: p, budget: upload.NewBudget(cfg.MemoryLimit)}
+	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
+	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
+	r.uploading = semaphore.NewWeighted(max(slots, int64(cfg.jobs())))
+	m, err := r.run(ctx)
 	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("export to %s interrupted: %w", r.cfg.To.Name(r.cfg.Compress), cancelCause(ctx, err))
+		return nil, fmt.Errorf("export to %s interrupted: %w", cfg.To.Name(cfg.Compress), cancelCause(ctx, err))
 	}
 	return m, err
 }
@@ -519,7 +547,9 @@ func cancelCause(ctx context.Context, err error) error {
 	return context.Cause(ctx)
 }
 
-func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
+// run checks the privileges, executes the chunks and commits a clean run (or fails it: its
+// objects are deleted).
+func (r *run) run(ctx context.Context) (*Manifest, error) {
 	cfg := r.cfg
 	for _, t := range r.tables {
 		if !t.Select {
@@ -545,9 +575,9 @@ func (r *run) run(ctx context.Context, start time.Time) (*Manifest, error) {
 	}
 	tables := r.tables
 	if cfg.Query != "" && cfg.Parquet != nil { // the query's described columns
-		tables = []*Table{r.plan[0].Table}
+		tables = []*Table{r.chunks[0].Table}
 	}
-	m := newManifest(r.snap, tables, completed, cfg, time.Since(start))
+	m := newManifest(r.snap, tables, completed, cfg, time.Since(r.started))
 	m.Incremental = r.inc
 	return r.commit(ctx, m, completed)
 }
@@ -681,29 +711,30 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 
 // copyOptions are the COPY options of t's chunks: the CSV options, or on the Parquet path binary
 // COPY of t's described columns (cast to text where they have no natural Parquet type).
-func (r *run) copyOptions(t *Table) copyout.Options {
-	o := r.cfg.CSV
+func (p *Plan) copyOptions(t *Table) copyout.Options {
+	o := p.cfg.CSV
 	o.Filter = t.filter
-	var p copyout.Projection
+	var proj copyout.Projection
 	switch {
-	case r.cfg.Parquet != nil:
+	case p.cfg.Parquet != nil:
 		o = copyout.Options{Format: copyout.Binary, Filter: t.filter}
-		p = copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: t.described}
-	case r.cfg.DropPartitionColumns:
-		p = copyout.Projection{List: columnar.PlainList(t.Parquet), Columns: t.described}
-	case len(r.cfg.PartitionBy) == 0:
+		proj = copyout.Projection{List: columnar.SelectList(t.Parquet), Columns: t.described}
+	case p.cfg.DropPartitionColumns:
+		proj = copyout.Projection{List: columnar.PlainList(t.Parquet), Columns: t.described}
+	case len(p.cfg.PartitionBy) == 0:
 		return o
 	}
-	if len(r.cfg.PartitionBy) > 0 {
-		p.Key, p.Order = partitionKeySQL(r.cfg.PartitionBy), partitionOrderSQL(r.cfg.PartitionBy)
+	if len(p.cfg.PartitionBy) > 0 {
+		proj.Key, proj.Order = partitionKeySQL(p.cfg.PartitionBy), partitionOrderSQL(p.cfg.PartitionBy)
 	}
-	o.Projection = &p
+	o.Projection = &proj
 	return o
 }
 
-// target is where object split of chunk c goes, in partition (a name=value/ path, or "").
-func (r *run) target(c Chunk, split int, partition string) sink.Target {
-	cfg := r.cfg
+// target is where object split of chunk c goes, in partition (a name=value/ path, or ""); its
+// uploads take their part buffers from budget.
+func (p *Plan) target(c Chunk, split int, partition string, budget *upload.Budget) sink.Target {
+	cfg := p.cfg
 	var url upload.URL
 	switch {
 	case cfg.To.IsPrefix():
@@ -723,7 +754,7 @@ func (r *run) target(c Chunk, split int, partition string) sink.Target {
 	if cfg.OnPart != nil {
 		onPart = func(n int, size int64) { cfg.OnPart(url.Key, n, size) }
 	}
-	up := upload.New(r.client, url, cfg.Upload)
-	up.Logger, up.Budget, up.OnPart = cfg.Logger, r.budget, onPart
+	up := upload.New(p.client, url, cfg.Upload)
+	up.Logger, up.Budget, up.OnPart = cfg.Logger, budget, onPart
 	return sink.S3{Uploader: up}
 }

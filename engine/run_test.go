@@ -354,3 +354,63 @@ func TestDumpExactTableNames(t *testing.T) {
 		}
 	}
 }
+
+// The plan Report prints is the one Run executes: every chunk's first object is written where the
+// report said, what the report says a clean run commits is committed, and a plan runs once.
+func TestPlanIsWhatRuns(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS plantest CASCADE; CREATE SCHEMA plantest;
+		CREATE TABLE plantest.big AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 60000) g;
+		CREATE TABLE plantest.small AS SELECT g AS id FROM generate_series(1, 10) g;
+		ANALYZE plantest.big, plantest.small;`)
+	cfg := config(t, testenv.Prefix(t, client, bucket))
+	cfg.Schemas, cfg.ChunkSize, cfg.TableManifests = []string{"plantest"}, 1<<20, true
+	ctx := context.Background()
+	p, err := NewPlan(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	rep, err := p.Report(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("problems: %v", rep.Problems)
+	}
+	if len(rep.Tables) != 2 || (chunked(t) && len(rep.Chunks) < 3) {
+		t.Fatalf("planned %d tables, %d chunks; want 2 tables and (on PostgreSQL 14+) the big one in several chunks", len(rep.Tables), len(rep.Chunks))
+	}
+	want := []string{"each table's manifest", "the manifest " + rep.Manifest}
+	if !slices.Equal(rep.Commits, want) {
+		t.Errorf("commits %q, want %q", rep.Commits, want)
+	}
+	m, err := p.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written []string
+	for _, o := range m.Objects {
+		written = append(written, o.URL)
+	}
+	if len(written) != len(rep.Chunks) {
+		t.Errorf("wrote %d objects for %d planned chunks", len(written), len(rep.Chunks))
+	}
+	for _, c := range rep.Chunks {
+		if !slices.Contains(written, c.FirstKey) {
+			t.Errorf("planned %s, not written (wrote %q)", c.FirstKey, written)
+		}
+	}
+	if m.URL != rep.Manifest {
+		t.Errorf("manifest at %s, planned at %s", m.URL, rep.Manifest)
+	}
+	for _, table := range []string{"big", "small"} {
+		u := TableManifestURL(*cfg.To.S3, "plantest", table)
+		if _, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key}); err != nil {
+			t.Errorf("table manifest %s: %v", u, err)
+		}
+	}
+	if _, err := p.Run(ctx); err == nil || !strings.Contains(err.Error(), "runs once") {
+		t.Errorf("a second Run of the plan: %v, want it refused", err)
+	}
+}

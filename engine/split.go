@@ -84,12 +84,12 @@ func (r *run) opener(ctx context.Context, c Chunk) func(objectSpec) (*objectWrit
 		if err := r.uploading.Acquire(ctx, 1); err != nil {
 			return nil, context.Cause(ctx)
 		}
-		o := &objectWriter{obj: sink.Open(ctx, r.target(c, next.Split, next.Partition)), partition: next.Values}
+		o := &objectWriter{obj: sink.Open(ctx, r.target(c, next.Split, next.Partition, r.budget)), partition: next.Values}
 		go func() { o.obj.Wait(); r.uploading.Release(1) }()
 		stages := append(append([]Stage{}, r.cfg.Stages...), r.cfg.Compress)
 		if p := r.cfg.Parquet; p != nil { // the encoder, in place of the compressor (Parquet compresses inside)
 			enc := &columnar.Encoder{Columns: c.Table.Parquet, Options: *p, FirstRow: next.FirstRow}
-			if len(r.plan) == 1 { // else the chunk's error names the table and the chunk
+			if len(r.chunks) == 1 { // else the chunk's error names the table and the chunk
 				enc.Where = c.Table.String()
 			}
 			stages[len(stages)-1] = enc
@@ -117,8 +117,8 @@ func (r *run) opener(ctx context.Context, c Chunk) func(objectSpec) (*objectWrit
 // keyCutter returns the function that cuts a partitioned row's leading key field off: in binary
 // COPY the first field (see columnar.CutFirstField); in CSV and text everything before the first
 // delimiter (the key never needs quoting or escaping).
-func (r *run) keyCutter() func(row []byte) (key, rest []byte) {
-	if r.cfg.Parquet != nil {
+func (p *Plan) keyCutter() func(row []byte) (key, rest []byte) {
+	if p.cfg.Parquet != nil {
 		var buf []byte
 		return func(row []byte) (key, rest []byte) {
 			key, rest, buf = columnar.CutFirstField(row, buf)
@@ -127,9 +127,9 @@ func (r *run) keyCutter() func(row []byte) (key, rest []byte) {
 	}
 	delim := byte(',')
 	switch {
-	case r.cfg.CSV.Delimiter != "":
-		delim = r.cfg.CSV.Delimiter[0]
-	case r.cfg.CSV.Format == "text":
+	case p.cfg.CSV.Delimiter != "":
+		delim = p.cfg.CSV.Delimiter[0]
+	case p.cfg.CSV.Format == "text":
 		delim = '\t'
 	}
 	return func(row []byte) (key, rest []byte) {
