@@ -25,10 +25,10 @@ const (
 // AllApproaches lists every approach.
 var AllApproaches = []string{Copy, Cursor, Memory, Parquet}
 
-// CursorCSV runs query through a server-side cursor, fetching batch rows at a time, and writes
+// cursorCSV runs query through a server-side cursor, fetching batch rows at a time, and writes
 // them as PostgreSQL's CSV to w. It is the classic recipe (SQLAlchemy's stream_results with a
 // csv.writer) done as fast as Go allows: text-format results, no per-value allocation, one buffer.
-func CursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int, w io.Writer) (rows int64, err error) {
+func cursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int, w io.Writer) (rows int64, err error) {
 	if err := copyout.Begin(ctx, conn, ""); err != nil {
 		return 0, err
 	}
@@ -36,7 +36,7 @@ func CursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	enc := NewEncoder(bw)
+	enc := newEncoder(bw)
 	fetch := "FETCH " + strconv.Itoa(batch) + " FROM pg2s3_bench"
 	for {
 		mrr := conn.Exec(ctx, fetch)
@@ -69,10 +69,10 @@ func CursorCSV(ctx context.Context, conn *pgconn.PgConn, query string, batch int
 	return rows, copyout.Commit(ctx, conn)
 }
 
-// MemoryCSV runs query, holds every row in memory, then encodes the whole CSV in memory: the naive
+// memoryCSV runs query, holds every row in memory, then encodes the whole CSV in memory: the naive
 // recipe (fetchall, then write). Values are copied into large shared chunks rather than allocated
 // one by one, which is as kind to the approach as Go can be.
-func MemoryCSV(ctx context.Context, conn *pgconn.PgConn, query string) ([]byte, int64, error) {
+func memoryCSV(ctx context.Context, conn *pgconn.PgConn, query string) ([]byte, int64, error) {
 	if err := copyout.Begin(ctx, conn, ""); err != nil {
 		return nil, 0, err
 	}
@@ -112,7 +112,7 @@ func MemoryCSV(ctx context.Context, conn *pgconn.PgConn, query string) ([]byte, 
 	_ = chunks // kept alive with rows: the point of this approach is that everything is held
 	var buf bytes.Buffer
 	bw := bufio.NewWriterSize(&buf, 256<<10)
-	enc := NewEncoder(bw)
+	enc := newEncoder(bw)
 	for _, r := range rows {
 		if err := enc.WriteRow(r); err != nil {
 			return nil, 0, err

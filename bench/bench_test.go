@@ -45,10 +45,10 @@ func TestEncodersMatchPsql(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want := psqlCopy(t, q)
 			var cur bytes.Buffer
-			if _, err := CursorCSV(context.Background(), connect(t), q, 1000, &cur); err != nil {
+			if _, err := cursorCSV(context.Background(), connect(t), q, 1000, &cur); err != nil {
 				t.Fatal(err)
 			}
-			mem, _, err := MemoryCSV(context.Background(), connect(t), q)
+			mem, _, err := memoryCSV(context.Background(), connect(t), q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,7 +73,7 @@ func TestEncodersMatchPsql(t *testing.T) {
 func TestEncoderQuoting(t *testing.T) {
 	var b bytes.Buffer
 	bw := bufio.NewWriter(&b)
-	e := NewEncoder(bw)
+	e := newEncoder(bw)
 	e.WriteRow([][]byte{nil, {}, []byte("a,b"), []byte(`q"t`), []byte("l\nf"), []byte("c\rr"), []byte(`\.`), []byte("plain"), []byte(" sp ")})
 	e.WriteRow([][]byte{[]byte(`\.`)})
 	e.Flush()
@@ -107,11 +107,11 @@ func BenchmarkApproaches(b *testing.B) {
 			return err
 		},
 		Cursor: func(w io.Writer) error {
-			_, err := CursorCSV(context.Background(), connect(b), query, 1000, w)
+			_, err := cursorCSV(context.Background(), connect(b), query, 1000, w)
 			return err
 		},
 		Memory: func(w io.Writer) error {
-			csv, _, err := MemoryCSV(context.Background(), connect(b), query)
+			csv, _, err := memoryCSV(context.Background(), connect(b), query)
 			w.Write(csv)
 			return err
 		},

@@ -5,22 +5,22 @@ import (
 	"bytes"
 )
 
-// Encoder writes rows of PostgreSQL text-format values as PostgreSQL's own COPY ... (FORMAT csv)
+// encoder writes rows of PostgreSQL text-format values as PostgreSQL's own COPY ... (FORMAT csv)
 // writes them, byte for byte (CopyAttributeOutCSV in src/backend/commands/copyto.c):
 //
 //   - NULL is an unquoted empty field; the empty string is "" (it would read back as NULL otherwise);
 //   - a value is quoted when it contains the delimiter, the quote, CR or LF, and, in a one-column
 //     row, when it is exactly \. (which would read back as the end-of-data marker);
 //   - inside quotes, a quote is doubled; rows end with LF.
-type Encoder struct {
+type encoder struct {
 	w *bufio.Writer
 }
 
-// NewEncoder returns an Encoder writing to w (which it does not flush: call Flush).
-func NewEncoder(w *bufio.Writer) *Encoder { return &Encoder{w: w} }
+// newEncoder returns an encoder writing to w (which it does not flush: call Flush).
+func newEncoder(w *bufio.Writer) *encoder { return &encoder{w: w} }
 
 // WriteRow writes one row; a nil value is NULL.
-func (e *Encoder) WriteRow(values [][]byte) error {
+func (e *encoder) WriteRow(values [][]byte) error {
 	single := len(values) == 1
 	for i, v := range values {
 		if i > 0 {
@@ -50,7 +50,7 @@ func (e *Encoder) WriteRow(values [][]byte) error {
 }
 
 // Flush flushes the underlying writer.
-func (e *Encoder) Flush() error { return e.w.Flush() }
+func (e *encoder) Flush() error { return e.w.Flush() }
 
 func needsQuote(v []byte, single bool) bool {
 	if len(v) == 0 {

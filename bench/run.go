@@ -116,6 +116,39 @@ func (c *countingHash) Write(b []byte) (int, error) {
 	return c.h.Write(b)
 }
 
+// workEngine runs approach Copy or Parquet through the engine, as pg2s3 export does, hashing
+// what it writes to out.
+func workEngine(ctx context.Context, spec Spec, approach string, out *countingHash, client *s3.Client) (rows, bytes_ int64, err error) {
+	cfg := engine.Config{
+		Conn: spec.Conn, Query: spec.Query, To: engine.Destination{Raw: "-", Stdout: true}, Stdout: out,
+		Upload: spec.Upload, S3: spec.S3, S3Client: client,
+	}
+	if approach == Parquet {
+		cfg.Parquet = &columnar.Options{}
+	}
+	if spec.Table != "" {
+		cfg.Tables = []string{spec.Table}
+	}
+	if spec.To != "null" {
+		if cfg.To, err = engine.ParseDestination(spec.object(approach).String()); err != nil {
+			return 0, 0, err
+		}
+		if approach == Copy { // the CSV, hashed as it goes (Parquet's file is made after the stages)
+			cfg.Stages = []engine.Stage{engine.Tee{W: out}}
+		}
+	}
+	m, err := engine.Run(ctx, cfg)
+	if err != nil {
+		return 0, out.n, err
+	}
+	if approach == Parquet && spec.To != "null" {
+		return m.Rows(), m.Objects[0].Bytes, nil
+	}
+	return m.Rows(), out.n, nil
+}
+
+// work runs approach once (in its worker process), hashing what it produces to h, and returns
+// the rows and the bytes produced (stored, for Parquet to S3).
 func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, bytes_ int64, err error) {
 	out := &countingHash{h: h}
 	var client *s3.Client
@@ -125,34 +158,8 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 		}
 	}
 	if approach == Copy || approach == Parquet { // exactly what pg2s3 export runs
-		cfg := engine.Config{
-			Conn: spec.Conn, Query: spec.Query, To: engine.Destination{Raw: "-", Stdout: true}, Stdout: out,
-			Upload: spec.Upload, S3: spec.S3, S3Client: client,
-		}
-		if approach == Parquet {
-			cfg.Parquet = &columnar.Options{}
-		}
-		if spec.Table != "" {
-			cfg.Tables = []string{spec.Table}
-		}
-		if spec.To != "null" {
-			if cfg.To, err = engine.ParseDestination(spec.object(approach).String()); err != nil {
-				return 0, 0, err
-			}
-			if approach == Copy { // the CSV, hashed as it goes (Parquet's file is made after the stages)
-				cfg.Stages = []engine.Stage{engine.Tee{W: out}}
-			}
-		}
-		m, err := engine.Run(ctx, cfg)
-		if err != nil {
-			return 0, out.n, err
-		}
-		if approach == Parquet && spec.To != "null" {
-			return m.Rows(), m.Objects[0].Bytes, nil
-		}
-		return m.Rows(), out.n, nil
+		return workEngine(ctx, spec, approach, out, client)
 	}
-
 	conn, err := spec.Conn.Connect(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -172,17 +179,17 @@ func work(ctx context.Context, spec Spec, approach string, h io.Writer) (rows, b
 	switch approach {
 	case Cursor:
 		if spec.To == "null" {
-			rows, err = CursorCSV(ctx, conn, query, spec.Batch, out)
+			rows, err = cursorCSV(ctx, conn, query, spec.Batch, out)
 			return rows, out.n, err
 		}
 		// The same sink as the copy approach: only the producer differs.
 		obj := sink.Open(ctx, sink.S3{Uploader: upload.New(client, spec.object(approach), spec.Upload)})
-		rows, err = CursorCSV(ctx, conn, query, spec.Batch, io.MultiWriter(obj, out))
+		rows, err = cursorCSV(ctx, conn, query, spec.Batch, io.MultiWriter(obj, out))
 		obj.End(err)
 		_, werr := obj.Wait()
 		return rows, out.n, errors.Join(err, werr)
 	case Memory:
-		csv, rows, err := MemoryCSV(ctx, conn, query)
+		csv, rows, err := memoryCSV(ctx, conn, query)
 		if err != nil {
 			return rows, 0, err
 		}
@@ -305,7 +312,7 @@ func explainMismatch(ctx context.Context, spec Spec, rep *Report) string {
 	oa, ob := open(0, Copy), open(1, Cursor)
 	var wg sync.WaitGroup
 	wg.Go(func() { _, err := copyout.Run(ctx, a, stmt, oa, nil); oa.End(err) })
-	wg.Go(func() { _, err := CursorCSV(ctx, b, query, spec.Batch, ob); ob.End(err) })
+	wg.Go(func() { _, err := cursorCSV(ctx, b, query, spec.Batch, ob); ob.End(err) })
 	diff := firstDifference(bufio.NewReader(<-readers[0]), bufio.NewReader(<-readers[1]), Copy, Cursor)
 	close(done)
 	cancel()

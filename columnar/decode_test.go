@@ -124,9 +124,9 @@ func decoded(c *Column, v parquet.Value) string {
 func FuzzDecimal(f *testing.F) {
 	f.Add([]byte{0, 1, 0, 0, 0, 0, 0, 0, 0, 7}, 10, 2)
 	f.Fuzz(func(t *testing.T, b []byte, precision, scale int) {
-		precision = 1 + abs(precision)%MaxDecimalPrecision
+		precision = 1 + abs(precision)%maxDecimalPrecision
 		scale = abs(scale) % (precision + 1)
-		c := &Column{Name: "n", Kind: Decimal, Precision: precision, Scale: scale}
+		c := &Column{Name: "n", kind: kindDecimal, Precision: precision, Scale: scale}
 		v, err := scalar(c, b, false)
 		text, ok := numericText(b)
 		want, fits := "", false
@@ -184,8 +184,8 @@ func canonical(b []byte) bool {
 // never panic, and the framer hands on the same tuples whatever the cuts.
 func FuzzTuples(f *testing.F) {
 	f.Add(append(append([]byte{}, signature...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff), 5)
-	cols := []Column{{Kind: Int32}, {Kind: Text}, {Kind: Decimal, Precision: 30, Scale: 4}, {Kind: Timestamp},
-		{Kind: Int64, Array: true}, {Kind: UUID}, {Kind: JSONB}, {Kind: Date}}
+	cols := []Column{{kind: kindInt32}, {kind: kindText}, {kind: kindDecimal, Precision: 30, Scale: 4}, {kind: kindTimestamp},
+		{kind: kindInt64, Array: true}, {kind: kindUUID}, {kind: kindJSONB}, {kind: kindDate}}
 	f.Fuzz(func(t *testing.T, b []byte, cut int) {
 		var whole, pieces [][]byte
 		collect := func(dst *[][]byte) rowFunc {
@@ -237,7 +237,7 @@ func TestNumericMatchesServer(t *testing.T) {
 		if res.Err != nil {
 			t.Fatalf("numeric(%d,%d): %v", ty.p, ty.s, res.Err)
 		}
-		c := &Column{Kind: Decimal, Precision: ty.p, Scale: ty.s}
+		c := &Column{kind: kindDecimal, Precision: ty.p, Scale: ty.s}
 		for _, r := range res.Rows {
 			bin, text := r[0], string(r[1])
 			if oracle, ok := numericText(bin); !ok || oracle != text {

@@ -24,7 +24,7 @@ func Describe(ctx context.Context, conn *pgconn.PgConn, query string, positional
 		return nil, err
 	}
 	cols := make([]Column, len(sd.Fields))
-	names := UniqueNames(sd.Fields)
+	names := uniqueNames(sd.Fields)
 	for i, f := range sd.Fields {
 		t := types[f.DataTypeOID]
 		typmod := f.TypeModifier
@@ -46,20 +46,20 @@ func Describe(ctx context.Context, conn *pgconn.PgConn, query string, positional
 		}
 		k, p, s, ok := mapType(base.base, typmod, base.enum)
 		if ok {
-			c.Kind, c.Precision, c.Scale = k, p, s
+			c.kind, c.Precision, c.Scale = k, p, s
 		} else { // the whole value (a whole array too) as its text form
-			c.Kind, c.Array, c.Output = Text, false, t.output
+			c.kind, c.Array, c.Output = kindText, false, t.output
 		}
 		cols[i] = c
 	}
 	return cols, nil
 }
 
-// UniqueNames names the Parquet columns of fields. Readers that find columns by name (most of them
+// uniqueNames names the Parquet columns of fields. Readers that find columns by name (most of them
 // without regard to case: DuckDB, Spark, Trino, Athena) need each name once. A column keeps its
 // name unless an earlier column has it, in any case; then it is NAME_2, NAME_3, ..., the first that
 // no column of the result has: a, a, a_2 become a, a_3, a_2.
-func UniqueNames(fields []pgconn.FieldDescription) []string {
+func uniqueNames(fields []pgconn.FieldDescription) []string {
 	own := map[string]bool{} // the names the columns have, in lower case
 	for _, f := range fields {
 		own[strings.ToLower(f.Name)] = true

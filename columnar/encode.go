@@ -69,8 +69,8 @@ type Encoder struct {
 	FirstRow int64
 }
 
-// Schema is the Parquet schema of cols: one optional field per column, in order.
-func Schema(cols []Column) *parquet.Schema {
+// schema is the Parquet schema of cols: one optional field per column, in order.
+func schema(cols []Column) *parquet.Schema {
 	fields := make(orderedGroup, len(cols))
 	for i, c := range cols {
 		fields[i] = &field{Node: node(c), name: c.Name}
@@ -80,36 +80,36 @@ func Schema(cols []Column) *parquet.Schema {
 
 func node(c Column) parquet.Node {
 	var n parquet.Node
-	switch c.Kind {
-	case Bool:
+	switch c.kind {
+	case kindBool:
 		n = parquet.Leaf(parquet.BooleanType)
-	case Int16:
+	case kindInt16:
 		n = parquet.Int(16)
-	case Int32:
+	case kindInt32:
 		n = parquet.Int(32)
-	case Int64:
+	case kindInt64:
 		n = parquet.Int(64)
-	case Oid:
+	case kindOid:
 		n = parquet.Uint(32)
-	case Float32:
+	case kindFloat32:
 		n = parquet.Leaf(parquet.FloatType)
-	case Float64:
+	case kindFloat64:
 		n = parquet.Leaf(parquet.DoubleType)
-	case Bytea:
+	case kindBytea:
 		n = parquet.Leaf(parquet.ByteArrayType)
-	case Date:
+	case kindDate:
 		n = parquet.Date()
-	case Time:
+	case kindTime:
 		n = parquet.TimeAdjusted(parquet.Microsecond, false)
-	case Timestamp:
+	case kindTimestamp:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, false)
-	case TimestampTZ:
+	case kindTimestampTZ:
 		n = parquet.TimestampAdjusted(parquet.Microsecond, true)
-	case UUID:
+	case kindUUID:
 		n = parquet.UUID()
-	case JSON, JSONB:
+	case kindJSON, kindJSONB:
 		n = parquet.JSON()
-	case Decimal:
+	case kindDecimal:
 		switch {
 		case c.Precision <= 9:
 			n = parquet.Decimal(c.Scale, c.Precision, parquet.Int32Type)
@@ -180,7 +180,7 @@ func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 		parquet.DataPageStatistics(false),
 	}
 	for _, c := range e.Columns {
-		if c.Kind == Text || c.Kind == Bytea || c.Kind == JSON || c.Kind == JSONB {
+		if c.kind == kindText || c.kind == kindBytea || c.kind == kindJSON || c.kind == kindJSONB {
 			path := []string{c.Name}
 			if c.Array {
 				path = append(path, "list", "element")
@@ -188,7 +188,7 @@ func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 			opts = append(opts, parquet.SkipPageBounds(path...))
 		}
 	}
-	pw := parquet.NewGenericWriter[any](w, append(opts, Schema(e.Columns))...)
+	pw := parquet.NewGenericWriter[any](w, append(opts, schema(e.Columns))...)
 	return &fileWriter{enc: e, pw: pw, groupSize: size, row: e.FirstRow - 1}, nil
 }
 
@@ -334,22 +334,3 @@ func (f *fileWriter) decode(t []byte) error {
 	f.batch = append(f.batch, f.values[start:len(f.values):len(f.values)])
 	return nil
 }
-
-// ValueError is a value the Parquet type of its column cannot hold, or that did not decode.
-type ValueError struct {
-	Where  string
-	Row    int64
-	Column string
-	PGType string
-	Err    error
-}
-
-func (e *ValueError) Error() string {
-	where := ""
-	if e.Where != "" {
-		where = e.Where + ", "
-	}
-	return fmt.Sprintf("%srow %d, column %q (%s): %v", where, e.Row, e.Column, e.PGType, e.Err)
-}
-
-func (e *ValueError) Unwrap() error { return e.Err }

@@ -20,13 +20,13 @@ func TestUniqueNames(t *testing.T) {
 		for _, n := range strings.Fields(tt.in) {
 			fields = append(fields, pgconn.FieldDescription{Name: n})
 		}
-		if got := strings.Join(UniqueNames(fields), " "); got != tt.want {
+		if got := strings.Join(uniqueNames(fields), " "); got != tt.want {
 			t.Errorf("%s: got %s, want %s", tt.in, got, tt.want)
 		}
-		lower := strings.Fields(strings.ToLower(strings.Join(UniqueNames(fields), " ")))
+		lower := strings.Fields(strings.ToLower(strings.Join(uniqueNames(fields), " ")))
 		slices.Sort(lower)
 		if len(slices.Compact(lower)) != len(fields) {
-			t.Errorf("%s: names not unique without regard to case: %v", tt.in, UniqueNames(fields))
+			t.Errorf("%s: names not unique without regard to case: %v", tt.in, uniqueNames(fields))
 		}
 	}
 }

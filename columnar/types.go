@@ -23,27 +23,27 @@ import (
 	"github.com/pg2s3/pg2s3/copyout"
 )
 
-// Kind is how a column's binary values are decoded.
-type Kind int
+// kind is how a column's binary values are decoded.
+type kind int
 
 const (
-	Text Kind = iota // text, varchar, char(n), name, "char", enums, and every cast to text
-	Bool
-	Int16
-	Int32
-	Int64
-	Oid
-	Float32
-	Float64
-	Bytea
-	Date
-	Time
-	Timestamp
-	TimestampTZ
-	UUID
-	JSON
-	JSONB
-	Decimal
+	kindText kind = iota // text, varchar, char(n), name, "char", enums, and every cast to text
+	kindBool
+	kindInt16
+	kindInt32
+	kindInt64
+	kindOid
+	kindFloat32
+	kindFloat64
+	kindBytea
+	kindDate
+	kindTime
+	kindTimestamp
+	kindTimestampTZ
+	kindUUID
+	kindJSON
+	kindJSONB
+	kindDecimal
 )
 
 var kindNames = [...]string{"STRING", "BOOLEAN", "INT(16)", "INT(32)", "INT(64)", "UINT(32)", "FLOAT", "DOUBLE",
@@ -53,8 +53,8 @@ var kindNames = [...]string{"STRING", "BOOLEAN", "INT(16)", "INT(32)", "INT(64)"
 type Column struct {
 	Name      string // the Parquet field name (the PostgreSQL name; repeated names get _2, _3, ...)
 	PGType    string // the column's PostgreSQL type, as format_type prints it
-	Kind      Kind
-	Array     bool // a one-dimensional array of Kind: a Parquet LIST
+	kind      kind
+	Array     bool // a one-dimensional array of its kind: a Parquet LIST
 	Precision int  // Decimal
 	Scale     int  // Decimal
 	// Output, for a type without a natural Parquet mapping (and an array of one), is the type's
@@ -68,8 +68,8 @@ type Column struct {
 
 // ParquetType names the column's Parquet (logical) type, for the manifest and the docs.
 func (c Column) ParquetType() string {
-	t := kindNames[c.Kind]
-	if c.Kind == Decimal {
+	t := kindNames[c.kind]
+	if c.kind == kindDecimal {
 		t = fmt.Sprintf("DECIMAL(%d,%d)", c.Precision, c.Scale)
 	}
 	if c.Array {
@@ -102,17 +102,17 @@ const (
 	oidJSONB       = 3802
 )
 
-var builtinKinds = map[uint32]Kind{
-	oidBool: Bool, oidBytea: Bytea, oidName: Text, oidInt8: Int64, oidInt2: Int16, oidInt4: Int32,
-	oidText: Text, oidOid: Oid, oidJSON: JSON, oidFloat4: Float32, oidFloat8: Float64, oidBpchar: Text,
-	oidVarchar: Text, oidDate: Date, oidTime: Time, oidTimestamp: Timestamp, oidTimestampTZ: TimestampTZ,
-	oidUUID: UUID, oidJSONB: JSONB,
+var builtinKinds = map[uint32]kind{
+	oidBool: kindBool, oidBytea: kindBytea, oidName: kindText, oidInt8: kindInt64, oidInt2: kindInt16, oidInt4: kindInt32,
+	oidText: kindText, oidOid: kindOid, oidJSON: kindJSON, oidFloat4: kindFloat32, oidFloat8: kindFloat64, oidBpchar: kindText,
+	oidVarchar: kindText, oidDate: kindDate, oidTime: kindTime, oidTimestamp: kindTimestamp, oidTimestampTZ: kindTimestampTZ,
+	oidUUID: kindUUID, oidJSONB: kindJSONB,
 }
 
-// MaxDecimalPrecision is the largest numeric precision written as a Parquet DECIMAL: what the
+// maxDecimalPrecision is the largest numeric precision written as a Parquet DECIMAL: what the
 // common readers (DuckDB, Spark, Redshift, BigQuery's NUMERIC/BIGNUMERIC split aside) accept.
 // A wider numeric is written as text.
-const MaxDecimalPrecision = 38
+const maxDecimalPrecision = 38
 
 // numericTypmod decodes numeric's type modifier: precision and scale (scale may be negative, or
 // larger than the precision, since PostgreSQL 15).
@@ -128,16 +128,16 @@ func numericTypmod(typmod int32) (precision, scale int, ok bool) {
 
 // mapType gives the decoding of a base type (domains already resolved), or ok=false when the type
 // has no natural Parquet mapping and is read as text.
-func mapType(oid uint32, typmod int32, enum bool) (k Kind, precision, scale int, ok bool) {
+func mapType(oid uint32, typmod int32, enum bool) (k kind, precision, scale int, ok bool) {
 	if enum {
-		return Text, 0, 0, true
+		return kindText, 0, 0, true
 	}
 	if oid == oidNumeric {
 		p, s, ok := numericTypmod(typmod)
-		if !ok || s < 0 || s > p || p > MaxDecimalPrecision {
+		if !ok || s < 0 || s > p || p > maxDecimalPrecision {
 			return 0, 0, 0, false
 		}
-		return Decimal, p, s, true
+		return kindDecimal, p, s, true
 	}
 	k, ok = builtinKinds[oid]
 	return k, 0, 0, ok

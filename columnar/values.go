@@ -92,38 +92,38 @@ func need(b []byte, n int) error {
 // reads back infinity); without, it is an error.
 func scalar(c *Column, b []byte, extremes bool) (parquet.Value, error) {
 	be := binary.BigEndian
-	switch c.Kind {
-	case Bool:
+	switch c.kind {
+	case kindBool:
 		if err := need(b, 1); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.BooleanValue(b[0] != 0), nil
-	case Int16:
+	case kindInt16:
 		if err := need(b, 2); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.Int32Value(int32(int16(be.Uint16(b)))), nil
-	case Int32, Oid:
+	case kindInt32, kindOid:
 		if err := need(b, 4); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.Int32Value(int32(be.Uint32(b))), nil
-	case Int64, Time:
+	case kindInt64, kindTime:
 		if err := need(b, 8); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.Int64Value(int64(be.Uint64(b))), nil
-	case Float32:
+	case kindFloat32:
 		if err := need(b, 4); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.FloatValue(math.Float32frombits(be.Uint32(b))), nil
-	case Float64:
+	case kindFloat64:
 		if err := need(b, 8); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.DoubleValue(math.Float64frombits(be.Uint64(b))), nil
-	case Date:
+	case kindDate:
 		if err := need(b, 4); err != nil {
 			return parquet.Value{}, err
 		}
@@ -139,7 +139,7 @@ func scalar(c *Column, b []byte, extremes bool) (parquet.Value, error) {
 			return parquet.Value{}, errors.New("a date past Parquet DATE's range")
 		}
 		return parquet.Int32Value(int32(days)), nil
-	case Timestamp, TimestampTZ:
+	case kindTimestamp, kindTimestampTZ:
 		if err := need(b, 8); err != nil {
 			return parquet.Value{}, err
 		}
@@ -154,17 +154,17 @@ func scalar(c *Column, b []byte, extremes bool) (parquet.Value, error) {
 			return parquet.Value{}, errors.New("a timestamp past Parquet TIMESTAMP(MICROS)'s range")
 		}
 		return parquet.Int64Value(t + epochMicros), nil
-	case UUID:
+	case kindUUID:
 		if err := need(b, 16); err != nil {
 			return parquet.Value{}, err
 		}
 		return parquet.FixedLenByteArrayValue(b), nil
-	case JSONB:
+	case kindJSONB:
 		if len(b) == 0 || b[0] != 1 {
 			return parquet.Value{}, errors.New("unknown jsonb binary version")
 		}
 		return parquet.ByteArrayValue(b[1:]), nil
-	case Decimal:
+	case kindDecimal:
 		return decimal(c, b)
 	}
 	return parquet.ByteArrayValue(b), nil // text, bytea, json
@@ -235,10 +235,17 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 		}
 		return parquet.Int64Value(v), nil
 	}
+	return bigDecimal(c, b[8:], ndigits, exp, sign == numericNeg)
+}
+
+// bigDecimal is the path of a DECIMAL the int64 fast path does not take: the digits in a big.Int,
+// rescaled to the column's scale, checked against its precision, in the column's physical type.
+func bigDecimal(c *Column, digits []byte, ndigits, exp int, neg bool) (parquet.Value, error) {
+	be := binary.BigEndian
 	v := new(big.Int)
 	tenK := big.NewInt(10000)
 	for k := range ndigits {
-		d := be.Uint16(b[8+2*k:])
+		d := be.Uint16(digits[2*k:])
 		if d > 9999 {
 			return parquet.Value{}, errors.New("malformed numeric digit")
 		}
@@ -258,7 +265,7 @@ func decimal(c *Column, b []byte) (parquet.Value, error) {
 	if len(v.String()) > c.Precision && v.Sign() != 0 {
 		return parquet.Value{}, errors.New("more digits than the column's precision")
 	}
-	if sign == numericNeg {
+	if neg {
 		v.Neg(v)
 	}
 	if c.Precision <= 18 {

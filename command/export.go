@@ -115,19 +115,8 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(usage(err))
 	}
 	cfg.Upload.NoClobber = c.Bool("no-clobber")
-	if cfg.Jobs, err = parseCount(c.String("jobs")); err != nil {
-		return fail(flagError("jobs", c.String("jobs"), err))
-	}
-	for _, s := range []struct {
-		flag string
-		dst  *int64
-	}{{"chunk-size", &cfg.ChunkSize}, {"max-object-size", &cfg.MaxObjectSize}, {"memory-limit", &cfg.MemoryLimit}} {
-		if *s.dst, err = parseSize(c.String(s.flag)); err != nil {
-			return fail(flagError(s.flag, c.String(s.flag), err))
-		}
-	}
-	if cfg.MaxRows, err = parseWhole(c.String("max-rows"), 0); err != nil {
-		return fail(flagError("max-rows", c.String("max-rows"), err))
+	if err := limitOptions(c, &cfg); err != nil {
+		return fail(err)
 	}
 	if c.IsSet("key-template") { // else the engine's default, which follows --partition-by and the format
 		cfg.Template = c.String("key-template")
@@ -139,11 +128,6 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if cfg.Incremental, err = parseEach(c, "incremental", engine.ParseIncremental); err != nil {
 		return fail(err)
 	}
-	n, err := parseCount(c.String("max-partitions"))
-	if err != nil {
-		return fail(flagError("max-partitions", c.String("max-partitions"), err))
-	}
-	cfg.MaxPartitions = n
 	if cfg.SnapshotFrom, err = snapshotPlace(c, "snapshot-from"); err != nil {
 		return fail(err)
 	}
@@ -155,25 +139,59 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if cfg.CSV, cfg.Compress, cfg.Parquet, err = formatOptions(c); err != nil {
 		return fail(err)
 	}
-	if p := c.String("preset"); p != "" {
-		if cfg.DropPartitionColumns && (p == "redshift" || p == "snowflake" || p == "postgres") {
-			return fail(usagef("--partition-drop-columns with --preset %s: its COPY reads the files, not the name=value/ folders, "+
-				"so the partition columns would be lost; keep them in the data", p))
-		}
-		cfg.TableManifests = p == "redshift"
-		if p == "athena" && !cfg.To.IsPrefix() {
-			return fail(usagef("--preset athena needs --to s3://bucket/prefix/: an Athena table is a folder, and reads every object in it"))
-		}
-		if cfg.To.IsPrefix() {
-			if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {
-				return fail(usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", engine.DefaultTemplate))
-			}
-		}
+	if err := presetOptions(c, &cfg); err != nil {
+		return fail(err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fail(usage(err))
 	}
 	return cfg, out, nil
+}
+
+// limitOptions reads the run's limits: jobs, chunk and object sizes, the memory limit, rows per
+// object and partitions.
+func limitOptions(c *cli.Context, cfg *engine.Config) (err error) {
+	if cfg.Jobs, err = parseCount(c.String("jobs")); err != nil {
+		return flagError("jobs", c.String("jobs"), err)
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *int64
+	}{{"chunk-size", &cfg.ChunkSize}, {"max-object-size", &cfg.MaxObjectSize}, {"memory-limit", &cfg.MemoryLimit}} {
+		if *s.dst, err = parseSize(c.String(s.flag)); err != nil {
+			return flagError(s.flag, c.String(s.flag), err)
+		}
+	}
+	if cfg.MaxRows, err = parseWhole(c.String("max-rows"), 0); err != nil {
+		return flagError("max-rows", c.String("max-rows"), err)
+	}
+	if cfg.MaxPartitions, err = parseCount(c.String("max-partitions")); err != nil {
+		return flagError("max-partitions", c.String("max-partitions"), err)
+	}
+	return nil
+}
+
+// presetOptions refuses a preset whose loader could not read what the run writes, and asks the
+// engine for the per-table manifests Redshift's loads read.
+func presetOptions(c *cli.Context, cfg *engine.Config) error {
+	p := c.String("preset")
+	if p == "" {
+		return nil
+	}
+	if cfg.DropPartitionColumns && (p == "redshift" || p == "snowflake" || p == "postgres") {
+		return usagef("--partition-drop-columns with --preset %s: its COPY reads the files, not the name=value/ folders, "+
+			"so the partition columns would be lost; keep them in the data", p)
+	}
+	cfg.TableManifests = p == "redshift"
+	if p == "athena" && !cfg.To.IsPrefix() {
+		return usagef("--preset athena needs --to s3://bucket/prefix/: an Athena table is a folder, and reads every object in it")
+	}
+	if cfg.To.IsPrefix() {
+		if _, ok := engine.TableFolder(*cfg.To.S3, cfg.Template, "s", "t"); !ok {
+			return usagef("--preset with several tables needs a key template that gives every table a folder of its own, like the default %s", engine.DefaultTemplate)
+		}
+	}
+	return nil
 }
 
 // parseEach parses every value of a repeatable flag; the first that does not parse is named.

@@ -31,7 +31,7 @@ func loadStatementFor(c *cli.Context, cfg engine.Config, loader, dest, table str
 		if !ok {
 			schema, name = "public", table
 		}
-		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
+		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.KeyTemplate(), schema, name)
 		l.Folder = folder.String()
 		l.Partitions = partitionNames(cfg)
 	}
@@ -69,7 +69,7 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 	var out []string
 	for _, t := range m.Tables {
 		schema, name := unquoteTable(t.Name)
-		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.Template, schema, name)
+		folder, _ := engine.TableFolder(*cfg.To.S3, cfg.KeyTemplate(), schema, name)
 		ext := ".csv" + cfg.Compress.Extension()
 		if cfg.Parquet != nil {
 			ext = ".parquet"

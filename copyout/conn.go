@@ -89,9 +89,9 @@ type Conn struct {
 // DefaultConnectTimeout is used when neither Conn.ConnectTimeout nor the DSN sets one.
 const DefaultConnectTimeout = 30 * time.Second
 
-// CancelDelay is how long a cancelled context waits for the server to honour the cancel request
+// cancelDelay is how long a cancelled context waits for the server to honour the cancel request
 // before the socket is closed.
-const CancelDelay = 3 * time.Second
+const cancelDelay = 3 * time.Second
 
 // Config parses c.DSN the way libpq does, through pgconn.ParseConfig, and applies the recipe: the
 // session is read-only by default, gets the settings of c.Session, is named pg2s3 unless the DSN
@@ -100,7 +100,7 @@ const CancelDelay = 3 * time.Second
 func (c Conn) Config() (*pgconn.Config, error) {
 	cfg, err := pgconn.ParseConfig(c.DSN)
 	if err != nil {
-		return nil, &DSNError{DSN: RedactDSN(c.DSN), Msg: redactErr(err, c.DSN)}
+		return nil, &DSNError{DSN: redactDSN(c.DSN), Msg: redactErr(err, c.DSN)}
 	}
 	if cfg.RuntimeParams == nil {
 		cfg.RuntimeParams = map[string]string{}
@@ -148,7 +148,7 @@ func (c Conn) Config() (*pgconn.Config, error) {
 		return rawReads(c), nil
 	}
 	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: CancelDelay}
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelDelay}
 	}
 	return cfg, nil
 }
@@ -220,8 +220,8 @@ var (
 	kvPassword  = regexp.MustCompile(`(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s]*)`)
 )
 
-// RedactDSN hides the password of a connection string, URL or key=value form.
-func RedactDSN(dsn string) string {
+// redactDSN hides the password of a connection string, URL or key=value form.
+func redactDSN(dsn string) string {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		if u, err := url.Parse(dsn); err == nil {
 			if _, ok := u.User.Password(); ok {

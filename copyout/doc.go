@@ -29,4 +29,23 @@
 //   - Errors are [*QueryError] when the server rejected the statement, carrying the SQLSTATE, detail,
 //     hint and the position of a syntax error inside the user's query; [*ConnectError] names the host
 //     and port and never the password; none names a command-line flag.
+//
+// # Batched wake-ups while a COPY streams
+//
+// PostgreSQL sends a COPY in 8 KiB pieces, and a client that keeps up is woken once per piece: each
+// wake-up is a thread switch in the client and a wake-up call in the server's send, most of both
+// processes' CPU on a fast COPY. Over TCP, once a COPY has streamed 1 MiB, the socket's low-water
+// mark (SO_RCVLOWAT) is raised to 48 KiB, so the kernel wakes the reader when that much has
+// arrived, not at each piece. The kernel still wakes it at once for the end of the connection or an
+// error, but not for a stream's last bytes, or a server that pauses, below the mark: so every wait
+// with the mark raised also has a 2 ms timer. When it fires, the mark goes back to 1 and the read
+// waits as any other, and the mark is raised again only after another MiB. The price is at most 2
+// ms of latency at the end of a large COPY and at a pause of the server; a small COPY never raises
+// the mark.
+//
+// The timer is the connection's read deadline, so the owner's deadlines (pgconn sets one to
+// interrupt a cancelled query) go through the Linux reader's SetDeadline and SetReadDeadline: a
+// wait ends at the earlier of the two, and the owner's deadline is an error, as the owner expects.
+// Outside bulk mode, a read first lowers a mark that is still raised, so that no wait without a
+// timer can miss bytes.
 package copyout

@@ -27,9 +27,6 @@ func (e *QueryError) Error() string {
 
 func (e *QueryError) Unwrap() error { return e.PgErr }
 
-// SQLState returns the SQLSTATE of the server's error.
-func (e *QueryError) SQLState() string { return e.PgErr.Code }
-
 func describePgError(pe *pgconn.PgError) string {
 	sev := pe.Severity
 	if sev == "" {

@@ -21,23 +21,7 @@ import (
 // once, so that a read allocates nothing. Reads are never concurrent: pgconn reads from one
 // goroutine at a time, as net.Conn's own buffered readers assume.
 //
-// # Batched wake-ups while a COPY streams
-//
-// PostgreSQL sends a COPY in 8 KiB pieces, and a client that keeps up is woken once per piece:
-// each wake-up is a thread switch in the client and a wake-up call in the server's send, most of
-// both processes' CPU on a fast COPY. Over TCP, once a COPY has streamed bulkAfter bytes (setBulk),
-// the socket's low-water mark (SO_RCVLOWAT) is raised to bulkMark, so the kernel wakes the reader
-// when that much has arrived, not at each piece. The kernel still wakes it at once for the end of
-// the connection or an error, but not for a stream's last bytes, or a server that pauses, below the
-// mark: so every wait with the mark raised also has a timer, bulkWait. When it fires, the mark
-// goes back to 1 and the read waits as any other, and the mark is raised again only after another
-// bulkAfter bytes. The price is at most bulkWait of latency at the end of a large COPY and at a
-// pause of the server; a small COPY never raises the mark.
-//
-// The timer is the connection's read deadline, so the owner's deadlines (pgconn sets one to
-// interrupt a cancelled query) go through SetDeadline and SetReadDeadline here: a wait ends at the
-// earlier of the two, and the owner's deadline is an error, as the owner expects. Outside bulk mode, a read
-// first lowers a mark that is still raised, so that no wait without a timer can miss bytes.
+// How it batches wake-ups while a COPY streams is a topic of the package documentation.
 type rawReadConn struct {
 	net.Conn
 	rc    syscall.RawConn

@@ -44,8 +44,8 @@ type Projection struct {
 	Order string
 }
 
-// PartitionColumn is the name of the leading key column of a partitioned COPY.
-const PartitionColumn = "pg2s3_partition"
+// partitionColumn is the name of the leading key column of a partitioned COPY.
+const partitionColumn = "pg2s3_partition"
 
 // Binary is COPY's binary format: the Parquet path decodes it. It is not a format a user chooses.
 const Binary = "binary"
@@ -147,7 +147,7 @@ func QueryStatement(query string, o Options) (Statement, error) {
 	if p := o.Projection; p != nil {
 		prefix, suffix := "COPY (SELECT * FROM (\n", "\n) AS q"
 		if p.Key != "" {
-			prefix = "COPY (SELECT " + p.Key + " AS " + PartitionColumn + ", q.* FROM (\n"
+			prefix = "COPY (SELECT " + p.Key + " AS " + partitionColumn + ", q.* FROM (\n"
 		}
 		if p.List != "" {
 			names := make([]string, p.Columns)
@@ -155,8 +155,8 @@ func QueryStatement(query string, o Options) (Statement, error) {
 				names[i] = QuoteIdent(strconv.Itoa(i + 1))
 			}
 			if p.Key != "" {
-				prefix = "COPY (SELECT q2." + PartitionColumn + ", " + p.List + " FROM (SELECT " + p.Key + " AS " + PartitionColumn + ", q.* FROM (\n"
-				suffix = "\n) AS q) AS q2(" + PartitionColumn + ", " + strings.Join(names, ", ") + ")"
+				prefix = "COPY (SELECT q2." + partitionColumn + ", " + p.List + " FROM (SELECT " + p.Key + " AS " + partitionColumn + ", q.* FROM (\n"
+				suffix = "\n) AS q) AS q2(" + partitionColumn + ", " + strings.Join(names, ", ") + ")"
 			} else {
 				prefix = "COPY (SELECT " + p.List + " FROM (\n"
 				suffix = "\n) AS q(" + strings.Join(names, ", ") + ")"
@@ -190,7 +190,7 @@ func (o Options) selectList(cols string) string {
 		list = p.List
 	}
 	if p != nil && p.Key != "" {
-		return p.Key + " AS " + PartitionColumn + ", " + list
+		return p.Key + " AS " + partitionColumn + ", " + list
 	}
 	return list
 }

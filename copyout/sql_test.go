@@ -97,7 +97,7 @@ func TestRedactDSN(t *testing.T) {
 		{"host=db dbname=app", "host=db dbname=app"},
 	}
 	for _, tt := range tests {
-		got := RedactDSN(tt.in)
+		got := redactDSN(tt.in)
 		if got != tt.want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", tt.in, got, tt.want)
 		}

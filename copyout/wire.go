@@ -30,7 +30,7 @@ func copyTo(ctx context.Context, conn *pgconn.PgConn, w io.Writer, sql string) (
 	}
 	nc := conn.Conn()
 	if ctx.Done() != nil {
-		cw := ctxwatch.NewContextWatcher(&pgconn.CancelRequestContextWatcherHandler{Conn: conn, DeadlineDelay: CancelDelay})
+		cw := ctxwatch.NewContextWatcher(&pgconn.CancelRequestContextWatcherHandler{Conn: conn, DeadlineDelay: cancelDelay})
 		cw.Watch(ctx)
 		defer cw.Unwatch()
 	}

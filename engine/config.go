@@ -97,8 +97,9 @@ type Config struct {
 	Stdout   io.Writer // where a stdout destination writes (default os.Stdout)
 	Logger   *slog.Logger
 	Progress *Progress // counts rows and bytes over every worker, when set
-	// OnPart, when set, is told of every uploaded part of every object (one call at a time per object).
-	OnPart func(key string, part int, size int64)
+	// onPart, when set, is told of every uploaded part of every object (one call at a time per object):
+	// the fault tests hook it; no user needs it.
+	onPart func(key string, part int, size int64)
 }
 
 // Progress counts what a run produced so far; safe to read while it runs.
@@ -110,6 +111,26 @@ type Progress struct {
 // ConfigError is a setting the run cannot use; Name is the Config field ("MemoryLimit", "To", ...).
 type ConfigError = setting.Error
 
+// KeyTemplate is the template the run's keys are made from: Template, or the default for the
+// run's shape (partitions, a query, Parquet).
+func (c Config) KeyTemplate() string {
+	if c.Template != "" {
+		return c.Template
+	}
+	t := DefaultTemplate
+	if len(c.PartitionBy) > 0 {
+		t = strings.Replace(t, "/", "/{partition}/", 1)
+		if c.Query != "" { // a query has no schema and table: its partitions are the prefix's folders
+			t = "{partition}/part-{chunk:05}-{split:03}.csv"
+		}
+	}
+	if c.Parquet != nil {
+		t = strings.TrimSuffix(t, ".csv") + ".parquet"
+	}
+	return t
+}
+
+// defaults fills in what the run takes when a setting is left zero.
 func (c *Config) defaults() {
 	if c.Jobs == 0 {
 		c.Jobs = 4
@@ -117,24 +138,13 @@ func (c *Config) defaults() {
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = 512 << 20
 	}
-	if c.Template == "" {
-		c.Template = DefaultTemplate
-		if len(c.PartitionBy) > 0 {
-			c.Template = strings.Replace(c.Template, "/", "/{partition}/", 1)
-			if c.Query != "" { // a query has no schema and table: its partitions are the prefix's folders
-				c.Template = "{partition}/part-{chunk:05}-{split:03}.csv"
-			}
-		}
-		if c.Parquet != nil {
-			c.Template = strings.TrimSuffix(c.Template, ".csv") + ".parquet"
-		}
-	}
+	c.Template = c.KeyTemplate()
 	if len(c.PartitionBy) > 0 {
 		if c.MaxPartitions == 0 {
 			c.MaxPartitions = DefaultMaxPartitions
 		}
 		if c.ChunkSize == 0 { // the server sorts one chunk at a time
-			c.ChunkSize = DefaultPartitionChunk
+			c.ChunkSize = defaultPartitionChunk
 		}
 	}
 	if c.Upload.PartSize == 0 {
@@ -165,10 +175,11 @@ func (c *Config) jobs() int {
 	return c.Jobs
 }
 
-// Validate checks the config without touching the network; it fills in defaults. A wrong setting
-// is a *ConfigError (the *setting.Error that copyout and upload return too); the others are
-// *copyout.DSNError, *upload.URLError and *sink.FileError.
-func (c *Config) Validate() error {
+// Validate checks the config as the run would use it (its defaults filled in, on a copy) without
+// touching the network; it changes nothing. A wrong setting is a *ConfigError (the *setting.Error
+// that copyout and upload return too); the others are *copyout.DSNError, *upload.URLError and
+// *sink.FileError.
+func (c Config) Validate() error {
 	c.defaults()
 	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats} {
 		if err := check(); err != nil {
@@ -369,9 +380,9 @@ func (c *Config) checkFormats() error {
 	return nil
 }
 
-// DefaultPartitionChunk is the chunk size of a partitioned run that sets none: the most heap the
+// defaultPartitionChunk is the chunk size of a partitioned run that sets none: the most heap the
 // server sorts for one COPY.
-const DefaultPartitionChunk = 256 << 20
+const defaultPartitionChunk = 256 << 20
 
 // checkPartitions refuses partitioning where it cannot work.
 func (c *Config) checkPartitions() error {

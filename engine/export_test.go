@@ -85,9 +85,7 @@ func TestExportMatchesPsql(t *testing.T) {
 					}
 					cfg := baseConfig(t, tt.query, to)
 					if tt.table != "" {
-						if tt.table != "" {
-							cfg.Tables = []string{tt.table}
-						}
+						cfg.Tables = []string{tt.table}
 					}
 					cfg.CSV.Header, cfg.Stdout = tt.header, &stdout
 					if err := cfg.Validate(); err != nil {
@@ -204,7 +202,7 @@ func TestExportErrorMidStream(t *testing.T) {
 			}
 			var parts []int
 			cfg := baseConfig(t, "SELECT g, md5(g::text), 1/(g-1500000) FROM generate_series(1,2000000) g", to)
-			cfg.OnPart = func(_ string, n int, _ int64) { parts = append(parts, n) }
+			cfg.onPart = func(_ string, n int, _ int64) { parts = append(parts, n) }
 			_, err := exportOne(context.Background(), cfg)
 			mustErr(t, err, "division by zero", "22012")
 			if dest == "s3" {
@@ -230,7 +228,7 @@ func TestExportCancelMidStream(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := baseConfig(t, "SELECT g, md5(g::text), pg_backend_pid() FROM (SELECT generate_series(1, 200000000) g) s", "s3://"+bucket+"/"+key)
-	cfg.OnPart = func(_ string, n int, _ int64) {
+	cfg.onPart = func(_ string, n int, _ int64) {
 		if n == 2 {
 			cancel()
 		}

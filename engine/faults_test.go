@@ -228,7 +228,7 @@ func TestFaults(t *testing.T) {
 	whileCopyHeld := func(cfg *Config, f func()) {
 		cfg.Query = "SELECT g, md5(g::text), 'fault-test' FROM generate_series(1, 5000000) g"
 		var once sync.Once
-		cfg.OnPart = func(string, int, int64) { once.Do(f) }
+		cfg.onPart = func(string, int, int64) { once.Do(f) }
 	}
 	faults := []fault{
 		{name: "S3: 503 SlowDown on part 2 (twice)", expect: "recover", setup: func(t *testing.T, cfg *Config, s3p *s3Proxy, _ *pgProxy) {
@@ -335,7 +335,7 @@ func TestFaults(t *testing.T) {
 			cfg.Query = "SELECT g, md5(g::text), 'fault-test' FROM (SELECT generate_series(1, 50000000) g) s"
 			cfg.Conn.DSN += "&options=-c%20statement_timeout%3D1000"
 			var parts atomic.Int64
-			cfg.OnPart = func(string, int, int64) { parts.Add(1) }
+			cfg.onPart = func(string, int, int64) { parts.Add(1) }
 			t.Cleanup(func() {
 				if parts.Load() == 0 {
 					t.Errorf("the timeout hit before the first part: not mid-stream")

@@ -15,11 +15,11 @@ var placeholder = regexp.MustCompile(`\{(schema|table|chunk|split|partition)(?::
 // anyPlaceholder finds every {…} of a template, known or not.
 var anyPlaceholder = regexp.MustCompile(`\{[^{}]*\}`)
 
-// KeyName encodes a schema or table name for a key, so that distinct tables never share a key
+// keyName encodes a schema or table name for a key, so that distinct tables never share a key
 // by default: '%', '/', '.', '\' and control characters become %XX (as in URLs), everything else
 // (letters of any script, digits, spaces, punctuation) stays. "a.b".c and a."b.c" become
 // a%2Eb.c and a.b%2Ec under the default template {schema}.{table}.
-func KeyName(name string) string { return percentEscape(name, `%/.\`) }
+func keyName(name string) string { return percentEscape(name, `%/.\`) }
 
 // percentEscape writes control characters, DEL and the bytes of special as %XX (as in URLs).
 func percentEscape(s, special string) string {
@@ -42,9 +42,9 @@ func objectKey(template string, t *Table, chunk, split int, partition string) st
 		sub := placeholder.FindStringSubmatch(m)
 		switch sub[1] {
 		case "schema":
-			return KeyName(t.Schema)
+			return keyName(t.Schema)
 		case "table":
-			return KeyName(t.Name)
+			return keyName(t.Name)
 		case "partition":
 			if partition == "" {
 				return m

@@ -11,11 +11,11 @@ func TestKeyName(t *testing.T) {
 		"orders": "orders", "a.b": "a%2Eb", "x/y": "x%2Fy", "100%": "100%25", `back\slash`: "back%5Cslash",
 		"tab\there": "tab%09here", "ünï 表": "ünï 表", "Mixed Case": "Mixed Case",
 	} {
-		if got := KeyName(in); got != want {
-			t.Errorf("KeyName(%q) = %q, want %q", in, got, want)
+		if got := keyName(in); got != want {
+			t.Errorf("keyName(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if KeyName("a.b")+"."+KeyName("c") == KeyName("a")+"."+KeyName("b.c") {
+	if keyName("a.b")+"."+keyName("c") == keyName("a")+"."+keyName("b.c") {
 		t.Error(`"a.b".c and a."b.c" share a key`)
 	}
 }
@@ -40,5 +40,29 @@ func TestSplitPatterns(t *testing.T) {
 	}
 	if _, ok := p.match("pre/s.t/part-00001-000.csv.gz", 1); ok {
 		t.Error("a chunk's own key matched although it was skipped")
+	}
+}
+
+// Validate checks the config with its defaults, and fills in none of them: the caller's config is
+// what it was, and the key template a run would use is KeyTemplate's.
+func TestValidateChangesNothing(t *testing.T) {
+	cfg := Config{Tables: []string{"t"}, To: Destination{Raw: "s3://bucket/p/"}, PartitionBy: []Partition{{Name: "k", Expr: "k", Column: "k"}}}
+	var err error
+	if cfg.To, err = ParseDestination(cfg.To.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Template != "" || cfg.Jobs != 0 || cfg.MemoryLimit != 0 || cfg.MaxPartitions != 0 || cfg.Logger != nil {
+		t.Errorf("Validate filled in defaults: template %q, jobs %d, memory %d, partitions %d", cfg.Template, cfg.Jobs, cfg.MemoryLimit, cfg.MaxPartitions)
+	}
+	if got, want := cfg.KeyTemplate(), "{schema}.{table}/{partition}/part-{chunk:05}-{split:03}.csv"; got != want {
+		t.Errorf("KeyTemplate() = %q, want %q", got, want)
+	}
+	settled := cfg
+	settled.defaults()
+	if settled.Template != cfg.KeyTemplate() {
+		t.Errorf("the run's template %q, KeyTemplate %q", settled.Template, cfg.KeyTemplate())
 	}
 }

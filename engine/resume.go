@@ -61,7 +61,7 @@ func (c Config) settingsDigest() string {
 }
 
 func chunkRecordURL(prefix upload.URL, c Chunk) upload.URL {
-	return prefix.Join(fmt.Sprintf("%s%s.%s-%06d.json", chunksFolder, KeyName(c.Table.Schema), KeyName(c.Table.Name), c.Index))
+	return prefix.Join(fmt.Sprintf("%s%s.%s-%06d.json", chunksFolder, keyName(c.Table.Schema), keyName(c.Table.Name), c.Index))
 }
 
 // getJSON reads the JSON object at u into v; found is false when there is none.
@@ -213,7 +213,7 @@ func (p *Plan) finished(ctx context.Context) (*Manifest, error) {
 	id := p.cfg.Snapshot
 	if id == "" && p.cfg.SnapshotFrom.Raw != "" {
 		// The holder may have ended with the run: then its ID is gone too, and the manifest decides.
-		id, _ = ReadSnapshotID(ctx, p.client, p.cfg.SnapshotFrom)
+		id, _ = readSnapshotID(ctx, p.client, p.cfg.SnapshotFrom)
 	}
 	if id != "" && id != m.Snapshot.ID && !p.cfg.ResumeNewSnapshot {
 		return nil, nil

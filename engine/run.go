@@ -26,7 +26,7 @@ import (
 
 // TableManifestURL is where TableManifests puts a table's own manifest.
 func TableManifestURL(prefix upload.URL, schema, table string) upload.URL {
-	return prefix.Join(KeyName(schema) + "." + KeyName(table) + ".manifest.json")
+	return prefix.Join(keyName(schema) + "." + keyName(table) + ".manifest.json")
 }
 
 // TableFolder returns the folder holding one table's objects under prefix, when the key template
@@ -144,6 +144,7 @@ func NewPlan(ctx context.Context, cfg Config) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.defaults()
 	if cfg.S3.Logger == nil { // the client logs the retries of the requests that are not an upload's
 		cfg.S3.Logger = cfg.Logger
 	}
@@ -239,7 +240,7 @@ func (p *Plan) locate(ctx context.Context) error {
 				return err
 			}
 		}
-		id, err := ReadSnapshotID(ctx, client, cfg.SnapshotFrom)
+		id, err := readSnapshotID(ctx, client, cfg.SnapshotFrom)
 		var none *NoSnapshotIDError
 		if errors.As(err, &none) && p.journal != nil { // the holder ended: the run's own snapshot is gone
 			err = p.snapshotGone(ctx, &copyout.SnapshotError{ID: p.journal.Snapshot, Err: err})
@@ -751,8 +752,8 @@ func (p *Plan) target(c Chunk, split int, partition string, budget *upload.Budge
 		return sink.File{Path: cfg.To.Name(cfg.Compress), NoClobber: cfg.Upload.NoClobber}
 	}
 	var onPart func(int, int64)
-	if cfg.OnPart != nil {
-		onPart = func(n int, size int64) { cfg.OnPart(url.Key, n, size) }
+	if cfg.onPart != nil {
+		onPart = func(n int, size int64) { cfg.onPart(url.Key, n, size) }
 	}
 	up := upload.New(p.client, url, cfg.Upload)
 	up.Logger, up.Budget, up.OnPart = cfg.Logger, budget, onPart

@@ -42,7 +42,7 @@ func lines(b []byte) []string {
 
 // Several tables, chunked, with --jobs 3: every table's objects hold, together, exactly psql's COPY
 // of it (as a multiset of lines), and the manifest's row counts are count(*).
-func TestDumpMatchesPsql(t *testing.T) {
+func TestTablesMatchPsql(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS dumptest CASCADE; CREATE SCHEMA dumptest;
 		CREATE TABLE dumptest.big AS SELECT g AS id, md5(g::text) AS s, E'line\nbreak, "q"' AS t, g * 0.5 AS n FROM generate_series(1, 120000) g;
@@ -112,7 +112,7 @@ func sortedCopy(s []string) []string {
 
 // While a writer moves amounts between two tables (their total stays constant), a --jobs 4 export
 // of both, in many chunks, sees the constant total: every COPY runs in the same snapshot.
-func TestDumpSnapshotConsistency(t *testing.T) {
+func TestTablesOneSnapshot(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP TABLE IF EXISTS acct_a, acct_b;
 		CREATE TABLE acct_a AS SELECT g AS id, 1000 AS amount, md5(g::text) AS pad FROM generate_series(1, 100000) g;
@@ -189,7 +189,7 @@ func TestDumpSnapshotConsistency(t *testing.T) {
 }
 
 // --max-object-size and --max-rows split between rows; with a header, every object starts with it.
-func TestDumpSplits(t *testing.T) {
+func TestTablesSplit(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP TABLE IF EXISTS splitme; CREATE TABLE splitme AS
 		SELECT g AS id, md5(g::text) AS s, CASE WHEN g = 5000 THEN repeat('x', 7000000) ELSE 'short' END AS big FROM generate_series(1, 300000) g`)
@@ -246,7 +246,7 @@ func TestDumpSplits(t *testing.T) {
 }
 
 // A worker failing fails the run: no manifest, no open upload, no object left.
-func TestDumpWorkerFailure(t *testing.T) {
+func TestTablesWorkerFailure(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP TABLE IF EXISTS failme_a, failme_b CASCADE;
 		CREATE TABLE failme_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 20000) g;
@@ -295,7 +295,7 @@ func TestObjectKey(t *testing.T) {
 }
 
 // A worker whose backend is terminated mid-COPY fails the run the same way.
-func TestDumpWorkerTerminated(t *testing.T) {
+func TestTablesWorkerTerminated(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP TABLE IF EXISTS term_a, term_b;
 		CREATE TABLE term_a AS SELECT g AS id, md5(g::text) AS s FROM generate_series(1, 50000) g;
@@ -335,7 +335,7 @@ func TestDumpWorkerTerminated(t *testing.T) {
 
 // Names PostgreSQL cannot parse unquoted are found by their exact name, inside the snapshot's
 // transaction too (a failed lookup must not abort it).
-func TestDumpExactTableNames(t *testing.T) {
+func TestTablesExactNames(t *testing.T) {
 	bucket, client := testenv.Stack(t)
 	testenv.PsqlValue(t, `DROP TABLE IF EXISTS "Odd Name; x", "ünï 表"; CREATE TABLE "Odd Name; x" AS SELECT 1 AS a; CREATE TABLE "ünï 表" AS SELECT 2 AS b;`)
 	p := testenv.Prefix(t, client, bucket)

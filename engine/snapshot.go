@@ -198,8 +198,8 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	return nil, &ConfigError{Name: "SnapshotTo", Value: d.Raw, Reason: "give s3://bucket/key or a file path"}
 }
 
-// ReadSnapshotID reads the ID PublishSnapshotID wrote.
-func ReadSnapshotID(ctx context.Context, client *s3.Client, d Destination) (string, error) {
+// readSnapshotID reads the ID PublishSnapshotID wrote.
+func readSnapshotID(ctx context.Context, client *s3.Client, d Destination) (string, error) {
 	var b []byte
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():

@@ -29,7 +29,6 @@
 package preset
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -107,14 +106,6 @@ type Column struct {
 	Name    string
 	Parquet string // the Parquet type pg2s3 wrote: STRING, INT(32), DECIMAL(10,2), LIST<DATE>, ...
 }
-
-// ErrAthenaCSV is the athena preset with CSV.
-var ErrAthenaCSV = errors.New("athena reads CSV through OpenCSVSerDe, which loads every NULL as an empty string and cannot read " +
-	"a quoted line break (LazySimpleSerDe reads no quoting at all): export it as Parquet, which keeps NULLs and types")
-
-// ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
-var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export it as CSV, " +
-	"or load the Parquet files with an extension (pg_parquet, parquet_fdw) or through DuckDB")
 
 // Check says whether the loader reads the format.
 func Check(loader string, parquet bool) error {

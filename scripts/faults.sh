@@ -7,7 +7,7 @@ runs="${RUNS:-5}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 # The promises of the many-object path, the session and the bad-input table run once each beside them.
-promises='TestBadInputsRefusedBeforeTheNetwork|TestKeyCollisionsRefused|TestPrefixOverwriteRules|TestNoClobber|TestFileDestinations|TestSessionSurvivesHostileRole|TestRowSecurity|TestCoordinatorLossNamed|TestManyObjectsLeftoversNamed|TestDumpWorkerFailure|TestDumpWorkerTerminated|TestNoClobberConditionalWrites'
+promises='TestBadInputsRefusedBeforeTheNetwork|TestKeyCollisionsRefused|TestPrefixOverwriteRules|TestNoClobber|TestFileDestinations|TestSessionSurvivesHostileRole|TestRowSecurity|TestCoordinatorLossNamed|TestManyObjectsLeftoversNamed|TestTablesWorkerFailure|TestTablesWorkerTerminated|TestNoClobberConditionalWrites'
 PG2S3_FAULT_RUNS="$runs" PG2S3_FAULT_REPORT_DIR="$out" scripts/stack.sh run -- \
 	go test -count=1 -p 1 -timeout 60m -v -run "TestFaults|TestSignalsAtRandomPoints|$promises" ./engine/ ./upload/ . >"$out/test.log" 2>&1 ||
 	{ grep -v '^=== RUN' "$out/test.log" | grep -B3 -A10 -E '^\s*--- FAIL|_test.go:[0-9]+: [^e]' >&2; exit 1; }
@@ -50,7 +50,7 @@ HEAD
   failed export leaves the target as it was (\`TestFileDestinations\`).
 - Many objects: a failed worker, a terminated backend, and S3 failing with failing aborts leave no
   object and name every upload left open with one command that removes it
-  (\`TestDumpWorkerFailure\`, \`TestDumpWorkerTerminated\`, \`TestManyObjectsLeftoversNamed\`).
+  (\`TestTablesWorkerFailure\`, \`TestTablesWorkerTerminated\`, \`TestManyObjectsLeftoversNamed\`).
 - Session: an export under a role with 1 ms statement, lock and idle-in-transaction timeouts,
   synchronized scans and row security on succeeds, one object and many, with the same bytes; row
   security never filters silently; a coordinator lost to a timeout is named as the cause

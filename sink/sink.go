@@ -199,14 +199,6 @@ type File struct {
 
 func (t File) String() string { return t.Path }
 
-// FileError is a file destination that cannot be written.
-type FileError struct {
-	Path   string
-	Reason string
-}
-
-func (e *FileError) Error() string { return e.Path + ": " + e.Reason }
-
 // resolve follows a symlink to the path that is written, and says what is there.
 func (t File) resolve() (path string, fi os.FileInfo, err error) {
 	path = t.Path

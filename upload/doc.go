@@ -11,7 +11,7 @@
 //   - Memory: at most Concurrency+1 part buffers exist at once (one being filled, Concurrency being
 //     uploaded); they are pooled and reused. Memory is therefore about (Concurrency+1) x the current
 //     part size, plus the SDK's per-request overhead.
-//   - Part sizes grow on the schedule of [PartSize]: the size doubles every [GrowEvery] parts, up to
+//   - Part sizes grow on the schedule of [PartSize]: the size doubles every [growEvery] parts, up to
 //     S3's 5 GiB maximum, so a stream of unknown length reaches S3's 5 TiB object limit within 10,000
 //     parts from any starting size of at least 5 MiB.
 //   - Nothing is created on S3 before the first byte arrives. A stream that fits in one part goes up as

@@ -8,7 +8,7 @@ const (
 	MaxPartSize   = 5 << 30  // no part is larger than 5 GiB
 	MaxParts      = 10_000   // part numbers run from 1 to 10,000
 	MaxObjectSize = 5 << 40  // an object is at most 5 TiB
-	GrowEvery     = 900      // the part size doubles after every GrowEvery parts
+	growEvery     = 900      // the part size doubles after every GrowEvery parts
 	DefaultPart   = 16 << 20 // the default first part size
 )
 
@@ -24,7 +24,7 @@ func PartSize(n int, base int64) int64 {
 	if n < 1 {
 		n = 1
 	}
-	shift := (n - 1) / GrowEvery
+	shift := (n - 1) / growEvery
 	if shift > 30 {
 		return MaxPartSize
 	}

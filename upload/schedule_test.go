@@ -15,8 +15,8 @@ func TestPartSizeScheduleReaches5TiB(t *testing.T) {
 			if s < prev {
 				t.Fatalf("base %d: part %d (%d) smaller than part %d (%d)", base, n, s, n-1, prev)
 			}
-			if n <= GrowEvery && s != base {
-				t.Fatalf("base %d: part %d has size %d, want the base until part %d", base, n, s, GrowEvery)
+			if n <= growEvery && s != base {
+				t.Fatalf("base %d: part %d has size %d, want the base until part %d", base, n, s, growEvery)
 			}
 			prev = s
 			total += s

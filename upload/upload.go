@@ -168,7 +168,7 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	// Read the first part; if the stream ends inside it, one PutObject does. A small buffer comes
 	// first, so that a small object (a partition's, a split's tail) holds that much memory and not
 	// a whole part while it waits for its PutObject.
-	small, err := pool.get(ctx, min(SmallRead, PartSize(1, partSize)))
+	small, err := pool.get(ctx, min(smallRead, PartSize(1, partSize)))
 	if err != nil {
 		return Result{}, err
 	}
@@ -216,8 +216,8 @@ func (u *Uploader) Upload(ctx context.Context, r io.Reader) (Result, error) {
 	return u.multipart(ctx, r, pool, first, second, last, checksum)
 }
 
-// SmallRead is the first buffer of every upload: a stream that ends within it is stored from it.
-const SmallRead = 256 << 10
+// smallRead is the first buffer of every upload: a stream that ends within it is stored from it.
+const smallRead = 256 << 10
 
 func (u *Uploader) readError(err error, part int) error {
 	return fmt.Errorf("reading part %d for s3://%s/%s: %w", part, u.Bucket, u.Key, err)
