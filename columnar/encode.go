@@ -109,6 +109,9 @@ func node(c Column) parquet.Node {
 		n = parquet.UUID()
 	case kindJSON, kindJSONB:
 		n = parquet.JSON()
+		if c.JSONAsString {
+			n = parquet.String()
+		}
 	case kindDecimal:
 		switch {
 		case c.Precision <= 9:
@@ -122,9 +125,17 @@ func node(c Column) parquet.Node {
 		n = parquet.String()
 	}
 	if c.Array {
-		return parquet.Optional(parquet.List(parquet.Optional(n)))
+		return withID(parquet.Optional(parquet.List(withID(parquet.Optional(n), c.ElementID))), c.FieldID)
 	}
-	return parquet.Optional(n)
+	return withID(parquet.Optional(n), c.FieldID)
+}
+
+// withID gives n the field ID id, unless it is 0.
+func withID(n parquet.Node, id int) parquet.Node {
+	if id == 0 {
+		return n
+	}
+	return parquet.FieldID(n, id)
 }
 
 // decimalBytes is the width of a FIXED_LEN_BYTE_ARRAY that holds every unscaled value of the

@@ -62,6 +62,11 @@ type Column struct {
 	// text form, exactly what psql shows. (A cast to text would not do: inet's and cidr's casts
 	// print the netmask where the output function does not, boolean's prints true for t.)
 	Output string
+	// FieldID, when not 0, is written as the Parquet field's ID, and ElementID as a list's
+	// element's: a table format (Iceberg) finds columns by ID, not by name.
+	FieldID, ElementID int
+	// JSONAsString writes json and jsonb as plain STRING, for a table format without a JSON type.
+	JSONAsString bool
 
 	source string // the column's name in the statement's FROM
 }
@@ -69,6 +74,9 @@ type Column struct {
 // ParquetType names the column's Parquet (logical) type, for the manifest and the docs.
 func (c Column) ParquetType() string {
 	t := kindNames[c.kind]
+	if c.JSONAsString && (c.kind == kindJSON || c.kind == kindJSONB) {
+		t = "STRING"
+	}
 	if c.kind == kindDecimal {
 		t = fmt.Sprintf("DECIMAL(%d,%d)", c.Precision, c.Scale)
 	}

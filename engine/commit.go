@@ -35,6 +35,9 @@ func (r *run) committers() []committer {
 	if cfg.TableManifests {
 		cs = append(cs, &tableManifests{r: r})
 	}
+	if cfg.TableFormat == "iceberg" {
+		cs = append(cs, icebergCommitter{r})
+	}
 	cs = append(cs, &manifestCommitter{r: r})
 	if cfg.Resume {
 		cs = append(cs, journalEnd{r})
@@ -62,7 +65,8 @@ func (r *run) commit(ctx context.Context, m *Manifest, completed []Object) (*Man
 			continue
 		}
 		var race *ResumeRaceError
-		if counted || errors.As(err, &race) {
+		var partial *IcebergCommitError // some tables hold the run's files now
+		if counted || errors.As(err, &race) || errors.As(err, &partial) {
 			return nil, err
 		}
 		for i := len(done) - 1; i >= 0; i-- {

@@ -36,6 +36,10 @@ type Config struct {
 
 	To       Destination
 	Template string // object keys under a prefix destination (DefaultTemplate)
+	// TableFormat "iceberg" commits each table's Parquet files as an Apache Iceberg table under
+	// the prefix, in the namespace Namespace (default: the table's schema); see package lakehouse.
+	TableFormat string
+	Namespace   string
 	// Manifest is where a prefix destination's manifest goes (default: prefix + manifest.json).
 	Manifest    string
 	KeepPartial bool // on failure, keep (and name) the objects already completed
@@ -100,6 +104,8 @@ type Config struct {
 	// onPart, when set, is told of every uploaded part of every object (one call at a time per object):
 	// the fault tests hook it; no user needs it.
 	onPart func(key string, part int, size int64)
+	// runToken names a run's files where later runs write beside them (an Iceberg table's data/).
+	runToken string
 }
 
 // Progress counts what a run produced so far; safe to read while it runs.
@@ -116,6 +122,13 @@ type ConfigError = setting.Error
 func (c Config) KeyTemplate() string {
 	if c.Template != "" {
 		return c.Template
+	}
+	if c.TableFormat == "iceberg" { // the run's token keeps its files apart from earlier runs'
+		ns := "{schema}"
+		if c.Namespace != "" {
+			ns = keyName(c.Namespace)
+		}
+		return ns + "/{table}/data/" + c.runToken + "-{chunk:05}-{split:03}.parquet"
 	}
 	t := DefaultTemplate
 	if len(c.PartitionBy) > 0 {
@@ -180,8 +193,9 @@ func (c *Config) jobs() int {
 // that copyout and upload return too); the others are *copyout.DSNError, *upload.URLError and
 // *sink.FileError.
 func (c Config) Validate() error {
+	given := c // checkTableFormat tells a template given from the default
 	c.defaults()
-	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats} {
+	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats, given.checkTableFormat} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -376,6 +390,37 @@ func (c *Config) checkFormats() error {
 	}
 	if c.To.Path != "" {
 		return sink.File{Path: c.To.Name(c.Compress), NoClobber: c.Upload.NoClobber}.Check()
+	}
+	return nil
+}
+
+// checkTableFormat refuses a table format where it cannot work yet: an Iceberg table is a prefix
+// of Parquet files of tables, committed by one process in one attempt.
+func (c *Config) checkTableFormat() error {
+	switch c.TableFormat {
+	case "":
+		if c.Namespace != "" {
+			return &ConfigError{Name: "Namespace", Value: c.Namespace, Reason: "is the namespace of a table format's tables: give Config.TableFormat"}
+		}
+		return nil
+	case "iceberg":
+	default:
+		return &ConfigError{Name: "TableFormat", Value: c.TableFormat, Reason: "want iceberg"}
+	}
+	bad := func(reason string) error {
+		return &ConfigError{Name: "TableFormat", Value: c.TableFormat, Reason: reason}
+	}
+	switch {
+	case c.To.S3 == nil || !c.To.IsPrefix():
+		return bad("an Iceberg table is a folder of a prefix: give s3://bucket/prefix/")
+	case c.Query != "":
+		return bad("exports tables, each as an Iceberg table of its name: give Config.Tables or Config.Schemas, not Config.Query")
+	case c.Parquet == nil:
+		return bad("Iceberg tables are written as Parquet: set Config.Parquet")
+	case c.Template != "":
+		return bad("an Iceberg table's files go in its data/ folder: leave Config.Template unset")
+	case len(c.PartitionBy) > 0 || len(c.Incremental) > 0 || c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
+		return bad("is not written yet with partitions, incremental or resumable runs, shards, clean-path or per-table manifests")
 	}
 	return nil
 }

@@ -43,6 +43,17 @@ type PlanTable struct {
 	// EstPartitions is the planner's estimate of the distinct PartitionBy values (-1: not
 	// estimated, for an expression the planner has no statistics of).
 	EstPartitions int64 `json:"est_partitions,omitempty"`
+	// Iceberg is the table's Iceberg table as the plan found it (TableFormat iceberg).
+	Iceberg *PlanIceberg `json:"iceberg,omitempty"`
+}
+
+// PlanIceberg is an Iceberg table before the run: its name, location, metadata version and
+// current snapshot (0: a new table, or one without a snapshot).
+type PlanIceberg struct {
+	Name     string `json:"name"`
+	Location string `json:"location"`
+	Version  int    `json:"version"`
+	Snapshot int64  `json:"snapshot_id"`
 }
 
 // PlanChunk is a chunk of the plan and the key of its first object.
@@ -68,8 +79,11 @@ func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 		r.Manifest = p.manifestURL.String()
 	}
 	for _, t := range p.tables {
-		r.Tables = append(r.Tables, PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select,
-			EstPartitions: t.EstPartitions})
+		pt := PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select, EstPartitions: t.EstPartitions}
+		if it := t.iceberg; it != nil {
+			pt.Iceberg = &PlanIceberg{Name: it.Namespace + "." + it.Name, Location: it.Location.String(), Version: it.Version, Snapshot: it.Snapshot}
+		}
+		r.Tables = append(r.Tables, pt)
 		if !t.Select {
 			r.Problems = append(r.Problems, (&PrivilegeError{Table: t.String()}).Error())
 		}

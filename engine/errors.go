@@ -137,3 +137,18 @@ type LeftoverError struct {
 
 func (e *LeftoverError) Error() string { return e.Err.Error() }
 func (e *LeftoverError) Unwrap() error { return e.Err }
+
+// IcebergCommitError is a run whose Iceberg commits stopped after some tables were committed:
+// those tables hold the run's files now, which stay; the others were not changed.
+type IcebergCommitError struct {
+	Committed []string // the tables committed
+	Table     string   // the table whose commit failed
+	Err       error
+}
+
+func (e *IcebergCommitError) Error() string {
+	return fmt.Sprintf("committing Iceberg table %s: %v (the tables committed before it keep this run's files: %s)",
+		e.Table, e.Err, strings.Join(e.Committed, ", "))
+}
+
+func (e *IcebergCommitError) Unwrap() error { return e.Err }

@@ -208,7 +208,8 @@ func (p *Plan) wouldWrite(key string) bool {
 // it would write), unless the run may overwrite them or clean the path.
 func (p *Plan) checkPrefix(ctx context.Context) error {
 	cfg := p.cfg
-	if !cfg.To.IsPrefix() || cfg.Overwrite || cfg.CleanPath {
+	// An Iceberg run's files carry its token, and its tables' metadata says which are current.
+	if !cfg.To.IsPrefix() || cfg.Overwrite || cfg.CleanPath || cfg.TableFormat == "iceberg" {
 		return nil
 	}
 	var found string

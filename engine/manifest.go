@@ -51,6 +51,15 @@ type ManifestTable struct {
 	Objects  int      `json:"objects"`
 	Bytes    int64    `json:"bytes"`
 	CSVBytes int64    `json:"csv_bytes"`
+	// Iceberg is the Iceberg commit of the table's files (TableFormat iceberg).
+	Iceberg *IcebergTable `json:"iceberg,omitempty"`
+}
+
+// IcebergTable is a table's Iceberg commit: its metadata file, version and snapshot.
+type IcebergTable struct {
+	Metadata string `json:"metadata"`
+	Version  int    `json:"version"`
+	Snapshot int64  `json:"snapshot_id"`
 }
 
 // ManifestFormat says how the objects are written.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pg2s3/pg2s3/copyout"
+	"github.com/pg2s3/pg2s3/lakehouse"
 )
 
 // Column is a table column and its PostgreSQL type.
@@ -37,6 +38,7 @@ type Table struct {
 	filter        string            // an incremental run's condition on the rows
 	columnNames   []string          // the table's columns, in its order
 	leaves        []*leaf           // a partitioned table read leaf by leaf (nil: through the parent)
+	iceberg       *lakehouse.Table  // the table's Iceberg table, as the plan found it (TableFormat iceberg)
 }
 
 // Chunk is a part of a table that one COPY exports.

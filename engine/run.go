@@ -144,6 +144,7 @@ func NewPlan(ctx context.Context, cfg Config) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.runToken = newRunToken()
 	cfg.defaults()
 	if cfg.S3.Logger == nil { // the client logs the retries of the requests that are not an upload's
 		cfg.S3.Logger = cfg.Logger
@@ -344,6 +345,11 @@ func (p *Plan) planTables(ctx context.Context) error {
 		}
 	}
 	p.tooMany = p.checkPartitionCount(p.tables)
+	if cfg.TableFormat == "iceberg" {
+		if err := p.openIcebergTables(ctx); err != nil {
+			return err
+		}
+	}
 	// A partitioned table is read leaf by leaf where it is cut into chunks (a single object or stdout
 	// reads it whole, in the parent's order), except by shards and resumable runs, whose processes
 	// and attempts must cut it alike while partitions may come and go between them.

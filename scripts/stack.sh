@@ -90,6 +90,17 @@ ensure_shells() {
 	fi
 }
 
+# ensure_iceberg_reader installs the tests' Iceberg and Avro readers (npm's icebird and avsc, at the
+# versions testdata/iceberg/package-lock.json pins) when they are missing.
+ensure_iceberg_reader() {
+	local dir
+	dir="$(cd "$(dirname "$0")/.." && pwd)/testdata/iceberg"
+	ICEBERG_READER="$dir/read.mjs"
+	if [ -d "$dir/node_modules/icebird" ] && [ -d "$dir/node_modules/avsc" ]; then return; fi
+	log "installing the Iceberg test readers (icebird, avsc) from the npm registry"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || die "could not install the Iceberg test readers (npm ci in $dir)"
+}
+
 # as_postgres runs a command as the postgres user when we are root (PostgreSQL refuses to run as root).
 as_postgres() {
 	if [ "$(id -u)" = 0 ]; then
@@ -116,6 +127,7 @@ start() {
 	ensure_minio
 	ensure_pushgateway
 	ensure_shells
+	ensure_iceberg_reader
 	mkdir -p "$dir"
 	local bindir pgport minioport consoleport pushport
 	bindir="$(pg_bindir)"
@@ -182,6 +194,7 @@ export PG2S3_TEST_S3_ENDPOINT='http://127.0.0.1:$minioport'
 export PG2S3_TEST_BUCKET='$BUCKET'
 export PG2S3_TEST_KMS_KEY='pg2s3-key'
 export PG2S3_TEST_PUSHGATEWAY='http://127.0.0.1:$pushport'
+export PG2S3_TEST_ICEBERG_READER='$ICEBERG_READER'
 EOF
 	log "PostgreSQL on 127.0.0.1:$pgport, MinIO on 127.0.0.1:$minioport, bucket $BUCKET, Pushgateway on 127.0.0.1:$pushport (state in $dir)"
 }

@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pg2s3/pg2s3/lakehouse"
+)
+
+// newRunToken names a run's files where later runs write beside them: its start, and chance.
+func newRunToken() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// icebergNamespace is the namespace of t's Iceberg table.
+func (c *Config) icebergNamespace(t *Table) string {
+	if c.Namespace != "" {
+		return c.Namespace
+	}
+	return t.Schema
+}
+
+// openIcebergTables reads each table's Iceberg table (or prepares a new one) before anything is
+// exported: a table whose columns changed is refused now, and the field IDs the files carry are
+// the table's.
+func (p *Plan) openIcebergTables(ctx context.Context) error {
+	for _, t := range p.tables {
+		ns := p.cfg.icebergNamespace(t)
+		loc := p.cfg.To.S3.Join(keyName(ns) + "/" + keyName(t.Name) + "/")
+		it, err := lakehouse.Open(ctx, p.client, p.cfg.sideOptions(), loc, ns, t.Name, t.Parquet)
+		if err != nil {
+			return err
+		}
+		t.iceberg = it
+		for i, c := range t.Parquet { // json is written as a string now
+			t.Columns[i].Parquet = c.ParquetType()
+		}
+	}
+	return nil
+}
+
+// icebergCommitter commits each table's files as its Iceberg table's next snapshot, one table
+// after another (the file-system layout has no commit of several tables). Once one table is
+// committed the run counts: its files are the table's.
+type icebergCommitter struct{ r *run }
+
+func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
+	summary := map[string]string{
+		"pg2s3.pg-snapshot":      m.Snapshot.ID,
+		"pg2s3.pg-snapshot-time": m.Snapshot.Time,
+		"pg2s3.pg-version":       m.Snapshot.ServerVersion,
+		"pg2s3.run":              c.r.cfg.runToken,
+	}
+	var done []string
+	for i := range m.Tables {
+		mt := &m.Tables[i]
+		t := c.r.tableNamed(mt.Name)
+		if t == nil || t.iceberg == nil {
+			continue
+		}
+		var files []lakehouse.File
+		for _, o := range m.Objects {
+			if o.Table == mt.Name {
+				files = append(files, lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes})
+			}
+		}
+		got, err := t.iceberg.Commit(ctx, files, summary)
+		var hint *lakehouse.HintError
+		if err != nil && !errors.As(err, &hint) {
+			if len(done) == 0 {
+				return err
+			}
+			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err}
+		}
+		mt.Iceberg = &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}
+		done = append(done, mt.Name)
+		if err != nil {
+			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err}
+		}
+	}
+	return nil
+}
+
+func (c icebergCommitter) undo(context.Context) error { return nil }
+func (c icebergCommitter) counts() bool               { return true }
+func (c icebergCommitter) String() string {
+	var names []string
+	for _, t := range c.r.tables {
+		if t.iceberg != nil {
+			names = append(names, fmt.Sprintf("%s.%s (version %d)", t.iceberg.Namespace, t.iceberg.Name, t.iceberg.Version+1))
+		}
+	}
+	return "the Iceberg tables " + strings.Join(names, ", ")
+}
+
+// tableNamed is the run's table named name (schema.table).
+func (r *run) tableNamed(name string) *Table {
+	for _, t := range r.tables {
+		if t.String() == name {
+			return t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pg2s3/pg2s3/columnar"
+	"github.com/pg2s3/pg2s3/internal/testenv"
+)
+
+// icebergRows is what PostgreSQL holds of icetest.t, as the Iceberg reader renders it (dates and
+// timestamps in ISO 8601 at UTC, numerics as numbers, json as its text, arrays as arrays).
+func icebergRows(t *testing.T) []map[string]any {
+	t.Helper()
+	out := testenv.PsqlValue(t, `SELECT coalesce(json_agg(json_build_object(
+		'id', id, 'name', name, 'amount', amount::float8, 'ok', ok, 'doc', doc::text, 'tags', tags,
+		'day', to_char(day, 'YYYY-MM-DD"T00:00:00.000Z"'),
+		'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY id), '[]') FROM icetest.t`)
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("PostgreSQL's rows: %v", err)
+	}
+	return rows
+}
+
+// sameRows compares the reader's rows (any order) with PostgreSQL's, ordered by id.
+func sameRows(t *testing.T, got, want []map[string]any) {
+	t.Helper()
+	if len(got) == 0 || len(got) != len(want) {
+		t.Fatalf("the reader sees %d rows, PostgreSQL has %d", len(got), len(want))
+	}
+	norm := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	slices.SortFunc(got, func(a, b map[string]any) int { return strings.Compare(norm(a["id"]), norm(b["id"])) })
+	slices.SortFunc(want, func(a, b map[string]any) int { return strings.Compare(norm(a["id"]), norm(b["id"])) })
+	bad := 0
+	for i := range want {
+		for k, w := range want[i] {
+			if g := got[i][k]; norm(g) != norm(w) && !sameNumber(g, w) {
+				if bad++; bad <= 5 {
+					t.Errorf("row id=%v, column %s: the reader has %s, PostgreSQL %s", want[i]["id"], k, norm(g), norm(w))
+				}
+			}
+		}
+	}
+}
+
+// sameNumber: the reader prints numbers through json.Number, PostgreSQL through float64.
+func sameNumber(a, b any) bool {
+	n, ok := a.(json.Number)
+	if !ok {
+		return false
+	}
+	f, err := n.Float64()
+	w, ok := b.(float64)
+	return err == nil && ok && f == w
+}
+
+// A run with TableFormat iceberg commits each table as an Iceberg table that a reader pg2s3 did
+// not write (icebird, and avsc for the manifests) reads back equal to PostgreSQL; a second run
+// replaces its contents in one new snapshot, and every file the manifests name exists, with its
+// size and record count.
+func TestIcebergTables(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS icetest CASCADE; CREATE SCHEMA icetest;
+		CREATE TABLE icetest.t (id int PRIMARY KEY, name text, amount numeric(10,2), ok boolean, doc jsonb, tags int[],
+			day date, at timestamptz);
+		INSERT INTO icetest.t SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'name ' || g || E' é\n"q"' END, g * 1.25, g % 2 = 0,
+			CASE WHEN g % 5 = 0 THEN NULL ELSE jsonb_build_object('g', g, 'a', 'b') END,
+			CASE WHEN g % 3 = 0 THEN NULL ELSE ARRAY[g, NULL, -g] END,
+			date '2024-01-01' + g, timestamptz '2024-01-01 00:00:00.123+00' + g * interval '1 minute'
+		FROM generate_series(1, 30000) g;
+		CREATE TABLE icetest.empty (id bigint);
+		ANALYZE icetest.t;`)
+	prefix := testenv.Prefix(t, client, bucket)
+	cfg := config(t, prefix)
+	cfg.Schemas, cfg.Parquet, cfg.TableFormat, cfg.ChunkSize = []string{"icetest"}, &columnar.Options{}, "iceberg", 256<<10
+	ctx := context.Background()
+	m, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := "s3://" + bucket + "/" + prefix + "icetest/t"
+	first := checkIceberg(t, client, m, `"icetest"."t"`, table, 1)
+	if chunked(t) && first < 2 {
+		t.Errorf("the table's run wrote %d data files, want several (chunks)", first)
+	}
+	checkIceberg(t, client, m, `"icetest"."empty"`, "s3://"+bucket+"/"+prefix+"icetest/empty", 1)
+
+	testenv.PsqlValue(t, `DELETE FROM icetest.t WHERE id > 20000; UPDATE icetest.t SET name = 'changed' WHERE id = 1`)
+	if m, err = Run(ctx, cfg); err != nil {
+		t.Fatalf("the second run: %v", err)
+	}
+	checkIceberg(t, client, m, `"icetest"."t"`, table, 2)
+}
+
+// checkIceberg reads table (the manifest's table name) with the Iceberg reader and checks it is
+// at version, holds PostgreSQL's rows, and that its manifests name exactly the run's files, each
+// there with its size; it returns the number of data files.
+func checkIceberg(t *testing.T, client *s3.Client, m *Manifest, name, tableURL string, version int) int {
+	t.Helper()
+	var mt *ManifestTable
+	for i := range m.Tables {
+		if m.Tables[i].Name == name {
+			mt = &m.Tables[i]
+		}
+	}
+	if mt == nil || mt.Iceberg == nil || mt.Iceberg.Version != version {
+		t.Fatalf("the manifest's table %s: %+v, want an Iceberg commit of version %d (tables %+v)", name, mt, version, m.Tables)
+	}
+	got := testenv.ReadIceberg(t, client, tableURL)
+	// The reader parses the metadata's 64-bit IDs as JavaScript numbers: compared as doubles.
+	if got.Snapshot == nil {
+		t.Fatalf("the reader sees %s without a current snapshot", got.Version)
+	}
+	if id, err := got.Snapshot.ID.Float64(); got.Version != fmt.Sprintf("v%d", version) || err != nil || id != float64(mt.Iceberg.Snapshot) {
+		t.Errorf("the reader sees %s, snapshot %+v; the run committed version %d, snapshot %d", got.Version, got.Snapshot, version, mt.Iceberg.Snapshot)
+	}
+	if got.Snapshot.Summary["pg2s3.pg-snapshot"] != m.Snapshot.ID {
+		t.Errorf("the snapshot's summary %v does not name the PostgreSQL snapshot %s", got.Snapshot.Summary, m.Snapshot.ID)
+	}
+	if name == `"icetest"."t"` {
+		sameRows(t, got.Rows, icebergRows(t))
+	} else if len(got.Rows) != 0 {
+		t.Errorf("the empty table reads %d rows", len(got.Rows))
+	}
+	var live []string
+	var records int64
+	for _, man := range got.Manifests {
+		for _, e := range man.Entries {
+			if e.Status == 2 {
+				continue
+			}
+			live = append(live, e.Path)
+			records += e.Records
+			u := strings.TrimPrefix(e.Path, "s3://")
+			b, k, _ := strings.Cut(u, "/")
+			h, err := client.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: &k})
+			if err != nil {
+				t.Errorf("the manifest names %s: %v", e.Path, err)
+			} else if aws.ToInt64(h.ContentLength) != e.Size {
+				t.Errorf("%s has %d bytes, the manifest says %d", e.Path, aws.ToInt64(h.ContentLength), e.Size)
+			}
+		}
+	}
+	var wrote []string
+	for _, o := range m.Objects {
+		if o.Table == name {
+			wrote = append(wrote, o.URL)
+		}
+	}
+	slices.Sort(live)
+	slices.Sort(wrote)
+	if !slices.Equal(live, wrote) {
+		t.Errorf("the current snapshot's files %q are not the run's %q", live, wrote)
+	}
+	if records != mt.Rows {
+		t.Errorf("the manifests count %d records, the run exported %d rows", records, mt.Rows)
+	}
+	return len(live)
+}
