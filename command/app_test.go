@@ -57,6 +57,13 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"memory limit too small", []string{"export", "-t", "a", "-t", "b", "--to", "s3://bkt/p/", "--memory-limit", "20MiB"}, "--memory-limit"},
 		{"-v before the command", []string{"-v", "export", "-c", "SELECT 1", "--to", "-"}, "flag provided but not defined: -v"},
 		{"stray argument", []string{"export", "-c", "SELECT 1", "--to", "-", "extra"}, `unexpected argument "extra"`},
+		{"unknown table format", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "hudi"}, "--table-format hudi: want iceberg"},
+		{"iceberg as csv", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--format", "csv"}, "written as Parquet files, not CSV"},
+		{"iceberg to a key", []string{"export", "-t", "a", "--to", "s3://bkt/k", "--table-format", "iceberg"}, "an Iceberg table is a folder of a prefix"},
+		{"iceberg of a query", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt/p/", "--table-format", "iceberg"}, "a query exports one result"},
+		{"iceberg with a template", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--key-template", "{table}.parquet"}, "leave --key-template unset"},
+		{"iceberg partitioned", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "k"}, "not written yet with partitions"},
+		{"namespace without table format", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--iceberg-namespace", "lake"}, "--iceberg-namespace lake: is the namespace of a table format's tables"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

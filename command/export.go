@@ -125,6 +125,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 		return fail(err)
 	}
 	cfg.DropPartitionColumns = c.Bool("partition-drop-columns")
+	cfg.TableFormat, cfg.Namespace = c.String("table-format"), c.String("iceberg-namespace")
 	if cfg.Incremental, err = parseEach(c, "incremental", engine.ParseIncremental); err != nil {
 		return fail(err)
 	}

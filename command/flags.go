@@ -153,6 +153,9 @@ func formatGroup() group {
 	return group{"Format", []cli.Flag{
 		str("format", "", "csv or text (the server's COPY output), or parquet (typed columns, decoded from binary COPY; "+
 			"chosen by a --to ending in .parquet)", "csv", "PG2S3_FORMAT"),
+		str("table-format", "", "iceberg: commit each table's Parquet files as an Apache Iceberg table under the prefix "+
+			"(<prefix>/<namespace>/<table>/, read by DuckDB, Snowflake, Trino, Spark, ... without a load step); implies --format parquet", "", "PG2S3_TABLE_FORMAT"),
+		str("iceberg-namespace", "", "the namespace of the Iceberg tables (the PostgreSQL schema when not given)", "", "PG2S3_ICEBERG_NAMESPACE"),
 		str("row-group-size", "", "parquet: binary COPY bytes per row group, held in memory until written", "32MiB", "PG2S3_ROW_GROUP_SIZE"),
 		str("parquet-infinity", "", "parquet: an infinite date or timestamp is an error, or (extremes) the type's largest or smallest value, "+
 			"which DuckDB reads as infinity", "error", "PG2S3_PARQUET_INFINITY"),
@@ -345,7 +348,7 @@ func flagError(flag, value string, err error) error {
 var fieldFlags = map[string]string{
 	"Query": "query", "To": "to", "MaxObjectSize": "max-object-size", "MaxRows": "max-rows", "Shard": "shard",
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
-	"Template": "key-template", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
+	"Template": "key-template", "TableFormat": "table-format", "Namespace": "iceberg-namespace", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
 	"PartitionBy": "partition-by", "Incremental": "incremental", "Resume": "resume", "ResumeNewSnapshot": "resume-new-snapshot", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
 	"Snapshot": "snapshot", "SnapshotFrom": "snapshot-from", "SnapshotTo": "id-to", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
@@ -420,7 +423,7 @@ func usage(err error) error {
 // under the flags given explicitly; or, for --format parquet, the Parquet options.
 func formatOptions(c *cli.Context) (copyout.Options, engine.Compression, *columnar.Options, error) {
 	format := c.String("format")
-	if !c.IsSet("format") && strings.HasSuffix(strings.ToLower(c.String("to")), ".parquet") {
+	if !c.IsSet("format") && (strings.HasSuffix(strings.ToLower(c.String("to")), ".parquet") || c.String("table-format") != "") {
 		format = "parquet"
 	}
 	switch format {

@@ -67,6 +67,7 @@ func printPlanText(stdout io.Writer, r *engine.PlanReport, parts bool) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	printIcebergPlan(stdout, r.Tables)
 	fmt.Fprintln(stdout)
 	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHUNK\tRANGE\tEST. SIZE\tFIRST OBJECT")
@@ -85,6 +86,29 @@ func printPlanText(stdout io.Writer, r *engine.PlanReport, parts bool) {
 	if r.Incremental != nil {
 		printIncrementalPlan(stdout, r.Incremental)
 	}
+}
+
+// printIcebergPlan prints the tables' Iceberg tables as the plan found them, and what the run
+// makes of them.
+func printIcebergPlan(stdout io.Writer, tables []engine.PlanTable) {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for i, t := range tables {
+		it := t.Iceberg
+		if it == nil {
+			continue
+		}
+		if i == 0 {
+			fmt.Fprintln(stdout)
+			fmt.Fprintln(tw, "ICEBERG TABLE\tLOCATION\tNOW\tTHE RUN")
+		}
+		now, next := "none (created by the run)", "version 1"
+		if it.Version > 0 {
+			now = fmt.Sprintf("version %d, snapshot %d", it.Version, it.Snapshot)
+			next = fmt.Sprintf("version %d: replaces the contents", it.Version+1)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Name, it.Location, now, next)
+	}
+	tw.Flush()
 }
 
 // printIncrementalPlan prints an incremental run's number, path and per table its marks.

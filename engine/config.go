@@ -195,7 +195,7 @@ func (c *Config) jobs() int {
 func (c Config) Validate() error {
 	given := c // checkTableFormat tells a template given from the default
 	c.defaults()
-	for _, check := range []func() error{c.checkSource, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats, given.checkTableFormat} {
+	for _, check := range []func() error{c.checkSource, given.checkTableFormat, c.checkOneObject, c.checkSnapshot, c.checkModes, c.checkSizes, c.checkFormats} {
 		if err := check(); err != nil {
 			return err
 		}
@@ -416,7 +416,7 @@ func (c *Config) checkTableFormat() error {
 	case c.Query != "":
 		return bad("exports tables, each as an Iceberg table of its name: give Config.Tables or Config.Schemas, not Config.Query")
 	case c.Parquet == nil:
-		return bad("Iceberg tables are written as Parquet: set Config.Parquet")
+		return bad("Iceberg tables are written as Parquet files, not CSV or text")
 	case c.Template != "":
 		return bad("an Iceberg table's files go in its data/ folder: leave Config.Template unset")
 	case len(c.PartitionBy) > 0 || len(c.Incremental) > 0 || c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
