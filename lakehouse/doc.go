@@ -11,8 +11,9 @@
 //     version exactly one wins; the loser reads the table again and commits on top of it. The
 //     version hint is written after it: between the two, readers that follow the hint see the
 //     version before, which is whole, and writers look past the hint for later versions.
-//   - Schemas, manifests and manifest lists are iceberg-go's; pg2s3's own Parquet files carry the
-//     schema's field IDs.
+//   - Schemas, manifests and manifest lists are iceberg-go's (its root package); the metadata file
+//     is kept as read, with only what a commit changes rewritten (see metadata). pg2s3's own Parquet
+//     files carry the schema's field IDs.
 //
 // Not yet: partition specs, column metrics in the manifests, schema evolution (a changed table
 // is refused), a REST catalog.

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"time"
 
-	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/upload"
@@ -17,15 +14,12 @@ import (
 
 var errNotFound = errors.New("not found")
 
-// s3IO is iceberg-go's file IO over the run's S3 client: it reads and writes a table's metadata
-// and manifests (small objects, read whole) with the run's object options.
+// s3IO reads and writes a table's metadata and manifests (small objects, read whole) with the
+// run's client and object options.
 type s3IO struct {
-	ctx    context.Context // iceberg-go's IO takes none
 	client *s3.Client
 	opts   upload.Options
 }
-
-var _ icebergio.WriteFileIO = s3IO{}
 
 func (s s3IO) get(ctx context.Context, name string) ([]byte, error) {
 	u, err := upload.ParseObject(name)
@@ -82,50 +76,11 @@ func (s s3IO) write(ctx context.Context, name string, b []byte, noClobber bool) 
 	return err
 }
 
-func (s s3IO) Open(name string) (icebergio.File, error) {
-	b, err := s.get(s.ctx, name)
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+// remove deletes what a lost commit wrote, on a best-effort basis: nothing names it.
+func (s s3IO) remove(ctx context.Context, names ...string) {
+	for _, name := range names {
+		if u, err := upload.ParseObject(name); err == nil {
+			s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key})
+		}
 	}
-	return &memFile{Reader: bytes.NewReader(b), name: name, size: int64(len(b))}, nil
 }
-
-func (s s3IO) Remove(name string) error {
-	u, err := upload.ParseObject(name)
-	if err != nil {
-		return err
-	}
-	_, err = s.client.DeleteObject(s.ctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key})
-	return err
-}
-
-func (s s3IO) Create(name string) (icebergio.FileWriter, error) {
-	return &memWriter{io: s, name: name}, nil
-}
-
-func (s s3IO) WriteFile(name string, p []byte) error { return s.put(s.ctx, name, p) }
-
-// memFile is an object read whole.
-type memFile struct {
-	*bytes.Reader
-	name string
-	size int64
-}
-
-func (f *memFile) Close() error               { return nil }
-func (f *memFile) Stat() (fs.FileInfo, error) { return f, nil }
-func (f *memFile) Name() string               { return f.name }
-func (f *memFile) Size() int64                { return f.size }
-func (f *memFile) Mode() fs.FileMode          { return 0o444 }
-func (f *memFile) ModTime() time.Time         { return time.Time{} }
-func (f *memFile) IsDir() bool                { return false }
-func (f *memFile) Sys() any                   { return nil }
-
-// memWriter is an object written whole when it is closed.
-type memWriter struct {
-	bytes.Buffer
-	io   s3IO
-	name string
-}
-
-func (w *memWriter) Close() error { return w.io.put(w.io.ctx, w.name, w.Bytes()) }

@@ -1,16 +1,17 @@
 package lakehouse
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
-	icebergio "github.com/apache/iceberg-go/io"
-	"github.com/apache/iceberg-go/table"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/pg2s3/pg2s3/columnar"
@@ -29,7 +30,7 @@ type Table struct {
 	Snapshot int64
 
 	io     s3IO
-	meta   table.Metadata // the current metadata, or the new table's (not written until Commit)
+	meta   *metadata // the current metadata, or the new table's (not written until Commit)
 	schema *iceberg.Schema
 }
 
@@ -45,7 +46,7 @@ type File struct {
 // files). A table whose current schema is not the columns' is refused: schema evolution is not
 // written yet.
 func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string, cols []columnar.Column) (*Table, error) {
-	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{ctx: ctx, client: client, opts: opts}}
+	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}}
 	want, err := Schema(cols)
 	if err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
@@ -54,12 +55,13 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 		return nil, err
 	}
 	if t.meta == nil {
-		if t.meta, err = table.NewMetadata(want, iceberg.UnpartitionedSpec, table.UnsortedSortOrder, t.root(),
-			iceberg.Properties{table.PropertyFormatVersion: "2"}); err != nil {
-			return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
+		if t.meta, err = newMetadata(t.root(), want); err != nil {
+			return nil, err
 		}
 	}
-	t.schema = t.meta.CurrentSchema()
+	if t.schema, err = t.meta.currentSchema(); err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
+	}
 	if !sameColumns(t.schema, want) {
 		return nil, &SchemaChangeError{Table: namespace + "." + name, Version: t.Version, Had: t.schema.String(), Want: want.String()}
 	}
@@ -71,9 +73,7 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 		}
 		cols[i].JSONAsString = true
 	}
-	if s := t.meta.CurrentSnapshot(); s != nil {
-		t.Snapshot = s.SnapshotID
-	}
+	t.Snapshot = t.meta.currentSnapshotID()
 	return t, nil
 }
 
@@ -117,7 +117,7 @@ func (t *Table) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if t.meta, err = table.ParseMetadataBytes(b); err != nil {
+	if t.meta, err = parseMetadata(b); err != nil {
 		return fmt.Errorf("%s: %w", t.metadataURL(v), err)
 	}
 	t.Version = v
@@ -132,7 +132,10 @@ type Committed struct {
 }
 
 // commitAttempts bounds the re-reads after another writer committed first.
-const commitAttempts = 4
+const commitAttempts = 5
+
+// errTaken is a version another writer committed first.
+var errTaken = errors.New("another writer committed this version first")
 
 // Commit replaces the table's contents with files, in one Iceberg snapshot whose summary holds
 // summary. The next metadata file is written only if no other writer wrote that version first
@@ -142,118 +145,104 @@ func (t *Table) Commit(ctx context.Context, files []File, summary map[string]str
 	var err error
 	for range commitAttempts {
 		var c Committed
-		c, err = t.commitOnce(ctx, files, summary)
-		if err == nil || !errors.Is(err, table.ErrCommitFailed) {
+		if c, err = t.commitOnce(ctx, files, summary); !errors.Is(err, errTaken) {
 			return c, err
 		}
 		if lerr := t.load(ctx); lerr != nil {
 			return Committed{}, lerr
 		}
-		if t.meta == nil || !sameColumns(t.meta.CurrentSchema(), t.schema) {
-			return Committed{}, fmt.Errorf("table %s.%s changed under the run (another writer): %w", t.Namespace, t.Name, err)
+		s, serr := t.meta.currentSchema()
+		if serr != nil || !sameColumns(s, t.schema) {
+			return Committed{}, fmt.Errorf("table %s.%s: its columns changed under the run (another writer): %w", t.Namespace, t.Name, err)
 		}
+		t.schema = s
 	}
 	return Committed{}, fmt.Errorf("table %s.%s: %d attempts lost to other writers: %w", t.Namespace, t.Name, commitAttempts, err)
 }
 
+// commitOnce writes the snapshot's manifest and manifest list, then the next metadata file, if no
+// other writer wrote it first (errTaken), then the hint.
 func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string]string) (Committed, error) {
-	cat := &fileCatalog{t: t}
-	io := t.io
-	io.ctx = ctx
-	loc := ""
-	if t.Version > 0 {
-		loc = t.metadataURL(t.Version)
-	}
-	tbl := table.New([]string{t.Namespace, t.Name}, t.meta, loc, func(context.Context) (icebergio.IO, error) { return io, nil }, cat)
-	var old []iceberg.DataFile
-	if s := tbl.CurrentSnapshot(); s != nil {
-		manifests, err := s.Manifests(io)
-		if err != nil {
-			return Committed{}, fmt.Errorf("reading the table's manifests: %w", err)
-		}
-		for _, m := range manifests {
-			entries, err := m.FetchEntries(io, true)
-			if err != nil {
-				return Committed{}, fmt.Errorf("reading manifest %s: %w", m.FilePath(), err)
-			}
-			for _, e := range entries {
-				old = append(old, e.DataFile())
-			}
-		}
-	}
-	add := make([]iceberg.DataFile, 0, len(files))
+	id := snapshotID()
+	seq := t.meta.LastSequenceNumber + 1
+	token := newUUID()
+	entries := make([]iceberg.ManifestEntry, 0, len(files))
+	var added summaryCounts
 	for _, f := range files {
 		b, err := iceberg.NewDataFileBuilder(*iceberg.UnpartitionedSpec, iceberg.EntryContentData, f.URL, iceberg.ParquetFile, nil, nil, nil, f.Rows, f.Bytes)
 		if err != nil {
 			return Committed{}, err
 		}
-		add = append(add, b.Build())
+		entries = append(entries, iceberg.NewManifestEntry(iceberg.EntryStatusADDED, &id, nil, nil, b.Build()))
+		added.add(f)
 	}
-	tx := tbl.NewTransaction()
-	var err error
-	if len(old) > 0 {
-		err = tx.ReplaceDataFilesWithDataFiles(ctx, old, add, summary)
-	} else {
-		err = tx.AddDataFiles(ctx, add, summary)
-	}
+	var buf bytes.Buffer
+	manifestURL := fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token)
+	mf, err := iceberg.WriteManifest(manifestURL, &buf, 2, *iceberg.UnpartitionedSpec, t.schema, id, entries)
 	if err != nil {
+		return Committed{}, fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := t.io.put(ctx, manifestURL, buf.Bytes()); err != nil {
 		return Committed{}, err
 	}
-	done, err := tx.Commit(ctx)
-	if err != nil {
+	buf.Reset()
+	var parent *int64
+	if p := t.meta.currentSnapshotID(); p != 0 {
+		parent = &p
+	}
+	if err := iceberg.WriteManifestList(2, &buf, id, parent, &seq, 0, []iceberg.ManifestFile{mf}); err != nil {
+		return Committed{}, fmt.Errorf("writing the manifest list: %w", err)
+	}
+	listURL := fmt.Sprintf("%s/metadata/snap-%d-1-%s.avro", t.root(), id, token)
+	if err := t.io.put(ctx, listURL, buf.Bytes()); err != nil {
 		return Committed{}, err
 	}
-	c := Committed{Version: cat.version, Metadata: done.MetadataLocation()}
-	if s := done.CurrentSnapshot(); s != nil {
-		c.Snapshot = s.SnapshotID
-	}
-	return c, cat.hintErr
-}
-
-// fileCatalog commits to the file-system layout: the next metadata file, written only if absent,
-// then the version hint.
-type fileCatalog struct {
-	t       *Table
-	version int
-	hintErr error // the commit happened, but the hint still names the version before
-}
-
-func (c *fileCatalog) LoadTable(ctx context.Context, _ table.Identifier) (*table.Table, error) {
-	return nil, fmt.Errorf("%w: pg2s3 reads the table again itself", table.ErrCommitFailed)
-}
-
-func (c *fileCatalog) CommitTable(ctx context.Context, _ table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
-	t := c.t
-	for _, r := range reqs { // a new table's are checked against the metadata it is made from
-		if err := r.Validate(t.meta); err != nil {
-			return nil, "", fmt.Errorf("%w: %w", table.ErrCommitFailed, err)
-		}
-	}
+	next := t.Version + 1
+	loc := t.metadataURL(next)
 	prev := ""
 	if t.Version > 0 {
 		prev = t.metadataURL(t.Version)
 	}
-	updated, err := table.UpdateTableMetadata(t.meta, updates, prev)
+	meta, err := t.meta.withSnapshot(snapshot{ID: id, Parent: parent, Sequence: seq, Manifests: listURL,
+		Summary: t.meta.summary(added, summary), SchemaID: t.schema.ID}, prev)
 	if err != nil {
-		return nil, "", err
+		return Committed{}, err
 	}
-	b, err := json.Marshal(updated)
+	b, err := meta.marshal()
 	if err != nil {
-		return nil, "", err
+		return Committed{}, err
 	}
-	next := t.Version + 1
-	loc := t.metadataURL(next)
 	if err := t.io.putIfAbsent(ctx, loc, b); err != nil {
 		var ee *upload.ExistsError
 		if errors.As(err, &ee) {
-			return nil, "", fmt.Errorf("%w: another writer committed version %d of %s.%s first", table.ErrCommitFailed, next, t.Namespace, t.Name)
+			t.io.remove(ctx, manifestURL, listURL) // nothing names them
+			return Committed{}, fmt.Errorf("version %d of %s.%s: %w", next, t.Namespace, t.Name, errTaken)
 		}
-		return nil, "", err
+		return Committed{}, err
 	}
-	c.version = next
+	t.meta, t.Version, t.Snapshot = meta, next, id
+	c := Committed{Version: next, Snapshot: id, Metadata: loc}
 	if err := t.io.put(ctx, t.hintURL(), []byte(strconv.Itoa(next))); err != nil {
-		c.hintErr = &HintError{Table: t.Namespace + "." + t.Name, Version: next, Err: err}
+		return c, &HintError{Table: t.Namespace + "." + t.Name, Version: next, Err: err}
 	}
-	t.meta, t.Version = updated, next
-	return updated, loc, nil
+	return c, nil
 }
+
+// snapshotID is a new snapshot's ID: positive and random, as Iceberg's writers make them.
+func snapshotID() int64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return int64(binary.BigEndian.Uint64(b[:]) &^ (1 << 63))
+}
+
+// newUUID is a random (version 4) UUID, in its text form.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := fmt.Sprintf("%x", b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func nowMillis() int64 { return time.Now().UnixMilli() }

@@ -59,12 +59,12 @@ func TestConcurrentWritersTakeTurns(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(hint)) != strconv.Itoa(first+1) {
 			t.Errorf("round %d: version-hint.text %q (%v), want %d", round, hint, err, first+1)
 		}
-		s := now.meta.CurrentSnapshot()
-		if s == nil || s.ParentSnapshotID == nil || *s.ParentSnapshotID != ca.Snapshot {
-			t.Errorf("round %d: the second commit's parent is not the first's snapshot %d", round, ca.Snapshot)
+		s, err := now.meta.currentSnapshot()
+		if err != nil || s == nil || s.Parent == nil || *s.Parent != ca.Snapshot {
+			t.Errorf("round %d: the second commit's parent is not the first's snapshot %d (%v)", round, ca.Snapshot, err)
 		}
-		if s != nil && s.Summary != nil && s.Summary.Properties["total-records"] != "20" {
-			t.Errorf("round %d: the table holds %s records, want the second writer's 20 (it replaces the contents)", round, s.Summary.Properties["total-records"])
+		if s != nil && s.Summary["total-records"] != "20" {
+			t.Errorf("round %d: the table holds %s records, want the second writer's 20 (it replaces the contents)", round, s.Summary["total-records"])
 		}
 	}
 }
