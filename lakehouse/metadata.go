@@ -151,7 +151,9 @@ func (m *metadata) currentSnapshot() (*snapshot, error) {
 // summaryCounts are a snapshot's data files, records and bytes.
 type summaryCounts struct{ files, records, bytes int64 }
 
-func (c *summaryCounts) add(f File) { c.files, c.records, c.bytes = c.files+1, c.records+f.Rows, c.bytes+f.Bytes }
+func (c *summaryCounts) add(f File) {
+	c.files, c.records, c.bytes = c.files+1, c.records+f.Rows, c.bytes+f.Bytes
+}
 
 // summary is the summary of a snapshot that replaces the current one's files with added ones:
 // Iceberg's counts (the removed ones from the current snapshot's totals), and extra.
