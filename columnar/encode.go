@@ -67,6 +67,8 @@ type Encoder struct {
 	Where   string // the object's table, for errors ("" when the caller names it)
 	// FirstRow is the number (from 1) of the object's first row within its chunk, for errors.
 	FirstRow int64
+
+	stats []ColumnStats // the written file's, once it is closed
 }
 
 // schema is the Parquet schema of cols: one optional field per column, in order.
@@ -292,7 +294,11 @@ func (f *fileWriter) Close() error {
 	if len(f.pending) > 0 {
 		return f.fail(fmt.Errorf("binary COPY stream ended inside a row (%d bytes)", len(f.pending)))
 	}
-	return f.fail(f.pw.Close())
+	if err := f.pw.Close(); err != nil {
+		return f.fail(err)
+	}
+	f.enc.stats = fileStats(f.pw.Schema(), f.pw.File().Metadata(), f.enc.Columns)
+	return nil
 }
 
 // tupleSize returns the length of the tuple at the start of b, or 0 and the length b must at least

@@ -68,7 +68,7 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		var files []lakehouse.File
 		for _, o := range m.Objects {
 			if o.Table == mt.Name {
-				files = append(files, lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes})
+				files = append(files, lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats})
 			}
 		}
 		got, err := t.iceberg.Commit(ctx, files, summary)

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -127,6 +130,7 @@ func checkIceberg(t *testing.T, client *s3.Client, m *Manifest, name, tableURL s
 	}
 	if name == `"icetest"."t"` {
 		sameRows(t, got.Rows, icebergRows(t))
+		checkMetrics(t, got)
 	} else if len(got.Rows) != 0 {
 		t.Errorf("the empty table reads %d rows", len(got.Rows))
 	}
@@ -164,4 +168,58 @@ func checkIceberg(t *testing.T, client *s3.Client, m *Manifest, name, tableURL s
 		t.Errorf("the manifests count %d records, the run exported %d rows", records, mt.Rows)
 	}
 	return len(live)
+}
+
+// checkMetrics holds the manifests' column metrics of icetest.t against PostgreSQL: null counts
+// summed over the files, and the smallest lower and largest upper bounds of an integer, a decimal
+// and a date column, decoded from Iceberg's single-value form.
+func checkMetrics(t *testing.T, got testenv.IcebergRead) {
+	t.Helper()
+	ids := map[string]int{}
+	for _, f := range got.Schema.Fields {
+		ids[f.Name] = f.ID
+	}
+	decode := func(col, h string) int64 {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("column %s: bound %q", col, h)
+		}
+		if col == "amount" { // big-endian two's complement, the unscaled value
+			return new(big.Int).SetBytes(b).Int64() - map[bool]int64{true: 1 << (8 * len(b)), false: 0}[b[0]&0x80 != 0]
+		}
+		padded := make([]byte, 8)
+		copy(padded, b)
+		if b[len(b)-1]&0x80 != 0 {
+			for i := len(b); i < 8; i++ {
+				padded[i] = 0xff
+			}
+		}
+		return int64(binary.LittleEndian.Uint64(padded))
+	}
+	var nulls int64
+	lo, hi := map[string]int64{}, map[string]int64{}
+	for _, man := range got.Manifests {
+		for _, e := range man.Entries {
+			n, _ := e.Nulls[ids["name"]].Int64()
+			nulls += n
+			for _, col := range []string{"id", "amount", "day"} {
+				l, lok := e.Lower[ids[col]]
+				u, uok := e.Upper[ids[col]]
+				if !lok || !uok {
+					t.Fatalf("file %s has no bounds for %s: %v %v", e.Path, col, e.Lower, e.Upper)
+				}
+				if v := decode(col, l); lo[col] == 0 || v < lo[col] {
+					lo[col] = v
+				}
+				if v := decode(col, u); v > hi[col] {
+					hi[col] = v
+				}
+			}
+		}
+	}
+	want := testenv.PsqlValue(t, `SELECT count(*) - count(name), min(id), max(id), min(amount * 100)::bigint, max(amount * 100)::bigint,
+		min(day - date '1970-01-01'), max(day - date '1970-01-01') FROM icetest.t`)
+	if g := fmt.Sprintf("%d|%d|%d|%d|%d|%d|%d", nulls, lo["id"], hi["id"], lo["amount"], hi["amount"], lo["day"], hi["day"]); g != strings.TrimSpace(want) {
+		t.Errorf("the manifests' metrics (null names|id|amount|day bounds) are %s, PostgreSQL's %s", g, want)
+	}
 }

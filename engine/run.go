@@ -66,6 +66,8 @@ type Object struct {
 	ETag     string `json:"etag,omitempty"`
 	// Partition is the object's partition values, one per PartitionBy level (a NULL is null).
 	Partition []PartitionValue `json:"partition,omitempty"`
+
+	stats []columnar.ColumnStats // a Parquet object's columns, for a table format's metrics
 }
 
 // Plan is a run planned inside its snapshot: the settled configuration, where the run stands (an

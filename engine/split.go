@@ -54,6 +54,7 @@ type objectSpec struct {
 
 // objectWriter is one object on its way: buffer -> stages -> sink.
 type objectWriter struct {
+	enc       *columnar.Encoder // the Parquet encoder, whose file's statistics the object keeps
 	bw        *bufio.Writer
 	stages    []io.WriteCloser // the stages' writers, the one nearest the COPY first
 	obj       *sink.Object
@@ -93,6 +94,7 @@ func (r *run) opener(ctx context.Context, c Chunk) func(objectSpec) (*objectWrit
 				enc.Where = c.Table.String()
 			}
 			stages[len(stages)-1] = enc
+			o.enc = enc
 		}
 		var w io.Writer = o.obj
 		for i := len(stages) - 1; i >= 0; i-- {
@@ -288,6 +290,9 @@ func (s *splitter) wait() ([]Object, error) {
 		objs = append(objs, Object{URL: res.URL, Table: s.chunk.Table.String(), Chunk: s.chunk.Index, Split: i,
 			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag,
 			Partition: o.partition})
+		if o.enc != nil {
+			objs[len(objs)-1].stats = o.enc.Stats()
+		}
 	}
 	return objs, err
 }

@@ -15,6 +15,7 @@
 //     is kept as read, with only what a commit changes rewritten (see metadata). pg2s3's own Parquet
 //     files carry the schema's field IDs.
 //
-// Not yet: partition specs, column metrics in the manifests, schema evolution (a changed table
-// is refused), a REST catalog.
+//   - Each data file's manifest entry carries its columns' metrics (see fileMetrics).
+//
+// Not yet: partition specs, schema evolution (a changed table is refused), a REST catalog.
 package lakehouse

@@ -36,9 +36,10 @@ type Table struct {
 
 // File is a data file of a run: a Parquet object and what it holds.
 type File struct {
-	URL   string
-	Rows  int64
-	Bytes int64
+	URL     string
+	Rows    int64
+	Bytes   int64
+	Columns []columnar.ColumnStats // for the manifest's column metrics
 }
 
 // Open reads the table at location, or prepares a new one with the columns' schema, and gives each
@@ -173,6 +174,8 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 		if err != nil {
 			return Committed{}, err
 		}
+		m := fileMetrics(t.schema, f.Columns)
+		b.ColumnSizes(m.sizes).ValueCounts(m.values).NullValueCounts(m.nulls).LowerBoundValues(m.lower).UpperBoundValues(m.upper)
 		entries = append(entries, iceberg.NewManifestEntry(iceberg.EntryStatusADDED, &id, nil, nil, b.Build()))
 		added.add(f)
 	}

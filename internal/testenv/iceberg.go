@@ -36,6 +36,9 @@ type IcebergRead struct {
 			Path    string `json:"path"`
 			Records int64  `json:"records,string"`
 			Size    int64  `json:"size,string"`
+			// The column metrics, by field ID; the bounds in hex.
+			Values, Nulls, Sizes map[int]json.Number
+			Lower, Upper         map[int]string
 		} `json:"entries"`
 	} `json:"manifests"`
 }

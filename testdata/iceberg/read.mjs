@@ -5,7 +5,8 @@
 // usage: node read.mjs ENDPOINT s3://bucket/path/to/table
 // ENDPOINT is the S3 endpoint (http(s)://host:port), read anonymously, path-style. Prints one JSON
 // document: {version, rows, manifestList, manifests: [{path, entries: [{status, path, records,
-// size}]}]}; 64-bit integers as strings, dates and timestamps in ISO 8601.
+// size, values, nulls, sizes, lower, upper}]}]} (the metrics by field ID, bounds in hex); 64-bit
+// integers as strings, dates and timestamps in ISO 8601.
 import { icebergLatestVersion, icebergMetadata, icebergRead } from 'icebird'
 import avro from 'avsc'
 import { inflateRawSync } from 'node:zlib'
@@ -88,8 +89,12 @@ const current = metadata.snapshots?.find(s => s['snapshot-id'] === metadata['cur
 const manifests = []
 if (current) {
   for (const m of await avroRecords(current['manifest-list'])) {
+    const kv = (l, f = v => v) => Object.fromEntries((l ?? []).map(({ key, value }) => [key, f(value)]))
+    const hex = b => Buffer.from(b).toString('hex')
     const entries = (await avroRecords(m.manifest_path)).map(e => ({
       status: e.status, path: e.data_file.file_path, records: e.data_file.record_count, size: e.data_file.file_size_in_bytes,
+      values: kv(e.data_file.value_counts), nulls: kv(e.data_file.null_value_counts), sizes: kv(e.data_file.column_sizes),
+      lower: kv(e.data_file.lower_bounds, hex), upper: kv(e.data_file.upper_bounds, hex),
     }))
     manifests.push({ path: m.manifest_path, entries })
   }
