@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,13 +55,19 @@ func sameRows(t *testing.T, got, want []map[string]any) {
 	}
 }
 
-// sameNumber: the reader prints numbers through json.Number, PostgreSQL through float64.
+// sameNumber: the reader prints numbers through json.Number, 64-bit integers as strings;
+// PostgreSQL's through float64.
 func sameNumber(a, b any) bool {
-	n, ok := a.(json.Number)
-	if !ok {
+	var f float64
+	var err error
+	switch v := a.(type) {
+	case json.Number:
+		f, err = v.Float64()
+	case string:
+		f, err = strconv.ParseFloat(v, 64)
+	default:
 		return false
 	}
-	f, err := n.Float64()
 	w, ok := b.(float64)
 	return err == nil && ok && f == w
 }
@@ -221,5 +228,46 @@ func checkMetrics(t *testing.T, got testenv.IcebergRead) {
 		min(day - date '1970-01-01'), max(day - date '1970-01-01') FROM icetest.t`)
 	if g := fmt.Sprintf("%d|%d|%d|%d|%d|%d|%d", nulls, lo["id"], hi["id"], lo["amount"], hi["amount"], lo["day"], hi["day"]); g != strings.TrimSpace(want) {
 		t.Errorf("the manifests' metrics (null names|id|amount|day bounds) are %s, PostgreSQL's %s", g, want)
+	}
+}
+
+// A table's schema evolves across runs, as PostgreSQL's does: a column added, one dropped, one
+// widened (integer to bigint). Every version is read back equal to PostgreSQL by the reader, and
+// the columns keep their field IDs (the dropped one's is not used again).
+func TestIcebergSchemaEvolves(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS icevo CASCADE; CREATE SCHEMA icevo;
+		CREATE TABLE icevo.t AS SELECT g AS id, 'a' || g AS a, g * 2 AS b FROM generate_series(1, 500) g;`)
+	prefix := testenv.Prefix(t, client, bucket)
+	cfg := config(t, prefix)
+	cfg.Tables, cfg.Parquet, cfg.TableFormat = []string{"icevo.t"}, &columnar.Options{}, "iceberg"
+	table := "s3://" + bucket + "/" + prefix + "icevo/t"
+	steps := []struct{ alter, ids string }{
+		{"", "id=1 a=2 b=3"},
+		{"ALTER TABLE icevo.t ADD COLUMN c text; UPDATE icevo.t SET c = 'c' || id WHERE id % 2 = 0", "id=1 a=2 b=3 c=4"},
+		{"ALTER TABLE icevo.t DROP COLUMN a", "id=1 b=3 c=4"},
+		{"ALTER TABLE icevo.t ALTER COLUMN b TYPE bigint; UPDATE icevo.t SET b = b * 10000000000 WHERE id = 7", "id=1 b=3 c=4"},
+		{"ALTER TABLE icevo.t ADD COLUMN a text", "id=1 b=3 c=4 a=5"},
+	}
+	for i, step := range steps {
+		if step.alter != "" {
+			testenv.PsqlValue(t, step.alter)
+		}
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatalf("step %d (%s): %v", i, step.alter, err)
+		}
+		got := testenv.ReadIceberg(t, client, table)
+		var ids []string
+		for _, f := range got.Schema.Fields {
+			ids = append(ids, fmt.Sprintf("%s=%d", f.Name, f.ID))
+		}
+		if strings.Join(ids, " ") != step.ids || got.Version != fmt.Sprintf("v%d", i+1) {
+			t.Errorf("step %d (%s): version %s, field IDs %s; want v%d, %s", i, step.alter, got.Version, ids, i+1, step.ids)
+		}
+		var want []map[string]any
+		if err := json.Unmarshal([]byte(testenv.PsqlValue(t, `SELECT json_agg(t ORDER BY id) FROM icevo.t`)), &want); err != nil {
+			t.Fatal(err)
+		}
+		sameRows(t, got.Rows, want)
 	}
 }

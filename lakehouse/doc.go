@@ -19,5 +19,8 @@
 //
 //   - Each data file's manifest entry carries its columns' metrics (see fileMetrics).
 //
-// Not yet: partition specs, schema evolution (a changed table is refused), a REST catalog.
+//   - The schema evolves with the export's columns in the commit that writes their data (see
+//     evolve).
+//
+// Not yet: partition specs, identifier fields, a REST catalog.
 package lakehouse

@@ -2,16 +2,15 @@ package lakehouse
 
 import "fmt"
 
-// SchemaChangeError is a table whose current schema is not the export's columns.
+// SchemaChangeError is a column whose type changed in a way Iceberg does not allow.
 type SchemaChangeError struct {
-	Table     string
-	Version   int
-	Had, Want string
+	Table, Column string
+	From, To      string
+	Reason        string
 }
 
 func (e *SchemaChangeError) Error() string {
-	return fmt.Sprintf("Iceberg table %s (metadata version %d) has other columns than the export: schema evolution is not supported yet "+
-		"(the table has %s; the export has %s)", e.Table, e.Version, e.Had, e.Want)
+	return fmt.Sprintf("Iceberg table %s, column %s: its type was %s and is %s now: %s", e.Table, e.Column, e.From, e.To, e.Reason)
 }
 
 // HintError is a commit that happened whose version hint could not be written: readers that

@@ -117,6 +117,50 @@ func (m *metadata) currentSchema() (*iceberg.Schema, error) {
 	return nil, fmt.Errorf("the current schema %d is not among the metadata's schemas", id)
 }
 
+func (m *metadata) currentSchemaID() int {
+	var id int
+	json.Unmarshal(m.raw["current-schema-id"], &id)
+	return id
+}
+
+func (m *metadata) lastColumnID() int {
+	var id int
+	json.Unmarshal(m.raw["last-column-id"], &id)
+	return id
+}
+
+// withSchema is the metadata with s as its current schema (added, with the next schema ID, unless
+// the current one has the same fields) and lastID as its last column ID.
+func (m *metadata) withSchema(s *iceberg.Schema, lastID int) (*metadata, error) {
+	cur, err := m.currentSchema()
+	if err != nil {
+		return nil, err
+	}
+	if sameSchema(cur, s) {
+		return m, nil
+	}
+	schemas, err := m.list("schemas")
+	if err != nil {
+		return nil, err
+	}
+	next := 0
+	for _, b := range schemas {
+		var id struct {
+			ID int `json:"schema-id"`
+		}
+		if err := json.Unmarshal(b, &id); err != nil {
+			return nil, fmt.Errorf("metadata schemas: %w", err)
+		}
+		next = max(next, id.ID+1)
+	}
+	n := &metadata{raw: maps.Clone(m.raw), LastSequenceNumber: m.LastSequenceNumber}
+	return n, n.set(map[string]any{
+		"schemas":           append(schemas, mustJSON(iceberg.NewSchema(next, s.Fields()...))),
+		"current-schema-id": next,
+		"last-column-id":    max(lastID, m.lastColumnID()),
+	})
+}
+
 // currentSnapshotID is the current snapshot's ID, or 0.
 func (m *metadata) currentSnapshotID() int64 {
 	var id *int64

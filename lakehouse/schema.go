@@ -100,3 +100,84 @@ func sameType(a, b iceberg.Type) bool {
 	}
 	return a.Equals(b)
 }
+
+// evolve is the schema a run writes a table with whose current schema is cur: want's columns, in
+// want's order, each with the field ID cur has for its name; a column cur lacks gets the next
+// unused ID (after lastID), a column want lacks is dropped (its ID is not used again), and a type
+// Iceberg lets grow (int to long, float to double, a decimal's precision) is promoted. Any other
+// type change is refused. It returns the new last column ID.
+func evolve(cur *iceberg.Schema, lastID int, want *iceberg.Schema, table string) (*iceberg.Schema, int, error) {
+	fields := want.Fields()
+	for i, f := range fields {
+		old, ok := cur.FindFieldByName(f.Name)
+		if !ok {
+			lastID++
+			fields[i].ID = lastID
+			if l, isList := f.Type.(*iceberg.ListType); isList {
+				lastID++
+				fields[i].Type = &iceberg.ListType{ElementID: lastID, Element: l.Element}
+			}
+			continue
+		}
+		typ, err := promote(old.Type, f.Type)
+		if err != nil {
+			return nil, 0, &SchemaChangeError{Table: table, Column: f.Name, From: old.Type.String(), To: f.Type.String(), Reason: err.Error()}
+		}
+		fields[i].ID, fields[i].Type = old.ID, typ
+	}
+	return iceberg.NewSchema(cur.ID, fields...), lastID, nil
+}
+
+// promote is the type a column of type from becomes when it is written as to: to, where Iceberg
+// allows the change (with a list's element ID kept), or an error.
+func promote(from, to iceberg.Type) (iceberg.Type, error) {
+	lf, fromList := from.(*iceberg.ListType)
+	lt, toList := to.(*iceberg.ListType)
+	switch {
+	case fromList && toList:
+		elem, err := promote(lf.Element, lt.Element)
+		if err != nil {
+			return nil, err
+		}
+		return &iceberg.ListType{ElementID: lf.ElementID, Element: elem, ElementRequired: lf.ElementRequired}, nil
+	case fromList || toList:
+		return nil, fmt.Errorf("a list and a single value are different types")
+	case from.Equals(to):
+		return to, nil
+	}
+	switch f := from.(type) {
+	case iceberg.Int32Type:
+		if _, ok := to.(iceberg.Int64Type); ok {
+			return to, nil
+		}
+	case iceberg.Float32Type:
+		if _, ok := to.(iceberg.Float64Type); ok {
+			return to, nil
+		}
+	case iceberg.DecimalType:
+		if t, ok := to.(iceberg.DecimalType); ok && t.Scale() == f.Scale() && t.Precision() >= f.Precision() {
+			return to, nil
+		}
+	}
+	return nil, fmt.Errorf("Iceberg lets a column's type change only from int to long, float to double, " +
+		"or to a decimal of the same scale and a larger precision")
+}
+
+// sameSchema says whether two schemas have the same fields, IDs included, in order.
+func sameSchema(a, b *iceberg.Schema) bool {
+	if !sameColumns(a, b) {
+		return false
+	}
+	fa, fb := a.Fields(), b.Fields()
+	for i := range fa {
+		if fa[i].ID != fb[i].ID {
+			return false
+		}
+		la, aList := fa[i].Type.(*iceberg.ListType)
+		lb, _ := fb[i].Type.(*iceberg.ListType)
+		if aList && la.ElementID != lb.ElementID {
+			return false
+		}
+	}
+	return true
+}

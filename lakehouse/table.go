@@ -30,8 +30,10 @@ type Table struct {
 	Snapshot int64
 
 	io     s3IO
-	meta   *metadata // the current metadata, or the new table's (not written until Commit)
-	schema *iceberg.Schema
+	meta   *metadata       // the current metadata, or the new table's (not written until Commit)
+	want   *iceberg.Schema // the export's columns
+	schema *iceberg.Schema // the schema the run writes: the current one, or how it evolves
+	lastID int             // the table's last column ID, with the run's new columns
 }
 
 // File is a data file of a run: a Parquet object and what it holds.
@@ -44,8 +46,7 @@ type File struct {
 
 // Open reads the table at location, or prepares a new one with the columns' schema, and gives each
 // column the field IDs the table's schema has for it (columnar writes them into the Parquet
-// files). A table whose current schema is not the columns' is refused: schema evolution is not
-// written yet.
+// files). A table whose columns differ evolves (see evolve), when the run commits.
 func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string, cols []columnar.Column) (*Table, error) {
 	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}}
 	want, err := Schema(cols)
@@ -55,16 +56,14 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 	if err := t.load(ctx); err != nil {
 		return nil, err
 	}
+	t.want = want
 	if t.meta == nil {
 		if t.meta, err = newMetadata(t.root(), want); err != nil {
 			return nil, err
 		}
 	}
-	if t.schema, err = t.meta.currentSchema(); err != nil {
-		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
-	}
-	if !sameColumns(t.schema, want) {
-		return nil, &SchemaChangeError{Table: namespace + "." + name, Version: t.Version, Had: t.schema.String(), Want: want.String()}
+	if err := t.evolve(); err != nil {
+		return nil, err
 	}
 	for i := range cols {
 		f, _ := t.schema.FindFieldByName(cols[i].Name)
@@ -76,6 +75,16 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 	}
 	t.Snapshot = t.meta.currentSnapshotID()
 	return t, nil
+}
+
+// evolve sets the schema the run writes, from the table's current one and the export's columns.
+func (t *Table) evolve() error {
+	cur, err := t.meta.currentSchema()
+	if err != nil {
+		return fmt.Errorf("table %s.%s: %w", t.Namespace, t.Name, err)
+	}
+	t.schema, t.lastID, err = evolve(cur, t.meta.lastColumnID(), t.want, t.Namespace+"."+t.Name)
+	return err
 }
 
 // root is the table's location without the trailing slash, as Iceberg's metadata holds it.
@@ -152,11 +161,10 @@ func (t *Table) Commit(ctx context.Context, files []File, summary map[string]str
 		if lerr := t.load(ctx); lerr != nil {
 			return Committed{}, lerr
 		}
-		s, serr := t.meta.currentSchema()
-		if serr != nil || !sameColumns(s, t.schema) {
-			return Committed{}, fmt.Errorf("table %s.%s: its columns changed under the run (another writer): %w", t.Namespace, t.Name, err)
+		written := t.schema // the files carry its field IDs
+		if err := t.evolve(); err != nil || !sameSchema(t.schema, written) {
+			return Committed{}, fmt.Errorf("table %s.%s: its columns changed under the run (another writer): %w", t.Namespace, t.Name, errors.Join(err, errTaken))
 		}
-		t.schema = s
 	}
 	return Committed{}, fmt.Errorf("table %s.%s: %d attempts lost to other writers: %w", t.Namespace, t.Name, commitAttempts, err)
 }
@@ -206,9 +214,12 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 	if t.Version > 0 {
 		prev = t.metadataURL(t.Version)
 	}
-	meta, err := t.meta.withSnapshot(snapshot{ID: id, Parent: parent, Sequence: seq, Manifests: listURL,
-		Summary: t.meta.summary(added, summary), SchemaID: t.schema.ID}, prev)
+	meta, err := t.meta.withSchema(t.schema, t.lastID)
 	if err != nil {
+		return Committed{}, err
+	}
+	if meta, err = meta.withSnapshot(snapshot{ID: id, Parent: parent, Sequence: seq, Manifests: listURL,
+		Summary: t.meta.summary(added, summary), SchemaID: meta.currentSchemaID()}, prev); err != nil {
 		return Committed{}, err
 	}
 	b, err := meta.marshal()
