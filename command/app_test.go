@@ -62,7 +62,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"iceberg to a key", []string{"export", "-t", "a", "--to", "s3://bkt/k", "--table-format", "iceberg"}, "an Iceberg table is a folder of a prefix"},
 		{"iceberg of a query", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt/p/", "--table-format", "iceberg"}, "a query exports one result"},
 		{"iceberg with a template", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--key-template", "{table}.parquet"}, "leave --key-template unset"},
-		{"iceberg partitioned", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "k"}, "not written yet with partitions"},
+		{"iceberg partitioned by an expression", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "d=date_trunc('day', at)"}, "partitioned by its columns' values (identity): give a column"},
+		{"iceberg without partition columns", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "k", "--partition-drop-columns"}, "keeps the partition columns in the files"},
 		{"namespace without table format", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--iceberg-namespace", "lake"}, "--iceberg-namespace lake: is the namespace of a table format's tables"},
 	}
 	for _, tt := range tests {

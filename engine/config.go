@@ -128,7 +128,11 @@ func (c Config) KeyTemplate() string {
 		if c.Namespace != "" {
 			ns = keyName(c.Namespace)
 		}
-		return ns + "/{table}/data/" + c.runToken + "-{chunk:05}-{split:03}.parquet"
+		data := ns + "/{table}/data/"
+		if len(c.PartitionBy) > 0 {
+			data += "{partition}/"
+		}
+		return data + c.runToken + "-{chunk:05}-{split:03}.parquet"
 	}
 	t := DefaultTemplate
 	if len(c.PartitionBy) > 0 {
@@ -419,8 +423,15 @@ func (c *Config) checkTableFormat() error {
 		return bad("Iceberg tables are written as Parquet files, not CSV or text")
 	case c.Template != "":
 		return bad("an Iceberg table's files go in its data/ folder: leave Config.Template unset")
-	case len(c.PartitionBy) > 0 || len(c.Incremental) > 0 || c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
-		return bad("is not written yet with partitions, incremental or resumable runs, shards, clean-path or per-table manifests")
+	case len(c.Incremental) > 0 || c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
+		return bad("is not written yet with incremental or resumable runs, shards, clean-path or per-table manifests")
+	case c.DropPartitionColumns:
+		return bad("keeps the partition columns in the files: an engine reads a column from the files, and the partition from the manifests")
+	}
+	for _, p := range c.PartitionBy {
+		if p.Column == "" {
+			return &ConfigError{Name: "PartitionBy", Value: p.Name + "=" + p.Expr, Reason: "an Iceberg table is partitioned by its columns' values (identity): give a column"}
+		}
 	}
 	return nil
 }

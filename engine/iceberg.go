@@ -34,7 +34,15 @@ func (p *Plan) openIcebergTables(ctx context.Context) error {
 	for _, t := range p.tables {
 		ns := p.cfg.icebergNamespace(t)
 		loc := p.cfg.To.S3.Join(keyName(ns) + "/" + keyName(t.Name) + "/")
-		it, err := lakehouse.Open(ctx, p.client, p.cfg.sideOptions(), loc, ns, t.Name, t.Parquet)
+		var parts []string // the partition columns, by their names in the files
+		for _, level := range p.cfg.PartitionBy {
+			for _, c := range t.Parquet {
+				if strings.ToLower(c.Name) == level.Column {
+					parts = append(parts, c.Name)
+				}
+			}
+		}
+		it, err := lakehouse.Open(ctx, p.client, p.cfg.sideOptions(), loc, ns, t.Name, t.Parquet, parts)
 		if err != nil {
 			return err
 		}
@@ -68,7 +76,11 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		var files []lakehouse.File
 		for _, o := range m.Objects {
 			if o.Table == mt.Name {
-				files = append(files, lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats})
+				f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats}
+				for _, v := range o.Partition {
+					f.Partition = append(f.Partition, v.Value)
+				}
+				files = append(files, f)
 			}
 		}
 		got, err := t.iceberg.Commit(ctx, files, summary)

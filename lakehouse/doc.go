@@ -22,5 +22,7 @@
 //   - The schema evolves with the export's columns in the commit that writes their data (see
 //     evolve).
 //
-// Not yet: partition specs, identifier fields, a REST catalog.
+//   - Identity partitions on columns, with partition evolution (see partitionSpec, withSpec).
+//
+// Not yet: time transforms, identifier fields, a REST catalog.
 package lakehouse

@@ -32,6 +32,7 @@ type Table struct {
 	io     s3IO
 	meta   *metadata       // the current metadata, or the new table's (not written until Commit)
 	want   *iceberg.Schema // the export's columns
+	parts  []string        // the columns the table is partitioned by (identity)
 	schema *iceberg.Schema // the schema the run writes: the current one, or how it evolves
 	lastID int             // the table's last column ID, with the run's new columns
 }
@@ -42,13 +43,17 @@ type File struct {
 	Rows    int64
 	Bytes   int64
 	Columns []columnar.ColumnStats // for the manifest's column metrics
+	// Partition is the file's value of each partition column, in PostgreSQL's text form (nil for
+	// NULL).
+	Partition []*string
 }
 
 // Open reads the table at location, or prepares a new one with the columns' schema, and gives each
 // column the field IDs the table's schema has for it (columnar writes them into the Parquet
 // files). A table whose columns differ evolves (see evolve), when the run commits.
-func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string, cols []columnar.Column) (*Table, error) {
-	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}}
+func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string,
+	cols []columnar.Column, partitionBy []string) (*Table, error) {
+	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}, parts: partitionBy}
 	want, err := Schema(cols)
 	if err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
@@ -64,6 +69,9 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 	}
 	if err := t.evolve(); err != nil {
 		return nil, err
+	}
+	if _, err := partitionSpec(t.schema, t.parts, t.meta.lastPartitionID()); err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
 	}
 	for i := range cols {
 		f, _ := t.schema.FindFieldByName(cols[i].Name)
@@ -174,38 +182,28 @@ func (t *Table) Commit(ctx context.Context, files []File, summary map[string]str
 func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string]string) (Committed, error) {
 	id := snapshotID()
 	seq := t.meta.LastSequenceNumber + 1
-	token := newUUID()
-	entries := make([]iceberg.ManifestEntry, 0, len(files))
-	var added summaryCounts
-	for _, f := range files {
-		b, err := iceberg.NewDataFileBuilder(*iceberg.UnpartitionedSpec, iceberg.EntryContentData, f.URL, iceberg.ParquetFile, nil, nil, nil, f.Rows, f.Bytes)
-		if err != nil {
-			return Committed{}, err
-		}
-		m := fileMetrics(t.schema, f.Columns)
-		b.ColumnSizes(m.sizes).ValueCounts(m.values).NullValueCounts(m.nulls).LowerBoundValues(m.lower).UpperBoundValues(m.upper)
-		entries = append(entries, iceberg.NewManifestEntry(iceberg.EntryStatusADDED, &id, nil, nil, b.Build()))
-		added.add(f)
-	}
-	var buf bytes.Buffer
-	manifestURL := fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token)
-	mf, err := iceberg.WriteManifest(manifestURL, &buf, 2, *iceberg.UnpartitionedSpec, t.schema, id, entries)
+	meta, err := t.meta.withSchema(t.schema, t.lastID)
 	if err != nil {
-		return Committed{}, fmt.Errorf("writing the manifest: %w", err)
-	}
-	if err := t.io.put(ctx, manifestURL, buf.Bytes()); err != nil {
 		return Committed{}, err
 	}
-	buf.Reset()
+	want, err := partitionSpec(t.schema, t.parts, meta.lastPartitionID())
+	if err != nil {
+		return Committed{}, err
+	}
+	meta, spec, err := meta.withSpec(want)
+	if err != nil {
+		return Committed{}, err
+	}
+	entries, added, err := t.entries(spec, id, files)
+	if err != nil {
+		return Committed{}, err
+	}
 	var parent *int64
 	if p := t.meta.currentSnapshotID(); p != 0 {
 		parent = &p
 	}
-	if err := iceberg.WriteManifestList(2, &buf, id, parent, &seq, 0, []iceberg.ManifestFile{mf}); err != nil {
-		return Committed{}, fmt.Errorf("writing the manifest list: %w", err)
-	}
-	listURL := fmt.Sprintf("%s/metadata/snap-%d-1-%s.avro", t.root(), id, token)
-	if err := t.io.put(ctx, listURL, buf.Bytes()); err != nil {
+	manifestURL, listURL, err := t.writeManifests(ctx, spec, id, seq, parent, entries)
+	if err != nil {
 		return Committed{}, err
 	}
 	next := t.Version + 1
@@ -213,10 +211,6 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 	prev := ""
 	if t.Version > 0 {
 		prev = t.metadataURL(t.Version)
-	}
-	meta, err := t.meta.withSchema(t.schema, t.lastID)
-	if err != nil {
-		return Committed{}, err
 	}
 	if meta, err = meta.withSnapshot(snapshot{ID: id, Parent: parent, Sequence: seq, Manifests: listURL,
 		Summary: t.meta.summary(added, summary), SchemaID: meta.currentSchemaID()}, prev); err != nil {
@@ -240,6 +234,49 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 		return c, &HintError{Table: t.Namespace + "." + t.Name, Version: next, Err: err}
 	}
 	return c, nil
+}
+
+// entries are the manifest entries of files, added by snapshot id, with their partition values
+// and column metrics, and what they add up to.
+func (t *Table) entries(spec iceberg.PartitionSpec, id int64, files []File) ([]iceberg.ManifestEntry, summaryCounts, error) {
+	entries := make([]iceberg.ManifestEntry, 0, len(files))
+	var added summaryCounts
+	for _, f := range files {
+		pv, err := partitionValues(t.schema, spec, f.Partition)
+		if err != nil {
+			return nil, added, fmt.Errorf("%s: %w", f.URL, err)
+		}
+		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentData, f.URL, iceberg.ParquetFile, pv, nil, nil, f.Rows, f.Bytes)
+		if err != nil {
+			return nil, added, err
+		}
+		m := fileMetrics(t.schema, f.Columns)
+		b.ColumnSizes(m.sizes).ValueCounts(m.values).NullValueCounts(m.nulls).LowerBoundValues(m.lower).UpperBoundValues(m.upper)
+		entries = append(entries, iceberg.NewManifestEntry(iceberg.EntryStatusADDED, &id, nil, nil, b.Build()))
+		added.add(f)
+	}
+	return entries, added, nil
+}
+
+// writeManifests writes snapshot id's manifest and manifest list (Avro, by iceberg-go) under
+// metadata/, and returns their URLs.
+func (t *Table) writeManifests(ctx context.Context, spec iceberg.PartitionSpec, id, seq int64, parent *int64, entries []iceberg.ManifestEntry) (manifest, list string, err error) {
+	token := newUUID()
+	var buf bytes.Buffer
+	manifest = fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token)
+	mf, err := iceberg.WriteManifest(manifest, &buf, 2, spec, t.schema, id, entries)
+	if err != nil {
+		return "", "", fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := t.io.put(ctx, manifest, buf.Bytes()); err != nil {
+		return "", "", err
+	}
+	buf.Reset()
+	if err := iceberg.WriteManifestList(2, &buf, id, parent, &seq, 0, []iceberg.ManifestFile{mf}); err != nil {
+		return "", "", fmt.Errorf("writing the manifest list: %w", err)
+	}
+	list = fmt.Sprintf("%s/metadata/snap-%d-1-%s.avro", t.root(), id, token)
+	return manifest, list, t.io.put(ctx, list, buf.Bytes())
 }
 
 // snapshotID is a new snapshot's ID: positive and random, as Iceberg's writers make them.

@@ -28,7 +28,7 @@ func TestConcurrentWritersTakeTurns(t *testing.T) {
 	cols := func() []columnar.Column { return []columnar.Column{{Name: "id", PGType: "bigint"}} }
 	open := func() *Table {
 		t.Helper()
-		tb, err := Open(ctx, client, upload.Options{}, loc, "ns", "t", cols())
+		tb, err := Open(ctx, client, upload.Options{}, loc, "ns", "t", cols(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,6 +39,10 @@ type IcebergRead struct {
 			// The column metrics, by field ID; the bounds in hex.
 			Values, Nulls, Sizes map[int]json.Number
 			Lower, Upper         map[int]string
+			// The file's partition as the manifest has it, and the distinct values its rows
+			// hold of each partition column (read from the file).
+			Partition map[string]any
+			RowValues map[string][]any
 		} `json:"entries"`
 	} `json:"manifests"`
 }

@@ -5,9 +5,13 @@
 // usage: node read.mjs ENDPOINT s3://bucket/path/to/table
 // ENDPOINT is the S3 endpoint (http(s)://host:port), read anonymously, path-style. Prints one JSON
 // document: {version, rows, manifestList, manifests: [{path, entries: [{status, path, records,
-// size, values, nulls, sizes, lower, upper}]}]} (the metrics by field ID, bounds in hex); 64-bit
+// size, values, nulls, sizes, lower, upper, partition, rowValues}]}]} (the metrics by field ID,
+// bounds in hex; the partition as the manifest has it, and the distinct values of each partition
+// column in the file's rows); 64-bit
 // integers as strings, dates and timestamps in ISO 8601.
 import { icebergLatestVersion, icebergMetadata, icebergRead } from 'icebird'
+import { asyncBufferFromUrl, parquetReadObjects } from 'hyparquet'
+import { compressors } from 'hyparquet-compressors'
 import avro from 'avsc'
 import { inflateRawSync } from 'node:zlib'
 
@@ -16,14 +20,17 @@ if (!endpoint || !tableUrl) {
   console.error('usage: node read.mjs ENDPOINT s3://bucket/path/to/table')
   process.exit(2)
 }
-const s3 = url => url.replace(/^s3a?:\/\//, endpoint.replace(/\/$/, '') + '/')
+// A key is sent as it is stored: each segment percent-encoded (an Iceberg partition folder such as
+// region=a%2Fb holds a literal %).
+const keyPath = key => key.split('/').map(encodeURIComponent).join('/')
+const s3 = url => endpoint.replace(/\/$/, '') + '/' + keyPath(url.replace(/^s3a?:\/\//, ''))
 const realFetch = globalThis.fetch
 // icebird turns s3://bucket/key into https://bucket.s3.amazonaws.com/key: send it to the endpoint.
 // icebird 0.3.1 cannot inflate Avro's deflate blocks (hyparquet-compressors' gunzip reads a raw
 // deflate stream as gzip members and runs past its end), which every writer of Iceberg manifests
 // uses, Java's too: its Avro files are handed over inflated, byte for byte the same records.
 globalThis.fetch = async (url, init) => {
-  url = String(url).replace(/^https:\/\/([^/]+)\.s3\.amazonaws\.com\//, endpoint.replace(/\/$/, '') + '/$1/')
+  url = String(url).replace(/^https:\/\/([^/]+)\.s3\.amazonaws\.com\/(.*)$/, (_, bucket, key) => s3(`s3://${bucket}/${key}`))
   const res = await realFetch(url, init)
   if (!res.ok || !url.endsWith('.avro')) return res
   return new Response(inflateAvro(Buffer.from(await res.arrayBuffer())), { status: 200 })
@@ -95,7 +102,17 @@ if (current) {
       status: e.status, path: e.data_file.file_path, records: e.data_file.record_count, size: e.data_file.file_size_in_bytes,
       values: kv(e.data_file.value_counts), nulls: kv(e.data_file.null_value_counts), sizes: kv(e.data_file.column_sizes),
       lower: kv(e.data_file.lower_bounds, hex), upper: kv(e.data_file.upper_bounds, hex),
+      partition: e.data_file.partition, rowValues: {},
     }))
+    // The values the file's rows hold of each partition column (identity partitions: the
+    // partition field is named after its column), read from the file itself.
+    for (const e of entries) {
+      if (e.status === 2 || Object.keys(e.partition ?? {}).length === 0) continue
+      const file = await asyncBufferFromUrl({ url: s3(e.path) })
+      const rows = await parquetReadObjects({ file, compressors })
+      const plain = v => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v ?? null)
+      for (const name of Object.keys(e.partition)) e.rowValues[name] = [...new Set(rows.map(r => plain(r[name])))]
+    }
     manifests.push({ path: m.manifest_path, entries })
   }
 }
