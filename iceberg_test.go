@@ -37,8 +37,12 @@ func TestIcebergCommand(t *testing.T) {
 	}
 	for version := range 2 {
 		plan(version)
-		if r := pg2s3(t, nil, append([]string{"export", "-q"}, args...)...); r.code != 0 {
+		r := pg2s3(t, nil, append([]string{"export", "--preset", "duckdb"}, args...)...)
+		if r.code != 0 {
 			t.Fatalf("export: exit %d\n%s", r.code, r.stderr)
+		}
+		if want := "iceberg_scan('" + prefix + "lake/orders/metadata/v" + string(rune('1'+version)) + ".metadata.json')"; !strings.Contains(r.stderr, want) {
+			t.Errorf("export --preset duckdb said %q, want the statement reading %s", r.stderr, want)
 		}
 		got := testenv.ReadIceberg(t, client, prefix+"lake/orders")
 		if want := "v" + string(rune('1'+version)); got.Version != want || len(got.Rows) != 1000 {

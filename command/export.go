@@ -183,7 +183,10 @@ func presetOptions(c *cli.Context, cfg *engine.Config) error {
 		return usagef("--partition-drop-columns with --preset %s: its COPY reads the files, not the name=value/ folders, "+
 			"so the partition columns would be lost; keep them in the data", p)
 	}
-	cfg.TableManifests = p == "redshift"
+	if cfg.TableFormat != "" && c.Bool("print-load-sql") {
+		return usagef("--print-load-sql with --table-format %s: the statement names the metadata file a run commits; it is printed after the run", cfg.TableFormat)
+	}
+	cfg.TableManifests = p == "redshift" && cfg.TableFormat == ""
 	if p == "athena" && !cfg.To.IsPrefix() {
 		return usagef("--preset athena needs --to s3://bucket/prefix/: an Athena table is a folder, and reads every object in it")
 	}

@@ -476,7 +476,7 @@ func parquetOptions(c *cli.Context) (*columnar.Options, error) {
 		if _, err := preset.Get(name); err != nil {
 			return nil, flagError("preset", name, err)
 		}
-		if err := preset.Check(name, true); err != nil {
+		if err := preset.Check(name, true, c.String("table-format") == "iceberg"); err != nil {
 			return nil, flagError("preset", name, err)
 		}
 	}
@@ -522,7 +522,7 @@ func csvOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
 		if err != nil {
 			return o, comp, flagError("preset", name, err)
 		}
-		if err := preset.Check(name, false); err != nil {
+		if err := preset.Check(name, false, false); err != nil {
 			return o, comp, flagError("preset", name, err)
 		}
 		if !c.IsSet("header") {

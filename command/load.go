@@ -1,7 +1,9 @@
 package command
 
 import (
+	"cmp"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -97,6 +99,11 @@ func multiLoadStatements(c *cli.Context, cfg engine.Config, loader string, m *en
 		}
 		l := loadFor(c, cfg, loader, url, loadName(schema, name))
 		l.HiveRoot, l.Folder, l.Partitions = hive, folder.String(), partitionNames(cfg)
+		if it := t.Iceberg; it != nil {
+			ns := cmp.Or(cfg.Namespace, schema)
+			l.IcebergMetadata, l.IcebergNamespace, l.IcebergTable = it.Metadata, ns, name
+			l.Folder = strings.TrimSuffix(it.Metadata, "metadata/"+path.Base(it.Metadata))
+		}
 		l.Columns = []preset.Column{}
 		for _, col := range t.Columns {
 			l.Columns = append(l.Columns, preset.Column{Name: col.Name, Parquet: col.Parquet})

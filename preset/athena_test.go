@@ -25,7 +25,7 @@ func TestAthenaStatement(t *testing.T) {
 		strings.Contains(got, "MSCK") || !strings.Contains(got, "`a``b` int") {
 		t.Errorf("unpartitioned, a backtick in a name:\n%s", got)
 	}
-	if err := Check("athena", false); err != ErrAthenaCSV {
+	if err := Check("athena", false, false); err != ErrAthenaCSV {
 		t.Errorf("athena with CSV: %v, want ErrAthenaCSV", err)
 	}
 }

@@ -9,3 +9,6 @@ var ErrAthenaCSV = errors.New("athena reads CSV through OpenCSVSerDe, which load
 // ErrNoParquetReader is the postgres preset with Parquet: PostgreSQL has no built-in reader.
 var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: export it as CSV, " +
 	"or load the Parquet files with an extension (pg_parquet, parquet_fdw) or through DuckDB")
+
+// ErrIcebergOnly is a reader of Iceberg tables (trino, spark) for files that are not one.
+var ErrIcebergOnly = errors.New("reads pg2s3's output as Iceberg tables: give --table-format iceberg")

@@ -23,6 +23,13 @@
 //     or LazySimpleSerDe, which reads no quoting at all; Parquet keeps NULLs and types. The
 //     statement is CREATE EXTERNAL TABLE over the table's folder with its columns' types (from the
 //     export's manifest), with PARTITIONED BY and MSCK REPAIR TABLE for partitioned exports.
+//   - trino, spark: Iceberg tables only (--table-format iceberg): register_table on the metadata
+//     file the run committed.
+//
+// With --table-format iceberg every loader's statement reads the Iceberg table, not the files:
+// DuckDB's iceberg_scan, ClickHouse's icebergS3, Snowflake's CREATE ICEBERG TABLE on the metadata
+// file, BigQuery's external ICEBERG table, Trino's and Spark's register_table, and for Athena and
+// Redshift Spectrum the Glue table that points at the metadata file.
 //
 // Only the postgres and duckdb statements are proven by the test suite (real loaders, round trip);
 // the others follow each loader's documentation and are not run here.
@@ -30,6 +37,7 @@ package preset
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +63,8 @@ var presets = map[string]Preset{
 	"bigquery":   {Name: "bigquery", Header: true, Compress: "gzip"},
 	"clickhouse": {Name: "clickhouse", Header: true, Compress: "zstd"},
 	"athena":     {Name: "athena", Compress: "none"},
+	"trino":      {Name: "trino", Compress: "none"}, // Iceberg tables only
+	"spark":      {Name: "spark", Compress: "none"}, // Iceberg tables only
 }
 
 // Names lists the presets.
@@ -99,6 +109,10 @@ type Load struct {
 	Columns []Column
 	// Partitions names the partition levels, in order.
 	Partitions []string
+	// IcebergMetadata, for an Iceberg table (--table-format iceberg), is its metadata file as the
+	// run committed it: the statement reads the table, not the files. IcebergNamespace and
+	// IcebergTable name it, Folder is its location.
+	IcebergMetadata, IcebergNamespace, IcebergTable string
 }
 
 // Column is a column of the exported files.
@@ -107,8 +121,11 @@ type Column struct {
 	Parquet string // the Parquet type pg2s3 wrote: STRING, INT(32), DECIMAL(10,2), LIST<DATE>, ...
 }
 
-// Check says whether the loader reads the format.
-func Check(loader string, parquet bool) error {
+// Check says whether the loader reads the format (Parquet files, in Iceberg tables or not).
+func Check(loader string, parquet, iceberg bool) error {
+	if (loader == "trino" || loader == "spark") && !iceberg {
+		return ErrIcebergOnly
+	}
 	if loader == "postgres" && parquet {
 		return ErrNoParquetReader
 	}
@@ -129,6 +146,9 @@ func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") 
 
 // Statement returns the statement (or command) that loads l.URL into l.Table.
 func Statement(l Load) string {
+	if l.IcebergMetadata != "" {
+		return icebergStatement(l)
+	}
 	if l.Parquet {
 		return parquetStatement(l)
 	}
@@ -430,4 +450,34 @@ func athenaType(parquet string) string {
 		return "timestamp"
 	}
 	return "string" // STRING, JSON
+}
+
+// icebergStatement reads an Iceberg table: the metadata file the run committed, or the table's
+// folder where the reader follows the table itself.
+func icebergStatement(l Load) string {
+	key := l.IcebergMetadata
+	if u, err := upload.ParseURL(key); err == nil {
+		key = u.Key
+	}
+	name := l.IcebergNamespace + "." + l.IcebergTable
+	switch l.Loader {
+	case "duckdb":
+		return fmt.Sprintf("CREATE TABLE %s AS SELECT * FROM iceberg_scan(%s);", l.Table, sqlString(l.IcebergMetadata))
+	case "clickhouse":
+		return fmt.Sprintf("INSERT INTO %s SELECT * FROM icebergS3(%s);", l.Table, sqlString(clickhouseURL(Load{URL: strings.TrimSuffix(l.Folder, "/"), Endpoint: l.Endpoint, Region: l.Region})))
+	case "snowflake": // the path is relative to the external volume's STORAGE_BASE_URL (here: the bucket)
+		return fmt.Sprintf("CREATE ICEBERG TABLE %s EXTERNAL_VOLUME = '<external_volume>' CATALOG = '<object_store_catalog_integration>' METADATA_FILE_PATH = %s;",
+			l.Table, sqlString(key))
+	case "bigquery":
+		return fmt.Sprintf("CREATE EXTERNAL TABLE %s WITH CONNECTION `<connection>` OPTIONS (format = 'ICEBERG', uris = [%s]);", l.Table, sqlString(l.IcebergMetadata))
+	case "trino":
+		return fmt.Sprintf("CALL iceberg.system.register_table(schema_name => %s, table_name => %s, table_location => %s, metadata_file_name => %s);",
+			sqlString(l.IcebergNamespace), sqlString(l.IcebergTable), sqlString(strings.TrimSuffix(l.Folder, "/")), sqlString(path.Base(l.IcebergMetadata)))
+	case "spark":
+		return fmt.Sprintf("CALL spark_catalog.system.register_table(table => %s, metadata_file => %s);", sqlString(name), sqlString(l.IcebergMetadata))
+	case "athena", "redshift": // both read Iceberg tables the Glue Data Catalog knows
+		input := fmt.Sprintf(`{"Name":%q,"TableType":"EXTERNAL_TABLE","Parameters":{"table_type":"ICEBERG","metadata_location":%q}}`, l.IcebergTable, l.IcebergMetadata)
+		return "aws glue create-table --database-name " + upload.ShellQuote(l.IcebergNamespace) + " --table-input " + upload.ShellQuote(input)
+	}
+	return "-- PostgreSQL has no Iceberg reader: pg_lake, or DuckDB's iceberg_scan, reads the table"
 }

@@ -42,8 +42,8 @@ func TestRoundTrip(t *testing.T) {
 	pgText := psql(t, "SELECT string_agg(concat_ws('|', column2, column3, column4, column5, column6, column7, column8, column9, column10), '#' ORDER BY column1) FROM rt", nil)
 	dir := t.TempDir()
 	for _, name := range preset.Names() {
-		if preset.Check(name, false) != nil {
-			continue // athena reads Parquet only
+		if preset.Check(name, false, false) != nil {
+			continue // athena reads Parquet only; trino and spark Iceberg tables
 		}
 		p, _ := preset.Get(name)
 		for _, comp := range []string{"none", "gzip", "zstd"} {
@@ -194,7 +194,7 @@ func TestParquetLoadStatements(t *testing.T) {
 			t.Errorf("%s: %s lacks %s", loader, s, want)
 		}
 	}
-	if err := preset.Check("postgres", true); err == nil {
+	if err := preset.Check("postgres", true, false); err == nil {
 		t.Error("the postgres preset accepts Parquet")
 	}
 }
