@@ -297,7 +297,9 @@ func (f *fileWriter) Close() error {
 	if err := f.pw.Close(); err != nil {
 		return f.fail(err)
 	}
-	f.enc.stats = fileStats(f.pw.Schema(), f.pw.File().Metadata(), f.enc.Columns)
+	if len(f.enc.Columns) > 0 && f.enc.Columns[0].FieldID != 0 { // a table format's file: its metrics
+		f.enc.stats = fileStats(f.pw.Schema(), f.pw.File().Metadata(), f.enc.Columns)
+	}
 	return nil
 }
 

@@ -19,7 +19,19 @@ type ColumnStats struct {
 	Bounds   bool
 }
 
-// Stats is what the file the encoder wrote holds of each column, once its writer is closed.
+// bounded says whether the column's bounds are kept: not a string's, JSON's or bytea's (which can
+// be as long as the values: copying them would cost what the bound on memory does not allow for),
+// nor a float's (a NaN must not be a bound).
+func (c Column) bounded() bool {
+	switch c.kind {
+	case kindText, kindBytea, kindJSON, kindJSONB, kindFloat32, kindFloat64:
+		return false
+	}
+	return true
+}
+
+// Stats is what the file the encoder wrote holds of each column, once its writer is closed; only
+// for columns with field IDs (a table format's files).
 func (e *Encoder) Stats() []ColumnStats { return e.stats }
 
 // fileStats sums the footer's column chunks over the row groups, column by column.
@@ -42,7 +54,7 @@ func fileStats(schema *parquet.Schema, meta *format.FileMetaData, cols []Column)
 			s.Nulls += md.Statistics.NullCount
 			s.Bytes += md.TotalCompressedSize
 			minV, maxV := md.Statistics.MinValue, md.Statistics.MaxValue
-			if minV == nil || maxV == nil {
+			if minV == nil || maxV == nil || !cols[j].bounded() {
 				continue
 			}
 			leaf, ok := schema.Lookup(paths[j]...)
