@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs: `make demo` and `make test`. Both start their own
 # PostgreSQL and MinIO on loopback (scripts/stack.sh) and stop them afterwards.
-.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed partition-speed image release-snapshot k8s-local man
+.PHONY: build demo test test-unit bench bench-approaches lint faults compare soak speed partition-speed iceberg-speed image release-snapshot k8s-local man
 
 # The VCS stamp (pg2s3 version's revision) and a build date, as the release build has.
 build:
@@ -49,6 +49,9 @@ speed:
 # LIST-partitioned table (docs/speed.md); VALUES=n sets the number of partitions (default 1000).
 partition-speed:
 	scripts/stack.sh run -- scripts/partition-speed.sh 3 $(or $(VALUES),1000)
+
+iceberg-speed:
+	scripts/stack.sh run -- scripts/iceberg-speed.sh 3
 
 # The FROM-scratch image (Containerfile), built offline with podman and checked by its filesystem.
 image:

@@ -159,8 +159,8 @@ func promote(from, to iceberg.Type) (iceberg.Type, error) {
 			return to, nil
 		}
 	}
-	return nil, fmt.Errorf("Iceberg lets a column's type change only from int to long, float to double, " +
-		"or to a decimal of the same scale and a larger precision")
+	return nil, fmt.Errorf("a column's type may change only from int to long, float to double, " +
+		"or to a decimal of the same scale and a larger precision (Iceberg's promotions)")
 }
 
 // sameSchema says whether two schemas have the same fields, IDs included, in order.

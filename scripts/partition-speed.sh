@@ -35,19 +35,7 @@ INSERT INTO pspeed_native SELECT * FROM pspeed_plain;
 VACUUM ANALYZE pspeed_plain, pspeed_native;
 SQL
 fi
-out="$tmp/times"
-servers_cpu() {
-	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } |
-		awk -v hz="$(getconf CLK_TCK)" '$2 == "(postgres)" || $2 == "(minio)" { s += $14 + $15 + $16 + $17 } END { printf "%.2f", s / hz }'
-}
-measure() { # name command...
-	local name="$1" before
-	shift
-	before="$(servers_cpu)"
-	/usr/bin/time -f "$name %e %U %S %M" -o "$tmp/one" bash -c "$*" >/dev/null
-	sleep 0.2
-	echo "$(cat "$tmp/one") $(awk -v a="$(servers_cpu)" -v b="$before" 'BEGIN { printf "%.2f", a - b }')" >>"$out"
-}
+. scripts/lib/measure.sh
 to="s3://$PG2S3_TEST_BUCKET/partition-speed"
 for _ in $(seq 1 "$runs"); do
 	measure ordinary "$bin export -t pspeed_plain --to $to/plain/ --overwrite -Q"
@@ -57,19 +45,4 @@ for _ in $(seq 1 "$runs"); do
 done
 echo "pg2s3 $(git rev-parse --short HEAD): --partition-by p ($values values) against the unpartitioned export of the same rows; $runs runs each, interleaved; medians"
 echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1), MinIO on loopback"
-awk '
-function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-{ k = $1; n[k]++; w[k, n[k]] = $2; c[k, n[k]] = $3 + $4; m[k, n[k]] = $5; s[k, n[k]] = $6 }
-END {
-	printf "%-22s %8s %8s %14s %9s %22s\n", "export", "wall s", "cpu s", "servers cpu s", "rss MiB", "throughput/ordinary"
-	split("ordinary ordinary-partition-by native native-partition-by", names, " ")
-	for (i = 1; i <= n["ordinary"]; i++) bw[i] = w["ordinary", i]
-	base = median(bw, n["ordinary"])
-	for (x = 1; x <= 4; x++) {
-		k = names[x]
-		for (i = 1; i <= n[k]; i++) { ww[i] = w[k, i]; cc[i] = c[k, i]; mm[i] = m[k, i]; ss[i] = s[k, i] }
-		mw = median(ww, n[k])
-		printf "%-22s %8.2f %8.2f %14.2f %9.0f %22.2f\n", k, mw, median(cc, n[k]), median(ss, n[k]), median(mm, n[k]) / 1024, base / mw
-	}
-}' "$out"
+report ordinary ordinary-partition-by native native-partition-by
