@@ -32,7 +32,7 @@ bench:
 bench-approaches:
 	scripts/stack.sh run -- scripts/bench.sh
 
-# HEAD against an earlier revision, side by side on one table (make compare REV=3eb1df6).
+# HEAD against an earlier revision, side by side on one table: one object, stdout, many objects (make compare REV=3eb1df6).
 compare:
 	scripts/stack.sh run -- scripts/compare-rev.sh $(REV)
 

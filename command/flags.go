@@ -477,7 +477,7 @@ func parquetOptions(c *cli.Context) (*columnar.Options, error) {
 			return nil, flagError("preset", name, err)
 		}
 		if err := preset.Check(name, true, c.String("table-format") == "iceberg"); err != nil {
-			return nil, flagError("preset", name, err)
+			return nil, presetError(name, err)
 		}
 	}
 	if c.IsSet("force-not-null") {
@@ -523,7 +523,7 @@ func csvOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
 			return o, comp, flagError("preset", name, err)
 		}
 		if err := preset.Check(name, false, false); err != nil {
-			return o, comp, flagError("preset", name, err)
+			return o, comp, presetError(name, err)
 		}
 		if !c.IsSet("header") {
 			o.Header = p.Header
@@ -538,4 +538,12 @@ func csvOptions(c *cli.Context) (copyout.Options, engine.Compression, error) {
 		return o, comp, usagef("--print-load-sql needs --preset")
 	}
 	return o, comp, nil
+}
+
+// presetError words a loader that cannot read what the run writes; the library names no flag.
+func presetError(name string, err error) error {
+	if errors.Is(err, preset.ErrIcebergOnly) {
+		return usagef("--preset %s: %v: give --table-format iceberg", name, err)
+	}
+	return flagError("preset", name, err)
 }

@@ -28,8 +28,8 @@ func (c *Config) icebergNamespace(t *Table) string {
 }
 
 // openIcebergTables reads each table's Iceberg table (or prepares a new one) before anything is
-// exported: a table whose columns changed is refused now, and the field IDs the files carry are
-// the table's.
+// exported: a column type change Iceberg does not allow is refused now, and the field IDs the
+// files carry are those of the schema the run commits.
 func (p *Plan) openIcebergTables(ctx context.Context) error {
 	for _, t := range p.tables {
 		ns := p.cfg.icebergNamespace(t)

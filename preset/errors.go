@@ -11,4 +11,4 @@ var ErrNoParquetReader = errors.New("PostgreSQL has no built-in Parquet reader: 
 	"or load the Parquet files with an extension (pg_parquet, parquet_fdw) or through DuckDB")
 
 // ErrIcebergOnly is a reader of Iceberg tables (trino, spark) for files that are not one.
-var ErrIcebergOnly = errors.New("reads pg2s3's output as Iceberg tables: give --table-format iceberg")
+var ErrIcebergOnly = errors.New("reads pg2s3's output as Iceberg tables only")

@@ -23,10 +23,10 @@
 //     or LazySimpleSerDe, which reads no quoting at all; Parquet keeps NULLs and types. The
 //     statement is CREATE EXTERNAL TABLE over the table's folder with its columns' types (from the
 //     export's manifest), with PARTITIONED BY and MSCK REPAIR TABLE for partitioned exports.
-//   - trino, spark: Iceberg tables only (--table-format iceberg): register_table on the metadata
+//   - trino, spark: Iceberg tables only: register_table on the metadata
 //     file the run committed.
 //
-// With --table-format iceberg every loader's statement reads the Iceberg table, not the files:
+// For Iceberg tables every loader's statement reads the table, not the files:
 // DuckDB's iceberg_scan, ClickHouse's icebergS3, Snowflake's CREATE ICEBERG TABLE on the metadata
 // file, BigQuery's external ICEBERG table, Trino's and Spark's register_table, and for Athena and
 // Redshift Spectrum the Glue table that points at the metadata file.
@@ -109,7 +109,7 @@ type Load struct {
 	Columns []Column
 	// Partitions names the partition levels, in order.
 	Partitions []string
-	// IcebergMetadata, for an Iceberg table (--table-format iceberg), is its metadata file as the
+	// IcebergMetadata, for an Iceberg table, is its metadata file as the
 	// run committed it: the statement reads the table, not the files. IcebergNamespace and
 	// IcebergTable name it, Folder is its location.
 	IcebergMetadata, IcebergNamespace, IcebergTable string
