@@ -62,7 +62,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"iceberg to a key", []string{"export", "-t", "a", "--to", "s3://bkt/k", "--table-format", "iceberg"}, "an Iceberg table is a folder of a prefix"},
 		{"iceberg of a query", []string{"export", "-c", "SELECT 1", "--to", "s3://bkt/p/", "--table-format", "iceberg"}, "a query exports one result"},
 		{"iceberg with a template", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--key-template", "{table}.parquet"}, "leave --key-template unset"},
-		{"iceberg partitioned by an expression", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "d=date_trunc('day', at)"}, "partitioned by its columns' values (identity): give a column"},
+		{"iceberg partitioned by an expression", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "d=date_trunc('day', at)"}, "give COLUMN or day(COLUMN)"},
 		{"iceberg without partition columns", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--partition-by", "k", "--partition-drop-columns"}, "keeps the partition columns in the files"},
 		{"trino without iceberg", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--format", "parquet", "--preset", "trino"}, "--preset trino: reads pg2s3's output as Iceberg tables only: give --table-format iceberg"},
 		{"load sql of iceberg", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--preset", "duckdb", "--print-load-sql"}, "it is printed after the run"},

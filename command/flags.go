@@ -131,7 +131,7 @@ func runGroup() group {
 		str("key-template", "", "object keys under the prefix: {schema} {table} {chunk:05} {split:03} {partition} "+
 			"(with --partition-by, {partition}/ follows the table's folder; with parquet, .parquet ends it)", engine.DefaultTemplate, "PG2S3_KEY_TEMPLATE"),
 		&cli.GenericFlag{Name: "partition-by", Value: &multiValue{}, EnvVars: []string{"PG2S3_PARTITION_BY"},
-			Usage: "Hive-style partitions: a `COLUMN` or NAME=EXPRESSION, one level per use (repeatable; not split at commas)"},
+			Usage: "Hive-style partitions: a `COLUMN`, year|month|day|hour(COLUMN), or NAME=EXPRESSION, one level per use (repeatable; not split at commas)"},
 		boolean("partition-drop-columns", "", "leave the --partition-by columns out of the data (Hive's convention)", "PG2S3_PARTITION_DROP_COLUMNS"),
 		str("max-partitions", "", "refuse a run with more than `N` partition values (planner's estimate, then actual count)",
 			fmt.Sprint(engine.DefaultMaxPartitions), "PG2S3_MAX_PARTITIONS"),

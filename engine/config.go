@@ -429,8 +429,9 @@ func (c *Config) checkTableFormat() error {
 		return bad("keeps the partition columns in the files: an engine reads a column from the files, and the partition from the manifests")
 	}
 	for _, p := range c.PartitionBy {
-		if p.Column == "" {
-			return &ConfigError{Name: "PartitionBy", Value: p.Name + "=" + p.Expr, Reason: "an Iceberg table is partitioned by its columns' values (identity): give a column"}
+		if p.Column == "" && p.Transform == "" {
+			return &ConfigError{Name: "PartitionBy", Value: p.Name + "=" + p.Expr,
+				Reason: "an Iceberg table is partitioned by a column, or year, month, day or hour of one: give COLUMN or day(COLUMN)"}
 		}
 	}
 	return nil

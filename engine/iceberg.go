@@ -34,11 +34,15 @@ func (p *Plan) openIcebergTables(ctx context.Context) error {
 	for _, t := range p.tables {
 		ns := p.cfg.icebergNamespace(t)
 		loc := p.cfg.To.S3.Join(keyName(ns) + "/" + keyName(t.Name) + "/")
-		var parts []string // the partition columns, by their names in the files
+		var parts []lakehouse.PartitionField // by the columns' names in the files
 		for _, level := range p.cfg.PartitionBy {
+			source, transform := level.Column, "identity"
+			if level.Transform != "" {
+				source, transform = level.Source, level.Transform
+			}
 			for _, c := range t.Parquet {
-				if strings.ToLower(c.Name) == level.Column {
-					parts = append(parts, c.Name)
+				if strings.ToLower(c.Name) == source {
+					parts = append(parts, lakehouse.PartitionField{Name: level.Name, Source: c.Name, Transform: transform})
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"strconv"
@@ -315,4 +316,77 @@ func TestIcebergPartitions(t *testing.T) {
 	if files != 20 || len(seen) != 20 {
 		t.Errorf("%d files over %d partitions, want 20 of each (4 regions, NULL included, x 5 days)", files, len(seen))
 	}
+}
+
+// Iceberg's time transforms, computed by the server whatever its session's TimeZone (New York
+// here): every file's year, month, day or hour in its manifest is the transform of each of its
+// rows' values, as hyparquet reads them from the file, before 1970 and across day boundaries too
+// (a millisecond before them at most: the reader's JavaScript dates hold milliseconds).
+func TestIcebergTimeTransforms(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS icetime CASCADE; CREATE SCHEMA icetime;
+		CREATE TABLE icetime.t AS SELECT g AS id, timestamptz '1969-12-30 22:30:00.5+00' + g * interval '97 minutes 13.25 seconds' AS at,
+			date '1969-11-25' + g * 3 AS d, timestamp '1969-12-31 23:59:59.999' + g * interval '1 hour' AS wall
+		FROM generate_series(0, 300) g;`)
+	for _, tt := range []struct {
+		by   []string
+		unit map[string]string // partition field: year, month, day or hour
+	}{
+		{[]string{"day(at)", "month(d)"}, map[string]string{"at_day": "day", "d_month": "month"}},
+		{[]string{"hour(wall)", "year(at)"}, map[string]string{"wall_hour": "hour", "at_year": "year"}},
+	} {
+		prefix := testenv.Prefix(t, client, bucket)
+		cfg := config(t, prefix)
+		cfg.Tables, cfg.Parquet, cfg.TableFormat = []string{"icetime.t"}, &columnar.Options{}, "iceberg"
+		cfg.Conn.Session.TimeZone = "America/New_York"
+		for _, s := range tt.by {
+			p, err := ParsePartition(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.PartitionBy = append(cfg.PartitionBy, p)
+		}
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatalf("%v: %v", tt.by, err)
+		}
+		got := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"icetime/t")
+		if len(got.Rows) != 301 {
+			t.Errorf("%v: the reader sees %d rows, want 301", tt.by, len(got.Rows))
+		}
+		files := 0
+		for _, man := range got.Manifests {
+			for _, e := range man.Entries {
+				files++
+				for field, unit := range tt.unit {
+					want, _ := e.Partition[field].(json.Number).Int64()
+					for _, v := range e.RowValues[field] {
+						ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(v))
+						if err != nil {
+							t.Fatalf("%s: a row's %s is %v", e.Path, field, v)
+						}
+						if got := transform(unit, ts); got != want {
+							t.Errorf("%s: %s is %d in the manifest; a row holds %s, whose %s is %d", e.Path, field, want, ts, unit, got)
+						}
+					}
+				}
+			}
+		}
+		if files < 10 {
+			t.Errorf("%v: %d files, want one per partition (more than 10)", tt.by, files)
+		}
+	}
+}
+
+// transform is Iceberg's year, month, day or hour transform of a UTC time, as its spec defines it.
+func transform(unit string, ts time.Time) int64 {
+	ts = ts.UTC()
+	switch unit {
+	case "year":
+		return int64(ts.Year() - 1970)
+	case "month":
+		return int64((ts.Year()-1970)*12 + int(ts.Month()) - 1)
+	case "day":
+		return int64(math.Floor(float64(ts.Unix()) / 86400))
+	}
+	return int64(math.Floor(float64(ts.Unix()) / 3600))
 }

@@ -18,20 +18,49 @@ type Partition struct {
 	// Column is the bare column the expression is, "" for another expression: a table without it
 	// is refused by name, and DropColumns leaves it out of the data.
 	Column string
+	// Transform, for a time transform of a column (year, month, day or hour of Source), is its
+	// name: Expr computes it as Iceberg's spec defines it (the years, months, days or hours from
+	// 1970-01-01 00:00 UTC; a timestamp's wall time is taken as UTC).
+	Transform, Source string
+}
+
+var timeTransform = regexp.MustCompile(`^(?i)(year|month|day|hour)\(\s*([A-Za-z_][A-Za-z0-9_$]*)\s*\)$`)
+
+// transformSQL computes a time transform of a date, timestamp or timestamptz column in SQL,
+// whatever the session's TimeZone: extract(epoch) is a timestamptz's seconds from the epoch, and a
+// timestamp's or a date's wall time taken as UTC, which is what Iceberg's transforms count from.
+// Whole seconds: no boundary is inside a second.
+func transformSQL(transform, column string) string {
+	epoch := "pg_catalog.floor(pg_catalog.date_part('epoch', " + copyout.QuoteIdent(column) + "))"
+	wall := "(pg_catalog.to_timestamp(" + epoch + ") AT TIME ZONE 'UTC')"
+	switch transform {
+	case "hour":
+		return "pg_catalog.floor(" + epoch + " / 3600)::int"
+	case "day":
+		return "pg_catalog.floor(" + epoch + " / 86400)::int"
+	case "month":
+		return "((pg_catalog.date_part('year', " + wall + ")::int - 1970) * 12 + pg_catalog.date_part('month', " + wall + ")::int - 1)"
+	}
+	return "(pg_catalog.date_part('year', " + wall + ")::int - 1970)"
 }
 
 var simpleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_$]*$`)
 
-// ParsePartition reads one PartitionBy level: a column name, or NAME=EXPRESSION.
+// ParsePartition reads one PartitionBy level: a column name, a time transform of a column
+// (year(col), month(col), day(col), hour(col): its level is named col_day), or NAME=EXPRESSION.
 func ParsePartition(s string) (Partition, error) {
 	s = strings.TrimSpace(s)
+	if m := timeTransform.FindStringSubmatch(s); m != nil {
+		tf, col := strings.ToLower(m[1]), strings.ToLower(m[2])
+		return Partition{Name: col + "_" + tf, Expr: transformSQL(tf, col), Transform: tf, Source: col}, nil
+	}
 	if simpleName.MatchString(s) {
 		return Partition{Name: strings.ToLower(s), Expr: s, Column: strings.ToLower(s)}, nil
 	}
 	name, expr, ok := strings.Cut(s, "=")
 	name, expr = strings.TrimSpace(name), strings.TrimSpace(expr)
 	if !ok || !simpleName.MatchString(name) || expr == "" {
-		return Partition{}, errors.New("want a column name, or NAME=EXPRESSION (NAME of letters, digits and _)")
+		return Partition{}, errors.New("want a column name, year(COLUMN), month(COLUMN), day(COLUMN), hour(COLUMN), or NAME=EXPRESSION (NAME of letters, digits and _)")
 	}
 	if _, err := copyout.CheckQuery(expr); err != nil || strings.Contains(expr, ";") {
 		return Partition{}, errors.New("the expression must be one SQL expression")

@@ -8,14 +8,16 @@ func TestParsePartition(t *testing.T) {
 	for in, want := range map[string]Partition{
 		"order_date": {Name: "order_date", Expr: "order_date", Column: "order_date"},
 		"month=date_trunc('month', created_at)::date": {Name: "month", Expr: "date_trunc('month', created_at)::date"},
-		"d = day": {Name: "d", Expr: "day", Column: "day"},
+		"d = day":         {Name: "d", Expr: "day", Column: "day"},
+		"day(created_at)": {Name: "created_at_day", Expr: transformSQL("day", "created_at"), Transform: "day", Source: "created_at"},
+		"Month( At )":     {Name: "at_month", Expr: transformSQL("month", "at"), Transform: "month", Source: "at"},
 	} {
 		got, err := ParsePartition(in)
 		if err != nil || got != want {
 			t.Errorf("ParsePartition(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "lower(x)", "1x=a", "m=", "a=b; DROP TABLE t"} {
+	for _, bad := range []string{"", "lower(x)", "1x=a", "m=", "a=b; DROP TABLE t", "week(at)", "day(a, b)", "day()"} {
 		if p, err := ParsePartition(bad); err == nil {
 			t.Errorf("ParsePartition(%q) = %+v, want an error", bad, p)
 		}

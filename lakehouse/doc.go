@@ -22,7 +22,8 @@
 //   - The schema evolves with the export's columns in the commit that writes their data (see
 //     evolve).
 //
-//   - Identity partitions on columns, with partition evolution (see partitionSpec, withSpec).
+//   - Partitions by a column's value or its year, month, day or hour, with partition evolution
+//     (see partitionSpec, withSpec).
 //
-// Not yet: time transforms, identifier fields, a REST catalog.
+// Not yet: bucket and truncate, identifier fields, a REST catalog.
 package lakehouse

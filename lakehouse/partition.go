@@ -10,23 +10,48 @@ import (
 	"github.com/apache/iceberg-go"
 )
 
-// partitionSpec is the spec of a table partitioned by the columns named (identity transforms), with
-// field IDs from 1000 on, after lastID, the table's last partition field ID (999 for none).
-func partitionSpec(schema *iceberg.Schema, columns []string, lastID int) (iceberg.PartitionSpec, error) {
-	fields := make([]iceberg.PartitionField, len(columns))
-	for i, name := range columns {
-		f, ok := schema.FindFieldByName(name)
+// PartitionField is a level of a table's partitioning: Transform (identity, year, month, day or
+// hour) of the column Source, named Name.
+type PartitionField struct{ Name, Source, Transform string }
+
+var transforms = map[string]iceberg.Transform{
+	"identity": iceberg.IdentityTransform{}, "year": iceberg.YearTransform{}, "month": iceberg.MonthTransform{},
+	"day": iceberg.DayTransform{}, "hour": iceberg.HourTransform{},
+}
+
+// partitionSpec is the spec of a table partitioned by fields, with field IDs after lastID, the
+// table's last partition field ID (999 for none).
+func partitionSpec(schema *iceberg.Schema, fields []PartitionField, lastID int) (iceberg.PartitionSpec, error) {
+	out := make([]iceberg.PartitionField, len(fields))
+	for i, pf := range fields {
+		f, ok := schema.FindFieldByName(pf.Source)
 		if !ok {
-			return iceberg.PartitionSpec{}, fmt.Errorf("partition column %q is not a column of the table", name)
+			return iceberg.PartitionSpec{}, fmt.Errorf("partition column %q is not a column of the table", pf.Source)
 		}
-		switch f.Type.(type) {
-		case iceberg.Int32Type, iceberg.Int64Type, iceberg.StringType, iceberg.DateType, iceberg.BooleanType:
-		default:
-			return iceberg.PartitionSpec{}, fmt.Errorf("partition column %q is of type %s: identity partitions are written for int, long, string, date and boolean columns", name, f.Type)
+		tf, ok := transforms[pf.Transform]
+		if !ok {
+			return iceberg.PartitionSpec{}, fmt.Errorf("partition transform %q (want identity, year, month, day or hour)", pf.Transform)
 		}
-		fields[i] = iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: lastID + 1 + i, Name: name, Transform: iceberg.IdentityTransform{}}
+		if !partitionable(pf.Transform, f.Type) {
+			return iceberg.PartitionSpec{}, fmt.Errorf("partition column %q is of type %s: %s partitions are written for %s columns",
+				pf.Source, f.Type, pf.Transform, map[bool]string{true: "int, long, string, date and boolean", false: "date, timestamp and timestamptz (hour: not date)"}[pf.Transform == "identity"])
+		}
+		out[i] = iceberg.PartitionField{SourceIDs: []int{f.ID}, FieldID: lastID + 1 + i, Name: pf.Name, Transform: tf}
 	}
-	return iceberg.NewPartitionSpec(fields...), nil
+	return iceberg.NewPartitionSpec(out...), nil
+}
+
+// partitionable says whether pg2s3 writes a transform of a column of type t.
+func partitionable(transform string, t iceberg.Type) bool {
+	switch t.(type) {
+	case iceberg.Int32Type, iceberg.Int64Type, iceberg.StringType, iceberg.BooleanType:
+		return transform == "identity"
+	case iceberg.DateType:
+		return transform != "hour"
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+		return transform != "identity"
+	}
+	return false
 }
 
 // partitionValues are a file's partition values, typed for its spec, from their text (PostgreSQL's
@@ -45,7 +70,17 @@ func partitionValues(schema *iceberg.Schema, spec iceberg.PartitionSpec, texts [
 		typ, _ := schema.FindTypeByID(pf.SourceID())
 		var v any
 		var err error
+		if _, identity := pf.Transform.(iceberg.IdentityTransform); !identity { // an int the server computed
+			var n int64
+			n, err = strconv.ParseInt(s, 10, 32)
+			v = int32(n)
+			if _, day := pf.Transform.(iceberg.DayTransform); day {
+				v = iceberg.Date(n)
+			}
+			typ = nil
+		}
 		switch typ.(type) {
+		case nil:
 		case iceberg.Int32Type:
 			var n int64
 			n, err = strconv.ParseInt(s, 10, 32)

@@ -30,11 +30,11 @@ type Table struct {
 	Snapshot int64
 
 	io     s3IO
-	meta   *metadata       // the current metadata, or the new table's (not written until Commit)
-	want   *iceberg.Schema // the export's columns
-	parts  []string        // the columns the table is partitioned by (identity)
-	schema *iceberg.Schema // the schema the run writes: the current one, or how it evolves
-	lastID int             // the table's last column ID, with the run's new columns
+	meta   *metadata        // the current metadata, or the new table's (not written until Commit)
+	want   *iceberg.Schema  // the export's columns
+	parts  []PartitionField // how the table is partitioned
+	schema *iceberg.Schema  // the schema the run writes: the current one, or how it evolves
+	lastID int              // the table's last column ID, with the run's new columns
 }
 
 // File is a data file of a run: a Parquet object and what it holds.
@@ -52,7 +52,7 @@ type File struct {
 // column the field IDs the table's schema has for it (columnar writes them into the Parquet
 // files). A table whose columns differ evolves (see evolve), when the run commits.
 func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string,
-	cols []columnar.Column, partitionBy []string) (*Table, error) {
+	cols []columnar.Column, partitionBy []PartitionField) (*Table, error) {
 	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}, parts: partitionBy}
 	want, err := Schema(cols)
 	if err != nil {

@@ -104,14 +104,17 @@ if (current) {
       lower: kv(e.data_file.lower_bounds, hex), upper: kv(e.data_file.upper_bounds, hex),
       partition: e.data_file.partition, rowValues: {},
     }))
-    // The values the file's rows hold of each partition column (identity partitions: the
-    // partition field is named after its column), read from the file itself.
+    // The values the file's rows hold of each partition field's source column, read from the file
+    // itself (by the default spec's source IDs).
+    const spec = metadata['partition-specs'].find(p => p['spec-id'] === metadata['default-spec-id'])
+    const schemaFields = metadata.schemas.find(x => x['schema-id'] === metadata['current-schema-id']).fields
+    const source = Object.fromEntries((spec?.fields ?? []).map(f => [f.name, schemaFields.find(c => c.id === f['source-id'])?.name]))
     for (const e of entries) {
       if (e.status === 2 || Object.keys(e.partition ?? {}).length === 0) continue
       const file = await asyncBufferFromUrl({ url: s3(e.path) })
       const rows = await parquetReadObjects({ file, compressors })
       const plain = v => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v ?? null)
-      for (const name of Object.keys(e.partition)) e.rowValues[name] = [...new Set(rows.map(r => plain(r[name])))]
+      for (const name of Object.keys(e.partition)) e.rowValues[name] = [...new Set(rows.map(r => plain(r[source[name]])))]
     }
     manifests.push({ path: m.manifest_path, entries })
   }
