@@ -139,16 +139,22 @@ func (e *LeftoverError) Error() string { return e.Err.Error() }
 func (e *LeftoverError) Unwrap() error { return e.Err }
 
 // IcebergCommitError is a run whose Iceberg commits stopped after some tables were committed:
-// those tables hold the run's files now, which stay; the others were not changed.
+// those tables hold the run's files now, which stay; the others were not changed, and their files
+// were deleted (Left: those that could not be).
 type IcebergCommitError struct {
 	Committed []string // the tables committed
 	Table     string   // the table whose commit failed
 	Err       error
+	Left      []string // data files no table names, which could not be deleted
 }
 
 func (e *IcebergCommitError) Error() string {
-	return fmt.Sprintf("committing Iceberg table %s: %v (the tables committed before it keep this run's files: %s)",
-		e.Table, e.Err, strings.Join(e.Committed, ", "))
+	msg := fmt.Sprintf("committing Iceberg table %s: %v (the tables committed before it keep this run's files: %s; "+
+		"the files of the others were deleted", e.Table, e.Err, strings.Join(e.Committed, ", "))
+	if len(e.Left) > 0 {
+		msg += fmt.Sprintf(", but for %d, still there: %s", len(e.Left), strings.Join(e.Left, " "))
+	}
+	return msg + ")"
 }
 
 func (e *IcebergCommitError) Unwrap() error { return e.Err }

@@ -77,31 +77,50 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		if t == nil || t.iceberg == nil {
 			continue
 		}
-		var files []lakehouse.File
-		for _, o := range m.Objects {
-			if o.Table == mt.Name {
-				f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats}
-				for _, v := range o.Partition {
-					f.Partition = append(f.Partition, v.Value)
-				}
-				files = append(files, f)
-			}
-		}
-		got, err := t.iceberg.Commit(ctx, files, summary)
+		got, err := t.iceberg.Commit(ctx, c.files(m, mt.Name), summary)
 		var hint *lakehouse.HintError
 		if err != nil && !errors.As(err, &hint) {
 			if len(done) == 0 {
-				return err
+				return err // nothing is committed: the run fails, and its files are deleted
 			}
-			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err}
+			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err, Left: c.deleteAfter(ctx, m, i)}
 		}
 		mt.Iceberg = &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}
 		done = append(done, mt.Name)
 		if err != nil {
-			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err}
+			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err, Left: c.deleteAfter(ctx, m, i+1)}
 		}
 	}
 	return nil
+}
+
+// files are the data files of the manifest's table name.
+func (c icebergCommitter) files(m *Manifest, name string) []lakehouse.File {
+	var files []lakehouse.File
+	for _, o := range m.Objects {
+		if o.Table == name {
+			f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats}
+			for _, v := range o.Partition {
+				f.Partition = append(f.Partition, v.Value)
+			}
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+// deleteAfter deletes the files of the manifest's tables from the i-th on, which no commit names
+// (the run stopped before them), and returns those it could not delete.
+func (c icebergCommitter) deleteAfter(ctx context.Context, m *Manifest, i int) []string {
+	var left []string
+	for _, mt := range m.Tables[i:] {
+		for _, f := range c.files(m, mt.Name) {
+			if err := c.r.delete(ctx, Object{URL: f.URL}); err != nil {
+				left = append(left, f.URL)
+			}
+		}
+	}
+	return left
 }
 
 func (c icebergCommitter) undo(context.Context) error { return nil }

@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -389,4 +391,43 @@ func transform(unit string, ts time.Time) int64 {
 		return int64(math.Floor(float64(ts.Unix()) / 86400))
 	}
 	return int64(math.Floor(float64(ts.Unix()) / 3600))
+}
+
+// A run whose Iceberg commits stop between two tables (the store refuses the second table's
+// metadata file): the first table holds the run's files and reads back whole; the second is not
+// created and its files are deleted; no manifest is written; the error says which is which.
+func TestIcebergCommitStopsBetweenTables(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS icefail CASCADE; CREATE SCHEMA icefail;
+		CREATE TABLE icefail.a AS SELECT g AS id FROM generate_series(1, 1000) g;
+		CREATE TABLE icefail.b AS SELECT g AS id FROM generate_series(1, 1000) g;`)
+	prefix := testenv.Prefix(t, client, bucket)
+	proxy := newS3Proxy(t)
+	proxy.fault = func(w http.ResponseWriter, r *http.Request, kind string, _, _ int) bool {
+		if kind == "PutObject" && strings.HasSuffix(r.URL.Path, "/icefail/b/metadata/v1.metadata.json") {
+			s3Error(w, r, http.StatusForbidden, "AccessDenied", "fault: denied")
+			return true
+		}
+		return false
+	}
+	cfg := config(t, prefix)
+	cfg.S3Client, cfg.S3.Endpoint = nil, proxy.URL
+	cfg.Schemas, cfg.Parquet, cfg.TableFormat = []string{"icefail"}, &columnar.Options{}, "iceberg"
+	_, err := Run(context.Background(), cfg)
+	var ie *IcebergCommitError
+	if !errors.As(err, &ie) || !slices.Equal(ie.Committed, []string{`"icefail"."a"`}) || ie.Table != `"icefail"."b"` || len(ie.Left) > 0 {
+		t.Fatalf("the run: %v, want an IcebergCommitError: a committed, b not, nothing left", err)
+	}
+	if got := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"icefail/a"); got.Version != "v1" || len(got.Rows) != 1000 {
+		t.Errorf("table a: %s with %d rows, want v1 with 1000", got.Version, len(got.Rows))
+	}
+	if keys := testenv.ListKeys(t, client, bucket, prefix+"icefail/b/data/"); len(keys) > 0 {
+		t.Errorf("table b's files are still there: %q", keys)
+	}
+	if keys := testenv.ListKeys(t, client, bucket, prefix+"icefail/b/metadata/v"); len(keys) > 0 {
+		t.Errorf("table b has metadata: %q", keys)
+	}
+	if keys := testenv.ListKeys(t, client, bucket, prefix+"manifest.json"); len(keys) > 0 {
+		t.Errorf("the run's manifest was written: %q", keys)
+	}
 }
