@@ -11,7 +11,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress/gzip"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/parquet-go/parquet-go/encoding"
 )
 
@@ -34,11 +33,14 @@ const DefaultRowGroupSize = 32 << 20
 // Codecs are the accepted values of Options.Codec.
 var Codecs = []string{"zstd", "snappy", "gzip", "none"}
 
+// zstdFastest is shared by every file: its pools keep an encoder per concurrent writer.
+var zstdFastest = &zstdCodec{}
+
 // codec returns the Parquet codec for name ("" is zstd), or nil when the name is unknown.
 func codec(name string) compress.Codec {
 	switch name {
 	case "", "zstd":
-		return &zstd.Codec{Level: zstd.SpeedFastest}
+		return zstdFastest
 	case "snappy":
 		return &snappy.Codec{}
 	case "gzip":
