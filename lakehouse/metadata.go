@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/apache/iceberg-go"
+	"github.com/google/uuid"
 )
 
 // metadata is a table's metadata file (format version 2), kept as read: pg2s3 changes the fields
@@ -51,7 +52,7 @@ func newMetadata(location string, s *iceberg.Schema) (*metadata, error) {
 	m := &metadata{raw: map[string]json.RawMessage{}}
 	err := m.set(map[string]any{
 		"format-version":        2,
-		"table-uuid":            newUUID(),
+		"table-uuid":            uuid.NewString(),
 		"location":              location,
 		"last-sequence-number":  0,
 		"last-updated-ms":       nowMillis(),
@@ -96,38 +97,66 @@ func (m *metadata) list(k string) ([]json.RawMessage, error) {
 	return l, nil
 }
 
+// find is the first entry of the list field k that match accepts, decoded; nil for none.
+func find[T any](m *metadata, k string, match func(*T) bool) (*T, error) {
+	entries, err := m.list(k)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range entries {
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("metadata %s: %w", k, err)
+		}
+		if match(v) {
+			return v, nil
+		}
+	}
+	return nil, nil
+}
+
+// nextID is one more than the largest id field of the list field k's entries (0 for none): the
+// ID of an entry added to it.
+func (m *metadata) nextID(k, id string) (int, error) {
+	entries, err := m.list(k)
+	if err != nil {
+		return 0, err
+	}
+	next := 0
+	for _, b := range entries {
+		var fields map[string]json.RawMessage
+		var n int
+		if err := json.Unmarshal(b, &fields); err != nil || json.Unmarshal(fields[id], &n) != nil {
+			return 0, fmt.Errorf("metadata %s: an entry without its %s", k, id)
+		}
+		next = max(next, n+1)
+	}
+	return next, nil
+}
+
+// number is the integer field k, or def when it is missing or not a number.
+func (m *metadata) number(k string, def int64) int64 {
+	n := def
+	if json.Unmarshal(m.raw[k], &n) != nil {
+		return def
+	}
+	return n
+}
+
 func (m *metadata) currentSchema() (*iceberg.Schema, error) {
 	var id int
 	if err := json.Unmarshal(m.raw["current-schema-id"], &id); err != nil {
 		return nil, fmt.Errorf("current-schema-id: %w", err)
 	}
-	schemas, err := m.list("schemas")
-	if err != nil {
-		return nil, err
+	s, err := find(m, "schemas", func(s *iceberg.Schema) bool { return s.ID == id })
+	if err == nil && s == nil {
+		err = fmt.Errorf("the current schema %d is not among the metadata's schemas", id)
 	}
-	for _, b := range schemas {
-		var s iceberg.Schema
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("metadata schemas: %w", err)
-		}
-		if s.ID == id {
-			return &s, nil
-		}
-	}
-	return nil, fmt.Errorf("the current schema %d is not among the metadata's schemas", id)
+	return s, err
 }
 
-func (m *metadata) currentSchemaID() int {
-	var id int
-	json.Unmarshal(m.raw["current-schema-id"], &id)
-	return id
-}
-
-func (m *metadata) lastColumnID() int {
-	var id int
-	json.Unmarshal(m.raw["last-column-id"], &id)
-	return id
-}
+func (m *metadata) currentSchemaID() int { return int(m.number("current-schema-id", 0)) }
+func (m *metadata) lastColumnID() int    { return int(m.number("last-column-id", 0)) }
 
 // withSchema is the metadata with s as its current schema (added, with the next schema ID, unless
 // the current one has the same fields) and lastID as its last column ID.
@@ -143,15 +172,9 @@ func (m *metadata) withSchema(s *iceberg.Schema, lastID int) (*metadata, error) 
 	if err != nil {
 		return nil, err
 	}
-	next := 0
-	for _, b := range schemas {
-		var id struct {
-			ID int `json:"schema-id"`
-		}
-		if err := json.Unmarshal(b, &id); err != nil {
-			return nil, fmt.Errorf("metadata schemas: %w", err)
-		}
-		next = max(next, id.ID+1)
+	next, err := m.nextID("schemas", "schema-id")
+	if err != nil {
+		return nil, err
 	}
 	n := &metadata{raw: maps.Clone(m.raw), LastSequenceNumber: m.LastSequenceNumber}
 	return n, n.set(map[string]any{
@@ -162,13 +185,7 @@ func (m *metadata) withSchema(s *iceberg.Schema, lastID int) (*metadata, error) 
 }
 
 // currentSnapshotID is the current snapshot's ID, or 0.
-func (m *metadata) currentSnapshotID() int64 {
-	var id *int64
-	if json.Unmarshal(m.raw["current-snapshot-id"], &id) != nil || id == nil || *id < 0 {
-		return 0
-	}
-	return *id
-}
+func (m *metadata) currentSnapshotID() int64 { return max(m.number("current-snapshot-id", 0), 0) }
 
 // currentSnapshot is the current snapshot, or nil.
 func (m *metadata) currentSnapshot() (*snapshot, error) {
@@ -176,20 +193,11 @@ func (m *metadata) currentSnapshot() (*snapshot, error) {
 	if id == 0 {
 		return nil, nil
 	}
-	snaps, err := m.list("snapshots")
-	if err != nil {
-		return nil, err
+	s, err := find(m, "snapshots", func(s *snapshot) bool { return s.ID == id })
+	if err == nil && s == nil {
+		err = errors.New("the current snapshot is not among the metadata's snapshots")
 	}
-	for _, b := range snaps {
-		var s snapshot
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("metadata snapshots: %w", err)
-		}
-		if s.ID == id {
-			return &s, nil
-		}
-	}
-	return nil, errors.New("the current snapshot is not among the metadata's snapshots")
+	return s, err
 }
 
 // summaryCounts are a snapshot's data files, records and bytes.
@@ -266,9 +274,7 @@ func (m *metadata) withSnapshot(snap snapshot, prevLocation string) (*metadata, 
 		"last-updated-ms":      now,
 	}
 	if prevLocation != "" {
-		var last int64
-		json.Unmarshal(m.raw["last-updated-ms"], &last)
-		vals["metadata-log"] = append(metaLog, mustJSON(map[string]any{"timestamp-ms": last, "metadata-file": prevLocation}))
+		vals["metadata-log"] = append(metaLog, mustJSON(map[string]any{"timestamp-ms": m.number("last-updated-ms", 0), "metadata-file": prevLocation}))
 	}
 	return next, next.set(vals)
 }

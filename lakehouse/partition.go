@@ -1,7 +1,6 @@
 package lakehouse
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strconv"
@@ -108,20 +107,7 @@ func partitionValues(schema *iceberg.Schema, spec iceberg.PartitionSpec, texts [
 
 // findSpec is the table's spec equal to spec (its fields' sources, transforms and names), if any.
 func (m *metadata) findSpec(spec iceberg.PartitionSpec) (*iceberg.PartitionSpec, error) {
-	specs, err := m.list("partition-specs")
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range specs {
-		var s iceberg.PartitionSpec
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil, fmt.Errorf("metadata partition-specs: %w", err)
-		}
-		if sameSpec(s, spec) {
-			return &s, nil
-		}
-	}
-	return nil, nil
+	return find(m, "partition-specs", func(s *iceberg.PartitionSpec) bool { return sameSpec(*s, spec) })
 }
 
 func sameSpec(a, b iceberg.PartitionSpec) bool {
@@ -137,11 +123,7 @@ func sameSpec(a, b iceberg.PartitionSpec) bool {
 	return true
 }
 
-func (m *metadata) lastPartitionID() int {
-	id := 999
-	json.Unmarshal(m.raw["last-partition-id"], &id)
-	return id
-}
+func (m *metadata) lastPartitionID() int { return int(m.number("last-partition-id", 999)) }
 
 // withSpec is the metadata with spec as its default spec: the table's equal spec, or spec added
 // with the next spec ID. It returns the spec with its ID.
@@ -152,9 +134,7 @@ func (m *metadata) withSpec(spec iceberg.PartitionSpec) (*metadata, iceberg.Part
 	}
 	n := &metadata{raw: maps.Clone(m.raw), LastSequenceNumber: m.LastSequenceNumber}
 	if found != nil { // its field IDs are the table's
-		var cur int
-		json.Unmarshal(m.raw["default-spec-id"], &cur)
-		if cur == found.ID() {
+		if int(m.number("default-spec-id", 0)) == found.ID() {
 			return m, *found, nil
 		}
 		return n, *found, n.set(map[string]any{"default-spec-id": found.ID()})
@@ -163,13 +143,9 @@ func (m *metadata) withSpec(spec iceberg.PartitionSpec) (*metadata, iceberg.Part
 	if err != nil {
 		return nil, spec, err
 	}
-	next := 0
-	for _, b := range specs {
-		var s struct {
-			ID int `json:"spec-id"`
-		}
-		json.Unmarshal(b, &s)
-		next = max(next, s.ID+1)
+	next, err := m.nextID("partition-specs", "spec-id")
+	if err != nil {
+		return nil, spec, err
 	}
 	spec = iceberg.NewPartitionSpecID(next, specFields(spec)...)
 	last := m.lastPartitionID()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
 
 	"github.com/pg2s3/pg2s3/columnar"
 	"github.com/pg2s3/pg2s3/upload"
@@ -261,7 +262,7 @@ func (t *Table) entries(spec iceberg.PartitionSpec, id int64, files []File) ([]i
 // writeManifests writes snapshot id's manifest and manifest list (Avro, by iceberg-go) under
 // metadata/, and returns their URLs.
 func (t *Table) writeManifests(ctx context.Context, spec iceberg.PartitionSpec, id, seq int64, parent *int64, entries []iceberg.ManifestEntry) (manifest, list string, err error) {
-	token := newUUID()
+	token := uuid.NewString()
 	var buf bytes.Buffer
 	manifest = fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token)
 	mf, err := iceberg.WriteManifest(manifest, &buf, 2, spec, t.schema, id, entries)
@@ -284,16 +285,6 @@ func snapshotID() int64 {
 	var b [8]byte
 	rand.Read(b[:])
 	return int64(binary.BigEndian.Uint64(b[:]) &^ (1 << 63))
-}
-
-// newUUID is a random (version 4) UUID, in its text form.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := fmt.Sprintf("%x", b)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
