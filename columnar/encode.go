@@ -2,6 +2,7 @@ package columnar
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"reflect"
@@ -137,6 +138,9 @@ func node(c Column) parquet.Node {
 	// decodes the encoding: DELTA_LENGTH_BYTE_ARRAY stores their lengths in it.
 	case kindInt16, kindInt32, kindInt64, kindDate, kindTime, kindTimestamp, kindTimestampTZ:
 		n = parquet.Encoded(n, &parquet.DeltaBinaryPacked)
+	}
+	if c.Required {
+		return withID(parquet.Required(n), c.FieldID)
 	}
 	return withID(parquet.Optional(n), c.FieldID)
 }
@@ -349,9 +353,12 @@ func (f *fileWriter) decode(t []byte) error {
 		l := int(int32(binary.BigEndian.Uint32(t[pos:])))
 		pos += 4
 		var err error
-		if l < 0 {
+		switch {
+		case l < 0 && cols[i].Required:
+			err = errors.New("NULL in a column that is never NULL (a primary key's)")
+		case l < 0:
 			f.values = append(f.values, parquet.NullValue().Level(0, 0, i))
-		} else {
+		default:
 			f.values, err = appendValue(f.values, &cols[i], i, t[pos:pos+l], f.enc.Options.InfinityExtremes)
 			pos += l
 		}

@@ -67,6 +67,9 @@ type Column struct {
 	FieldID, ElementID int
 	// JSONAsString writes json and jsonb as plain STRING, for a table format without a JSON type.
 	JSONAsString bool
+	// Required writes a column that is never NULL (a primary key's) as a REQUIRED field: a table
+	// format's identifier fields must be. A NULL in it is an error.
+	Required bool
 
 	source string // the column's name in the statement's FROM
 }

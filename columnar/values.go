@@ -24,7 +24,11 @@ func appendValue(vs []parquet.Value, c *Column, i int, b []byte, extremes bool) 
 		if err != nil {
 			return vs, err
 		}
-		return append(vs, v.Level(0, 1, i)), nil
+		def := 1 // optional: defined
+		if c.Required {
+			def = 0
+		}
+		return append(vs, v.Level(0, def, i)), nil
 	}
 	// An array: ndim, has-null flag, element type, then per dimension (size, lower bound), then
 	// the elements, each with its length (-1: NULL).

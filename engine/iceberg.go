@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,13 @@ func (p *Plan) openIcebergTables(ctx context.Context) error {
 					parts = append(parts, lakehouse.PartitionField{Name: level.Name, Source: c.Name, Transform: transform})
 				}
 			}
+		}
+		key, err := p.primaryKey(ctx, t)
+		if err != nil {
+			return err
+		}
+		for i := range t.Parquet { // the key's columns are never NULL: the table's identifier fields
+			t.Parquet[i].Required = slices.Contains(key, t.Parquet[i].Name)
 		}
 		it, err := lakehouse.Open(ctx, p.client, p.cfg.sideOptions(), loc, ns, t.Name, t.Parquet, parts)
 		if err != nil {

@@ -142,6 +142,17 @@ func checkIceberg(t *testing.T, client *s3.Client, m *Manifest, name, tableURL s
 	if name == `"icetest"."t"` {
 		sameRows(t, got.Rows, icebergRows(t))
 		checkMetrics(t, got)
+		// The primary key is the identifier field, required; the other columns are optional.
+		var required []int
+		for _, f := range got.Schema.Fields {
+			if f.Required {
+				required = append(required, f.ID)
+			}
+		}
+		if len(got.Schema.Fields) == 0 || got.Schema.Fields[0].Name != "id" || !slices.Equal(required, []int{got.Schema.Fields[0].ID}) ||
+			!slices.Equal(got.Schema.Identifiers, required) {
+			t.Errorf("the schema %+v: want id, alone, required and the identifier field", got.Schema)
+		}
 	} else if len(got.Rows) != 0 {
 		t.Errorf("the empty table reads %d rows", len(got.Rows))
 	}

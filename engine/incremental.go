@@ -267,15 +267,11 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 		s := string(v)
 		it.HighWater = &s
 	}
-	key := p.coord.ExecParams(ctx, `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
-		[][]byte{[]byte(t.String())}, nil, nil, nil).Read()
-	if key.Err != nil {
-		return it, fmt.Errorf("reading %s's primary key: %w", t, key.Err)
+	key, err := p.primaryKey(ctx, t)
+	if err != nil {
+		return it, err
 	}
-	for _, row := range key.Rows {
-		it.Key = append(it.Key, string(row[0]))
-	}
+	it.Key = key
 	var before *IncrementalTable
 	if prev != nil {
 		if i := slices.IndexFunc(prev.Tables, func(p IncrementalTable) bool { return p.Table == it.Table && p.Column == it.Column }); i >= 0 {
@@ -301,6 +297,21 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 		it.EstRows = int64(plan[0].Plan.Rows)
 	}
 	return it, nil
+}
+
+// primaryKey is the names of t's primary key columns, in the key's order (none: no key).
+func (p *Plan) primaryKey(ctx context.Context, t *Table) ([]string, error) {
+	res := p.coord.ExecParams(ctx, `SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+		WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+		[][]byte{[]byte(t.String())}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return nil, fmt.Errorf("reading %s's primary key: %w", t, res.Err)
+	}
+	var key []string
+	for _, row := range res.Rows {
+		key = append(key, string(row[0]))
+	}
+	return key, nil
 }
 
 func kindName(kind string) string {

@@ -178,7 +178,7 @@ func (m *metadata) withSchema(s *iceberg.Schema, lastID int) (*metadata, error) 
 	}
 	n := &metadata{raw: maps.Clone(m.raw), LastSequenceNumber: m.LastSequenceNumber}
 	return n, n.set(map[string]any{
-		"schemas":           append(schemas, mustJSON(iceberg.NewSchema(next, s.Fields()...))),
+		"schemas":           append(schemas, mustJSON(iceberg.NewSchemaWithIdentifiers(next, s.IdentifierFieldIDs, s.Fields()...))),
 		"current-schema-id": next,
 		"last-column-id":    max(lastID, m.lastColumnID()),
 	})

@@ -2,6 +2,7 @@ package lakehouse
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,9 +13,11 @@ import (
 
 // Schema is the Iceberg schema of the columns, from the Parquet types pg2s3 writes them as
 // (json as string: Iceberg has no JSON type). Field IDs are given in order; a new table's
-// metadata assigns its own, which Open then writes into the files.
+// metadata assigns its own, which Open then writes into the files. The required columns (the
+// primary key's) are its identifier fields: the key engines merge and delete rows by.
 func Schema(cols []columnar.Column) (*iceberg.Schema, error) {
 	fields := make([]iceberg.NestedField, len(cols))
+	var ids []int
 	id := len(cols)
 	for i, c := range cols {
 		c.JSONAsString = true
@@ -31,9 +34,12 @@ func Schema(cols []columnar.Column) (*iceberg.Schema, error) {
 			id++
 			typ = &iceberg.ListType{ElementID: id, Element: typ}
 		}
-		fields[i] = iceberg.NestedField{ID: i + 1, Name: c.Name, Type: typ}
+		fields[i] = iceberg.NestedField{ID: i + 1, Name: c.Name, Type: typ, Required: c.Required && !list}
+		if fields[i].Required {
+			ids = append(ids, i+1)
+		}
 	}
-	return iceberg.NewSchema(0, fields...), nil
+	return iceberg.NewSchemaWithIdentifiers(0, ids, fields...), nil
 }
 
 // icebergType is the Iceberg type of a Parquet type as columnar names it (Iceberg's spec maps
@@ -77,15 +83,15 @@ func icebergType(parquetType string) (iceberg.Type, error) {
 	return nil, fmt.Errorf("%s has no Iceberg type: cast the column (to bigint, for an oid) in a view and export the view", parquetType)
 }
 
-// sameColumns says whether two schemas have the same columns, by name and type, in order (their
-// field IDs aside).
+// sameColumns says whether two schemas have the same columns, by name, type and nullability, in
+// order (their field IDs aside).
 func sameColumns(a, b *iceberg.Schema) bool {
 	fa, fb := a.Fields(), b.Fields()
 	if len(fa) != len(fb) {
 		return false
 	}
 	for i := range fa {
-		if fa[i].Name != fb[i].Name || !sameType(fa[i].Type, fb[i].Type) {
+		if fa[i].Name != fb[i].Name || fa[i].Required != fb[i].Required || !sameType(fa[i].Type, fb[i].Type) {
 			return false
 		}
 	}
@@ -105,14 +111,17 @@ func sameType(a, b iceberg.Type) bool {
 // want's order, each with the field ID cur has for its name; a column cur lacks gets the next
 // unused ID (after lastID), a column want lacks is dropped (its ID is not used again), and a type
 // Iceberg lets grow (int to long, float to double, a decimal's precision) is promoted. Any other
-// type change is refused. It returns the new last column ID.
+// type change is refused. A column stays required only if it was (Iceberg adds no required
+// column to a table that has rows, nor makes an optional one required); the identifier fields
+// are want's when every one of them is still required, else none. It returns the new last
+// column ID.
 func evolve(cur *iceberg.Schema, lastID int, want *iceberg.Schema, table string) (*iceberg.Schema, int, error) {
 	fields := want.Fields()
 	for i, f := range fields {
 		old, ok := cur.FindFieldByName(f.Name)
 		if !ok {
 			lastID++
-			fields[i].ID = lastID
+			fields[i].ID, fields[i].Required = lastID, false
 			if l, isList := f.Type.(*iceberg.ListType); isList {
 				lastID++
 				fields[i].Type = &iceberg.ListType{ElementID: lastID, Element: l.Element}
@@ -123,9 +132,18 @@ func evolve(cur *iceberg.Schema, lastID int, want *iceberg.Schema, table string)
 		if err != nil {
 			return nil, 0, &SchemaChangeError{Table: table, Column: f.Name, From: old.Type.String(), To: f.Type.String(), Reason: err.Error()}
 		}
-		fields[i].ID, fields[i].Type = old.ID, typ
+		fields[i].ID, fields[i].Type, fields[i].Required = old.ID, typ, f.Required && old.Required
 	}
-	return iceberg.NewSchema(cur.ID, fields...), lastID, nil
+	var ids []int
+	for _, f := range fields {
+		if f.Required {
+			ids = append(ids, f.ID)
+		}
+	}
+	if len(ids) != len(want.IdentifierFieldIDs) {
+		ids = nil
+	}
+	return iceberg.NewSchemaWithIdentifiers(cur.ID, ids, fields...), lastID, nil
 }
 
 // promote is the type a column of type from becomes when it is written as to: to, where Iceberg
@@ -163,9 +181,10 @@ func promote(from, to iceberg.Type) (iceberg.Type, error) {
 		"or to a decimal of the same scale and a larger precision (Iceberg's promotions)")
 }
 
-// sameSchema says whether two schemas have the same fields, IDs included, in order.
+// sameSchema says whether two schemas have the same fields, IDs included, in order, and the same
+// identifier fields.
 func sameSchema(a, b *iceberg.Schema) bool {
-	if !sameColumns(a, b) {
+	if !sameColumns(a, b) || !slices.Equal(a.IdentifierFieldIDs, b.IdentifierFieldIDs) {
 		return false
 	}
 	fa, fb := a.Fields(), b.Fields()

@@ -76,7 +76,7 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 	}
 	for i := range cols {
 		f, _ := t.schema.FindFieldByName(cols[i].Name)
-		cols[i].FieldID = f.ID
+		cols[i].FieldID, cols[i].Required = f.ID, f.Required
 		if l, ok := f.Type.(*iceberg.ListType); ok {
 			cols[i].ElementID = l.ElementID
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -105,6 +106,42 @@ func TestEvolve(t *testing.T) {
 		var sc *SchemaChangeError
 		if !errors.As(err, &sc) || sc.Column != tt.name || !strings.Contains(err.Error(), "ns.t") {
 			t.Errorf("%s to %s: %v, want a SchemaChangeError naming the table and the column", tt.name, tt.typ, err)
+		}
+	}
+}
+
+// TestEvolveKeys: the primary key stays the identifier fields while it stays required; a column
+// that was optional does not become required (Iceberg forbids it), and then there are none.
+func TestEvolveKeys(t *testing.T) {
+	p := iceberg.PrimitiveTypes
+	key := func(id int, name string) iceberg.NestedField {
+		return iceberg.NestedField{ID: id, Name: name, Type: p.Int64, Required: true}
+	}
+	opt := func(id int, name string) iceberg.NestedField {
+		return iceberg.NestedField{ID: id, Name: name, Type: p.Int64}
+	}
+	cur := iceberg.NewSchemaWithIdentifiers(0, []int{1}, key(1, "a"), opt(2, "b"))
+	for _, tt := range []struct {
+		name string
+		want *iceberg.Schema
+		ids  []int
+		req  []bool
+	}{
+		{"same key", iceberg.NewSchemaWithIdentifiers(0, []int{1}, key(1, "a"), opt(2, "b")), []int{1}, []bool{true, false}},
+		{"a key of an optional column", iceberg.NewSchemaWithIdentifiers(0, []int{1, 2}, key(1, "a"), key(2, "b")), nil, []bool{true, false}},
+		{"a new key column", iceberg.NewSchemaWithIdentifiers(0, []int{3}, opt(1, "a"), opt(2, "b"), key(3, "c")), nil, []bool{false, false, false}},
+		{"no key", iceberg.NewSchema(0, opt(1, "a"), opt(2, "b")), nil, []bool{false, false}},
+	} {
+		got, _, err := evolve(cur, 2, tt.want, "ns.t")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var req []bool
+		for _, f := range got.Fields() {
+			req = append(req, f.Required)
+		}
+		if !slices.Equal(got.IdentifierFieldIDs, tt.ids) || !slices.Equal(req, tt.req) {
+			t.Errorf("%s: identifier fields %v, required %v; want %v, %v", tt.name, got.IdentifierFieldIDs, req, tt.ids, tt.req)
 		}
 	}
 }

@@ -23,10 +23,12 @@ type IcebergRead struct {
 	} `json:"snapshot"`
 	Schema struct {
 		Fields []struct {
-			ID   int    `json:"id"`
-			Name string `json:"name"`
-			Type any    `json:"type"`
+			ID       int    `json:"id"`
+			Name     string `json:"name"`
+			Type     any    `json:"type"`
+			Required bool   `json:"required"`
 		} `json:"fields"`
+		Identifiers []int `json:"identifier-field-ids"`
 	} `json:"schema"`
 	Rows      []map[string]any `json:"rows"`
 	Manifests []struct {
