@@ -2,8 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/internal/testenv"
@@ -53,4 +60,119 @@ func TestIcebergCommand(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "lake.orders") || !strings.Contains(r.stdout, "version 2, snapshot") {
 		t.Errorf("plan's text: exit %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// A run killed (SIGKILL) at each step of its Iceberg commit, the request held by a proxy before it
+// reaches the store and again after the store answered it: the table stays readable, at the
+// version before the run or (killed once the metadata file is written) at the run's own, and the
+// next run commits on top of whichever it is.
+func TestIcebergKilledAtEveryStep(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS icekill CASCADE; CREATE SCHEMA icekill;
+		CREATE TABLE icekill.t AS SELECT g AS id, 'run 0' AS note FROM generate_series(1, 500) g;`)
+	prefix := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	args := []string{"export", "--schema", "icekill", "--to", prefix, "--table-format", "iceberg"}
+	if r := pg2s3(t, nil, args...); r.code != 0 {
+		t.Fatalf("the first run: exit %d\n%s", r.code, r.stderr)
+	}
+	table := prefix + "icekill/t"
+	// notes reads the table and returns its rows' notes, once each.
+	notes := func() (string, []string) {
+		got := testenv.ReadIceberg(t, client, table)
+		seen := map[string]int{}
+		for _, row := range got.Rows {
+			seen[fmt.Sprint(row["note"])]++
+		}
+		var out []string
+		for n, c := range seen {
+			out = append(out, fmt.Sprintf("%s x%d", n, c))
+		}
+		return got.Version, out
+	}
+	steps := []struct {
+		name  string
+		match func(*http.Request) bool
+	}{
+		{"a data file", func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/data/") }},
+		{"the manifest", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "-m0.avro") }},
+		{"the manifest list", func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/metadata/snap-") }},
+		{"the metadata file", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, ".metadata.json") }},
+		{"the version hint", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/version-hint.text") }},
+	}
+	committed, version := "run 0", 1
+	for i, step := range steps {
+		for _, answered := range []bool{false, true} {
+			name := fmt.Sprintf("run %d", 2*i+boolInt(answered)+1)
+			testenv.PsqlValue(t, fmt.Sprintf(`UPDATE icekill.t SET note = '%s'`, name))
+			killAt(t, args, step.match, answered)
+			// Once the metadata file is written, the run is committed, the hint aside.
+			commits := (i == 3 && answered) || i == 4
+			v, got := notes()
+			switch {
+			case len(got) == 1 && got[0] == committed+" x500":
+			case len(got) == 1 && got[0] == name+" x500" && commits:
+			default:
+				t.Errorf("killed at %s (answered %v): the reader sees %s with %v, want %q x500", step.name, answered, v, got, committed)
+			}
+			if commits {
+				committed, version = name, version+1
+			}
+			name = fmt.Sprintf("after %s", name)
+			testenv.PsqlValue(t, fmt.Sprintf(`UPDATE icekill.t SET note = '%s'`, name))
+			if r := pg2s3(t, nil, args...); r.code != 0 {
+				t.Fatalf("the run after the kill at %s: exit %d\n%s", step.name, r.code, r.stderr)
+			}
+			committed, version = name, version+1
+			if v, got := notes(); v != fmt.Sprintf("v%d", version) || len(got) != 1 || got[0] != name+" x500" {
+				t.Errorf("after the kill at %s (answered %v), the next run: the reader sees %s with %v, want v%d with %q x500",
+					step.name, answered, v, got, version, name)
+			}
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// killAt runs pg2s3 with args through a proxy to the store that holds the first write matching
+// match (before passing it on, or once the store answered it) and kills the process there.
+func killAt(t *testing.T, args []string, match func(*http.Request) bool, answered bool) {
+	t.Helper()
+	rp := testenv.StoreProxy(t)
+	held := make(chan struct{})
+	release := make(chan struct{})
+	var taken atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method != http.MethodPut && r.Method != http.MethodPost) || !match(r) || !taken.CompareAndSwap(false, true) {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		if answered {
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		close(held)
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	cmd := exec.Command(binary, append(args, "--endpoint-url", srv.URL, "--jobs", "1")...)
+	cmd.Env = os.Environ()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the request to hold never came; the run said:\n%s", stderr.String())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
 }
