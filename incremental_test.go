@@ -57,12 +57,22 @@ func dedupe(t *testing.T, base string, states []engine.RunState) []string {
 // Three incremental runs with inserts and updates between them, and a transaction that writes a row
 // before the second run, with a column value below the second run's high-water mark, and commits
 // after it: the union of the runs, deduplicated on the key as the manifest says, equals the table,
-// and the late row is in the third run.
+// and the late row is in the third run. Without an index on the column every run reads the table
+// whole (and says why); with one, the runs after the first read an index range from the bound the
+// previous run proved.
 func TestIncremental(t *testing.T) {
+	t.Run("full scan", func(t *testing.T) { testIncremental(t, false) })
+	t.Run("index range", func(t *testing.T) { testIncremental(t, true) })
+}
+
+func testIncremental(t *testing.T, indexed bool) {
 	bucket, client := testenv.Stack(t)
 	testenv.Psql(t, `DROP TABLE IF EXISTS inc_orders;
 		CREATE TABLE inc_orders (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
-		INSERT INTO inc_orders (id, v) SELECT g, 'v' || g FROM generate_series(1, 5000) g;`)
+		INSERT INTO inc_orders SELECT g, 'v' || g, now() - interval '1 day' + g * interval '1 ms' FROM generate_series(1, 5000) g;`)
+	if indexed {
+		testenv.Psql(t, `CREATE INDEX ON inc_orders (updated_at); ANALYZE inc_orders`)
+	}
 	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS inc_orders") })
 	base := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
 	export := func() {
@@ -87,7 +97,9 @@ func TestIncremental(t *testing.T) {
 	if _, err := late.Exec(ctx, "BEGIN; INSERT INTO inc_orders (id, v) VALUES (9999, 'late'); UPDATE inc_orders SET v = 'late-upd', updated_at = clock_timestamp() WHERE id = 7").ReadAll(); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Psql(t, `UPDATE inc_orders SET v = 'upd-after-late', updated_at = clock_timestamp() WHERE id = 8`)
+	// Run 2 starts more than the horizon's margin (1 s) after the late write: its clock alone would
+	// be a bound above the late row.
+	testenv.Psql(t, `SELECT pg_sleep(1.5); UPDATE inc_orders SET v = 'upd-after-late', updated_at = clock_timestamp() WHERE id = 8`)
 	export() // run 2: does not see the late transaction
 	if _, err := late.Exec(ctx, "COMMIT").ReadAll(); err != nil {
 		t.Fatal(err)
@@ -110,11 +122,32 @@ func TestIncremental(t *testing.T) {
 		if !strings.Contains(s.Path, "/run=") || !strings.HasSuffix(s.Path, "/") || !strings.HasPrefix(s.Manifest, s.Path) {
 			t.Errorf("run %d: path %s, manifest %s", s.Run, s.Path, s.Manifest)
 		}
+		if s.Horizon == "" || s.HorizonWhy != "" {
+			t.Errorf("run %d recorded no transaction horizon: %q", s.Run, s.HorizonWhy)
+		}
+		switch {
+		case i == 0:
+			if tbl.Mode != "" {
+				t.Errorf("run 1 (everything) has mode %q", tbl.Mode)
+			}
+		case indexed:
+			if tbl.Mode != engine.ModeIndexRange || tbl.LowerBound == "" || !strings.Contains(tbl.Filter, tbl.LowerBound) ||
+				!strings.Contains(tbl.ScanPlan, "inc_orders_updated_at_idx") {
+				t.Errorf("run %d: mode %q from %q, filter %q, planner %q: want an index range", s.Run, tbl.Mode, tbl.LowerBound, tbl.Filter, tbl.ScanPlan)
+			}
+		default:
+			if tbl.Mode != engine.ModeFullScan || !strings.Contains(tbl.FullScanWhy, "no btree index") || tbl.ScanPlan != "Seq Scan" {
+				t.Errorf("run %d: mode %q (%q), planner %q: want a full scan for want of an index", s.Run, tbl.Mode, tbl.FullScanWhy, tbl.ScanPlan)
+			}
+		}
 	}
 	// The late row's column is below run 2's high-water mark: only the transaction horizon finds it.
 	lateAt := strings.TrimSpace(testenv.PsqlValue(t, "SELECT updated_at FROM inc_orders WHERE id = 9999"))
 	if below := testenv.PsqlValue(t, "SELECT '"+lateAt+"'::timestamptz < '"+*states[1].Tables[0].HighWater+"'::timestamptz"); strings.TrimSpace(below) != "t" {
 		t.Fatalf("the test's late row (%s) is not below run 2's high-water mark (%s): it proves nothing", lateAt, *states[1].Tables[0].HighWater)
+	}
+	if after := testenv.PsqlValue(t, "SELECT '"+lateAt+"'::timestamptz + interval '1 second' < '"+states[1].Snapshot.Time+"'::timestamptz"); strings.TrimSpace(after) != "t" {
+		t.Fatalf("the test's late row (%s) is not more than a second before run 2 (%s): it proves nothing", lateAt, states[1].Snapshot.Time)
 	}
 	run3 := linesByTable(t, client, readManifest(t, client, states[2].Manifest))[`"public"."inc_orders"`]
 	for _, id := range []string{"9999,late,", "7,late-upd,", "10000,", "3,upd3,"} {
@@ -144,8 +177,12 @@ func TestIncremental(t *testing.T) {
 
 	// plan shows the next run: its number, the previous high-water mark and the estimate.
 	r = pg2s3(t, nil, "plan", "-t", "inc_orders", "--to", base, "--incremental", "updated_at")
+	mode := "full-scan (planner: Seq Scan): no btree index begins with updated_at"
+	if indexed {
+		mode = "index-range, updated_at >= "
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, "incremental run 4") || !strings.Contains(r.stdout, "changed since run 3") ||
-		!strings.Contains(r.stdout, *states[2].Tables[0].HighWater) {
+		!strings.Contains(r.stdout, *states[2].Tables[0].HighWater) || !strings.Contains(r.stdout, mode) {
 		t.Errorf("plan: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
@@ -235,4 +272,59 @@ func race(t *testing.T, args []string, loser string) (won, lost int) {
 		}
 	}
 	return won, lost
+}
+
+// Where no bound can be proven, a run reads the table whole and says why: a column the
+// application sets (no clock default), and a role that cannot see other sessions' transactions.
+// --incremental-lookback is the user's bound instead, and reads the index range.
+func TestIncrementalFallsBack(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS inc_app, inc_role; DROP ROLE IF EXISTS pg2s3_incstats;
+		CREATE TABLE inc_app (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
+		INSERT INTO inc_app SELECT g, timestamptz '2026-01-01' + g * interval '1 minute' FROM generate_series(1, 20000) g;
+		CREATE INDEX ON inc_app (updated_at);
+		CREATE TABLE inc_role (id int PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO inc_role (id) SELECT g FROM generate_series(1, 20000) g;
+		CREATE INDEX ON inc_role (updated_at);
+		ANALYZE inc_app, inc_role;
+		CREATE ROLE pg2s3_incstats LOGIN PASSWORD 'incstats-pw'; GRANT SELECT ON inc_role TO pg2s3_incstats;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS inc_app, inc_role; DROP ROLE IF EXISTS pg2s3_incstats") })
+	export := func(base string, args ...string) engine.IncrementalTable {
+		t.Helper()
+		r := pg2s3(t, nil, append([]string{"export", "--to", base, "--incremental", "updated_at"}, args...)...)
+		if r.code != 0 || r.stderr == "" {
+			t.Fatalf("incremental export %v: exit %d: %s", args, r.code, r.stderr)
+		}
+		states := runStates(t, base)
+		if len(states) == 0 {
+			t.Fatal("no run recorded")
+		}
+		last := states[len(states)-1]
+		if last.Run > 1 && !strings.Contains(r.stderr, last.Tables[0].Table+": "+last.Tables[0].Mode) {
+			t.Errorf("the run's summary does not say how it read the table:\n%s", r.stderr)
+		}
+		return last.Tables[0]
+	}
+	app := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	export(app, "-t", "inc_app")
+	testenv.Psql(t, `UPDATE inc_app SET updated_at = timestamptz '2027-01-01' WHERE id = 5`)
+	if it := export(app, "-t", "inc_app"); it.Mode != engine.ModeFullScan || !strings.Contains(it.FullScanWhy, "is not the writer's clock") {
+		t.Errorf("a column without a clock default: mode %q (%q), want a full scan that says why", it.Mode, it.FullScanWhy)
+	}
+	testenv.Psql(t, `UPDATE inc_app SET updated_at = timestamptz '2027-01-02' WHERE id = 6`)
+	if it := export(app, "-t", "inc_app", "--incremental-lookback", "1h"); it.Mode != engine.ModeLookback ||
+		!strings.Contains(it.LowerBound, "3600000000 microseconds") || !strings.HasPrefix(it.ScanPlan, "Index") || it.EstRows > 100 {
+		t.Errorf("--incremental-lookback 1h: mode %q from %q, planner %q, %d rows estimated: want the index range", it.Mode, it.LowerBound, it.ScanPlan, it.EstRows)
+	}
+
+	role := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	dsn := testenv.AsRole(t, "pg2s3_incstats", "incstats-pw")
+	export(role, "-t", "inc_role", "--dsn", dsn)
+	if s := runStates(t, role); len(s) != 1 || s[0].Horizon != "" || !strings.Contains(s[0].HorizonWhy, "pg_read_all_stats") {
+		t.Errorf("a role without pg_read_all_stats: the run's horizon %+v", s)
+	}
+	testenv.Psql(t, `UPDATE inc_role SET updated_at = now() WHERE id = 5`)
+	if it := export(role, "-t", "inc_role"); it.Mode != engine.ModeFullScan || !strings.Contains(it.FullScanWhy, "pg_read_all_stats") {
+		t.Errorf("after a run that could not see the transactions: mode %q (%q), want a full scan that says why", it.Mode, it.FullScanWhy)
+	}
 }

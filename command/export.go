@@ -129,6 +129,7 @@ func exportConfig(c *cli.Context, stdout, stderr io.Writer) (engine.Config, outp
 	if cfg.Incremental, err = parseEach(c, "incremental", engine.ParseIncremental); err != nil {
 		return fail(err)
 	}
+	cfg.IncrementalLookback = c.Duration("incremental-lookback")
 	if cfg.SnapshotFrom, err = snapshotPlace(c, "snapshot-from"); err != nil {
 		return fail(err)
 	}

@@ -137,6 +137,8 @@ func runGroup() group {
 			fmt.Sprint(engine.DefaultMaxPartitions), "PG2S3_MAX_PARTITIONS"),
 		&cli.GenericFlag{Name: "incremental", Value: &multiValue{}, EnvVars: []string{"PG2S3_INCREMENTAL"},
 			Usage: "export only the rows changed since the prefix's previous run, into a run=.../ folder of its own: `COLUMN` (for every table that has it) or TABLE=COLUMN; repeatable"},
+		duration("incremental-lookback", "read the changed rows from the high-water mark less `DURATION`, for a column the application sets "+
+			"from its own clock (default: a bound proven on the server, else the whole table)", 0, "PG2S3_INCREMENTAL_LOOKBACK"),
 		str("manifest", "", "where the manifest goes (`s3://bucket/key`; default: prefix + manifest.json)", "", "PG2S3_MANIFEST"),
 		str("snapshot", "", "join the exported snapshot `ID` held by `pg2s3 snapshot` (with --shard)", "", "PG2S3_SNAPSHOT"),
 		str("snapshot-from", "", "join the snapshot whose ID `pg2s3 snapshot --id-to` wrote to `SOURCE` (s3://bucket/key or a file)", "", "PG2S3_SNAPSHOT_FROM"),
@@ -350,7 +352,7 @@ var fieldFlags = map[string]string{
 	"Manifest": "manifest", "Jobs": "jobs", "Concurrency": "concurrency", "PartSize": "part-size", "MemoryLimit": "memory-limit",
 	"Template": "key-template", "TableFormat": "table-format", "Namespace": "iceberg-namespace", "Compress": "compress", "CompressLevel": "compress-level", "Batch": "batch",
 	"Overwrite": "overwrite", "CleanPath": "clean-path", "NoClobber": "no-clobber",
-	"PartitionBy": "partition-by", "Incremental": "incremental", "Resume": "resume", "ResumeNewSnapshot": "resume-new-snapshot", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
+	"PartitionBy": "partition-by", "Incremental": "incremental", "IncrementalLookback": "incremental-lookback", "Resume": "resume", "ResumeNewSnapshot": "resume-new-snapshot", "DropPartitionColumns": "partition-drop-columns", "MaxPartitions": "max-partitions",
 	"Snapshot": "snapshot", "SnapshotFrom": "snapshot-from", "SnapshotTo": "id-to", "Tables": "table", "Schemas": "schema", "Exclude": "exclude-table",
 	// copyout.OptionError
 	"FORMAT": "format", "DELIMITER": "delimiter", "QUOTE": "quote", "ESCAPE": "escape", "FORCE_QUOTE": "force-quote",

@@ -134,4 +134,25 @@ func printIncrementalPlan(stdout io.Writer, inc *engine.RunState) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.Table, col, prev, now, t.EstRows)
 	}
 	tw.Flush()
+	for _, l := range modeLines(inc) {
+		fmt.Fprintln(stdout, l)
+	}
+}
+
+// modeLines say how each table's changed rows are found, and why a table is read whole.
+func modeLines(inc *engine.RunState) []string {
+	var out []string
+	for _, t := range inc.Tables {
+		switch {
+		case t.Mode == "":
+		case t.LowerBound != "":
+			out = append(out, fmt.Sprintf("%s: %s, %s >= %s (planner: %s)", t.Table, t.Mode, t.Column, t.LowerBound, t.ScanPlan))
+		default:
+			out = append(out, fmt.Sprintf("%s: %s (planner: %s): %s", t.Table, t.Mode, t.ScanPlan, t.FullScanWhy))
+		}
+	}
+	if inc.HorizonWhy != "" {
+		out = append(out, "the next run reads every table whole: "+inc.HorizonWhy)
+	}
+	return out
 }

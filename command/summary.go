@@ -85,6 +85,11 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		}
 		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of %s in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
 			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), source, s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
+		if m.Incremental != nil && !out.json {
+			for _, l := range modeLines(m.Incremental) {
+				text += "\npg2s3: " + l
+			}
+		}
 		if len(loads) > 0 && !out.json {
 			text += "\npg2s3: load them with:\n" + strings.Join(loads, "\n")
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -65,6 +66,11 @@ type Config struct {
 	// the rows changed since the base's previous run, into a run path of its own, and records the
 	// run in the base's state (see incremental.go).
 	Incremental []Incremental
+	// IncrementalLookback, when set, reads each table's changed rows from its high-water mark less
+	// this duration (through an index on the column, if there is one): for a column the
+	// application sets from its own clock, where no bound can be proven. A late commit older than
+	// that is missed.
+	IncrementalLookback time.Duration
 	// TableManifests also writes, per table, prefix/{schema}.{table}.manifest.json listing only that
 	// table's objects (Redshift's COPY ... MANIFEST loads every entry of a manifest into one table).
 	TableManifests bool
@@ -317,6 +323,9 @@ func (c *Config) checkModes() error {
 		case c.Overwrite || c.CleanPath:
 			return &ConfigError{Name: "Incremental", Reason: "writes each run into a new run=.../ folder: Config.Overwrite and Config.CleanPath do not apply"}
 		}
+		if c.IncrementalLookback < 0 {
+			return &ConfigError{Name: "IncrementalLookback", Value: c.IncrementalLookback.String(), Reason: "must not be negative"}
+		}
 		all := 0
 		for _, inc := range c.Incremental {
 			if inc.Table == "" {
@@ -326,6 +335,9 @@ func (c *Config) checkModes() error {
 		if all > 1 {
 			return &ConfigError{Name: "Incremental", Reason: "give one COLUMN for all tables (and TABLE=COLUMN for the others)"}
 		}
+	}
+	if c.IncrementalLookback != 0 && len(c.Incremental) == 0 {
+		return &ConfigError{Name: "IncrementalLookback", Value: c.IncrementalLookback.String(), Reason: "is for incremental runs (Config.Incremental)"}
 	}
 	if c.Shard.enabled() && c.Snapshot == "" && c.SnapshotFrom.Raw == "" {
 		return &ConfigError{Name: "Shard", Reason: "needs Config.Snapshot or Config.SnapshotFrom: every shard must export the same instant (start `pg2s3 snapshot` first)"}

@@ -77,6 +77,9 @@
 // of the latest run (the manifest and the state name the key: dedupe_key). Deleted rows are not
 // seen: use soft deletes, or a full export (a new base) from time to time.
 //
-// The cost: the condition on xmin cannot use an index, so the server reads the whole table (a
-// sequential scan, filtered on the server); only the changed rows travel.
+// The cost: the condition on xmin cannot use an index, so on its own the server reads the whole
+// table (a sequential scan, filtered on the server; only the changed rows travel). Where a lower
+// bound on the column can be proven (horizon.go: a timestamptz stamped from the writers' clock,
+// an index on it, a horizon of transaction starts recorded by the previous run), the run reads
+// that index range instead, with the xmin condition as a filter on it.
 package engine

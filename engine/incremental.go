@@ -55,6 +55,9 @@ type RunState struct {
 	Previous int                `json:"previous_run,omitempty"` // 0: the first run of this base
 	Tables   []IncrementalTable `json:"tables"`
 	Dedupe   string             `json:"dedupe"`
+	// The run's transaction horizon (see horizon): the next run's index ranges start there.
+	Horizon    string `json:"xact_horizon,omitempty"`
+	HorizonWhy string `json:"xact_horizon_unknown,omitempty"` // why there is none
 }
 
 // IncrementalTable is one table's part of a run.
@@ -70,6 +73,12 @@ type IncrementalTable struct {
 	SinceXmin      uint64  `json:"since_xmin,omitempty"`
 	Filter         string  `json:"filter,omitempty"` // the condition the run's COPYs applied
 	EstRows        int64   `json:"est_rows"`         // the planner's estimate of the rows exported
+	// How the changed rows were found (ModeIndexRange, ModeLookback, ModeFullScan; "" for a
+	// table's first run), from which lower bound of the column, and why the table was read whole.
+	Mode        string `json:"mode,omitempty"`
+	LowerBound  string `json:"lower_bound,omitempty"`
+	FullScanWhy string `json:"full_scan_reason,omitempty"`
+	ScanPlan    string `json:"planner_scan,omitempty"` // the planner's scan of the changed rows (its top node)
 }
 
 const dedupeRule = "rows may repeat across runs (never within one): keep, per dedupe_key, the row of the latest run"
@@ -167,7 +176,8 @@ func (p *Plan) planIncremental(ctx context.Context) error {
 	if res.Err != nil {
 		return fmt.Errorf("reading the snapshot's transaction horizon: %w", res.Err)
 	}
-	st := &RunState{Run: 1, Path: p.cfg.To.S3.String(), Manifest: p.manifestURL.String(), Snapshot: p.snap, Dedupe: dedupeRule}
+	st := &RunState{Run: 1, Path: p.cfg.To.S3.String(), Manifest: p.manifestURL.String(), Snapshot: p.snap, Dedupe: dedupeRule,
+		Horizon: p.horizon.At, HorizonWhy: p.horizon.Why}
 	var e1, e2 error
 	st.Xmin, e1 = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
 	st.Xmax, e2 = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
@@ -284,17 +294,27 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 	}
 	it.Since, it.SinceHighWater, it.SinceXmin = prev.Run, before.HighWater, prev.Xmin
 	it.Filter = changedSince(col, it.Type, before.HighWater, prev.Xmin, xmax)
-	est := p.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT 1 FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
+	if it.Mode, it.LowerBound, it.FullScanWhy, err = p.rangeMode(ctx, t, &it, prev, before); err != nil {
+		return it, err
+	}
+	if it.LowerBound != "" { // read through the index, in one chunk (page ranges would not use it)
+		it.Filter = fmt.Sprintf("%s >= %s AND (%s)", col, it.LowerBound, it.Filter)
+		t.rangeScan, t.leaves = true, nil
+	}
+	est := p.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT * FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
 	if est.Err != nil {
 		return it, fmt.Errorf("estimating %s's changed rows: %w", t, est.Err)
 	}
 	var plan []struct {
 		Plan struct {
-			Rows float64 `json:"Plan Rows"`
+			Rows  float64 `json:"Plan Rows"`
+			Node  string  `json:"Node Type"`
+			Index string  `json:"Index Name"`
 		} `json:"Plan"`
 	}
 	if json.Unmarshal(est.Rows[0][0], &plan) == nil && len(plan) == 1 {
 		it.EstRows = int64(plan[0].Plan.Rows)
+		it.ScanPlan = strings.TrimSpace(plan[0].Plan.Node + " " + plan[0].Plan.Index)
 	}
 	return it, nil
 }

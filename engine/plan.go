@@ -36,6 +36,7 @@ type Table struct {
 	described     int               // the columns of the described statement
 	EstPartitions int64             `json:"est_partitions,omitempty"` // the planner's estimate, with PartitionBy
 	filter        string            // an incremental run's condition on the rows
+	rangeScan     bool              // the filter is an index range: one chunk, not page ranges
 	columnNames   []string          // the table's columns, in its order
 	leaves        []*leaf           // a partitioned table read leaf by leaf (nil: through the parent)
 	iceberg       *lakehouse.Table  // the table's Iceberg table, as the plan found it (TableFormat iceberg)
@@ -217,7 +218,7 @@ func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard S
 			}
 			continue
 		}
-		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && (t.Pages > pagesPerChunk || shard.enabled() || rangeAll)
+		ranged := t.Kind == "r" && tidRange && chunkBytes > 0 && !t.rangeScan && (t.Pages > pagesPerChunk || shard.enabled() || rangeAll)
 		if !ranged {
 			if shard.owns(t, 0) {
 				out = append(out, Chunk{Table: t, EstBytes: t.SizeBytes})

@@ -80,6 +80,7 @@ type Plan struct {
 	started       time.Time
 	base          upload.URL // an incremental run's base prefix (cfg.To is its run path)
 	prev          *RunState  // the base's previous run
+	horizon       horizon    // read before the snapshot, for the next incremental run
 	journal       *Journal   // a resumable run's journal, when an earlier attempt wrote it
 	resuming      bool       // the journal was there: this attempt resumes
 	resumed       []Object   // the objects of the chunks earlier attempts finished
@@ -267,6 +268,11 @@ func (p *Plan) locate(ctx context.Context) error {
 // query's one chunk, or the tables' chunks with their checks, estimates and keys.
 func (p *Plan) planInSnapshot(ctx context.Context) error {
 	var err error
+	if len(p.cfg.Incremental) > 0 { // before the snapshot: the next run's index ranges start there
+		if p.horizon, err = readHorizon(ctx, p.coord); err != nil {
+			return err
+		}
+	}
 	if p.snap, err = openSnapshot(ctx, p.coord, p.cfg.Snapshot); err != nil {
 		if p.journal != nil {
 			err = p.snapshotGone(ctx, err)
