@@ -12,10 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/pg2s3" .
-bin="$tmp/pg2s3"
+. scripts/lib/measure.sh
 if [ "$(psql -X -At -c "SELECT to_regclass('pspeed_plain') IS NOT NULL")" != t ]; then
 	echo "iceberg-speed: creating the table" >&2
 	psql -X -q -v ON_ERROR_STOP=1 <<SQL
@@ -27,7 +24,6 @@ FROM generate_series(1, 2500000) g;
 VACUUM ANALYZE pspeed_plain;
 SQL
 fi
-. scripts/lib/measure.sh
 to="s3://$PG2S3_TEST_BUCKET/iceberg-speed/$(date +%s)"
 for i in $(seq 1 "$runs"); do
 	measure parquet "$bin export -t pspeed_plain --format parquet --to $to/parquet-$i/ -Q"

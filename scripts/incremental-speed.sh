@@ -14,10 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/pg2s3" .
-bin="$tmp/pg2s3"
+. scripts/lib/measure.sh
 rows=5000000
 if [ "$(psql -X -At -c "SELECT to_regclass('inc_speed') IS NOT NULL")" != t ]; then
 	echo "incremental-speed: creating the table" >&2
@@ -30,7 +27,6 @@ CREATE INDEX ON inc_speed (updated_at);
 VACUUM ANALYZE inc_speed;
 SQL
 fi
-. scripts/lib/measure.sh
 base="s3://$PG2S3_TEST_BUCKET/incremental-speed/$(date +%s)/"
 measure full "$bin export -t inc_speed --to $base --incremental updated_at -Q"
 psql -X -At -c "SELECT pg_size_pretty(pg_relation_size('inc_speed')), pg_size_pretty(pg_indexes_size('inc_speed'))" >"$tmp/size"

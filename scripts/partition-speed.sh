@@ -16,10 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-3}"
 values="${2:-1000}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/pg2s3" .
-bin="$tmp/pg2s3"
+. scripts/lib/measure.sh
 if [ "$(psql -X -At -c "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('pspeed_native')")" != "$values" ]; then
 	echo "partition-speed: creating the tables ($values partitions)" >&2
 	psql -X -q -v ON_ERROR_STOP=1 <<SQL
@@ -35,7 +32,6 @@ INSERT INTO pspeed_native SELECT * FROM pspeed_plain;
 VACUUM ANALYZE pspeed_plain, pspeed_native;
 SQL
 fi
-. scripts/lib/measure.sh
 to="s3://$PG2S3_TEST_BUCKET/partition-speed"
 for _ in $(seq 1 "$runs"); do
 	measure ordinary "$bin export -t pspeed_plain --to $to/plain/ --overwrite -Q"

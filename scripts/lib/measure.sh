@@ -1,7 +1,13 @@
-# Shared by the side-by-side measurements (partition-speed.sh, iceberg-speed.sh): source it after
-# setting tmp (a scratch folder). measure NAME COMMAND... runs a command once and appends its wall
-# time, client CPU, peak RSS and the servers' CPU (PostgreSQL and MinIO) to $tmp/times; report
-# BASELINE NAME... prints the medians per name and each one's throughput relative to BASELINE's.
+# Shared by the side-by-side measurements (partition-speed.sh, iceberg-speed.sh,
+# incremental-speed.sh): sourcing it makes $tmp (a scratch folder, removed at exit) and builds this
+# tree's pg2s3 as $bin. measure NAME COMMAND... runs a command once and appends its wall time,
+# client CPU, peak RSS and the servers' CPU (PostgreSQL and MinIO) to $tmp/times; report BASELINE
+# NAME... prints the medians per name and each one's throughput relative to BASELINE's.
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/pg2s3" .
+bin="$tmp/pg2s3"
 
 servers_cpu() {
 	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } |
