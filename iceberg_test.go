@@ -176,3 +176,85 @@ func killAt(t *testing.T, args []string, match func(*http.Request) bool, answere
 	cmd.Process.Kill()
 	cmd.Wait()
 }
+
+// Incremental runs into an Iceberg table, through the binary: plan says what each run does to the
+// table; of two runs from the same run at once exactly one commits (its state first, then the
+// table); a run whose table commit fails after its state leaves the table where it was, and the
+// next run catches it up from the run the table holds. After each, the reader sees PostgreSQL's
+// rows.
+func TestIcebergIncrementalRuns(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS iceruns CASCADE; CREATE SCHEMA iceruns;
+		CREATE TABLE iceruns.t (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO iceruns.t SELECT g, 'v' || g, now() - interval '1 day' FROM generate_series(1, 1000) g;
+		CREATE INDEX ON iceruns.t (updated_at);`)
+	prefix := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	args := []string{"--schema", "iceruns", "--to", prefix, "--table-format", "iceberg", "--incremental", "updated_at", "-q"}
+	export := func(extra ...string) result {
+		t.Helper()
+		return pg2s3(t, nil, append(append([]string{"export"}, args...), extra...)...)
+	}
+	same := func(when string, version string) {
+		t.Helper()
+		got := testenv.ReadIceberg(t, client, prefix+"iceruns/t")
+		want := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(testenv.PsqlValue(t, `SELECT string_agg(id || '=' || v, E'\n') FROM iceruns.t`)), "\n") {
+			k, v, _ := strings.Cut(l, "=")
+			want[k] = v
+		}
+		have := map[string]string{}
+		for _, row := range got.Rows {
+			have[fmt.Sprint(row["id"])] = fmt.Sprint(row["v"])
+		}
+		if len(want) == 0 || len(got.Rows) != len(want) || fmt.Sprint(have) != fmt.Sprint(want) || got.Version != version {
+			t.Errorf("%s: the reader sees %s with %d rows (%d distinct ids), PostgreSQL has %d; want %s", when, got.Version, len(got.Rows), len(have), len(want), version)
+		}
+	}
+	if r := export(); r.code != 0 {
+		t.Fatalf("run 1: exit %d: %s", r.code, r.stderr)
+	}
+	same("run 1", "v1")
+	testenv.PsqlValue(t, `UPDATE iceruns.t SET v = 'two', updated_at = now() WHERE id % 10 = 0; INSERT INTO iceruns.t (id, v) VALUES (2000, 'two')`)
+	r := pg2s3(t, nil, append([]string{"plan"}, args...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "version 2: adds the changed rows, and deletes their earlier versions by id (equality deletes)") {
+		t.Errorf("plan: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Two runs from run 1 at once, held until both write their state.
+	endpoint := barrierProxy(t, 2, func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/"+engine.StateFolder+"run-")
+	})
+	won, lost := race(t, append(append([]string{"export"}, args...), "--endpoint-url", endpoint), "committed run 2 first")
+	if won != 1 || lost != 1 {
+		t.Fatalf("%d runs committed and %d lost, want one each", won, lost)
+	}
+	same("run 2, of two at once", "v2")
+
+	// Run 3's state is written, then its table's metadata file is refused: the table stays at
+	// run 2, and run 4 exports what changed since run 2.
+	testenv.PsqlValue(t, `UPDATE iceruns.t SET v = 'three', updated_at = now() WHERE id % 10 = 1`)
+	rp := testenv.StoreProxy(t)
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".metadata.json") {
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>fault: no metadata</Message></Error>`)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer failing.Close()
+	if r := export("--endpoint-url", failing.URL); r.code != 1 || !strings.Contains(r.stderr, "committing Iceberg table") {
+		t.Fatalf("run 3 with its table commit refused: exit %d: %s", r.code, r.stderr)
+	}
+	if states := runStates(t, prefix); len(states) != 3 {
+		t.Fatalf("%d runs recorded, want 3 (run 3's state is written before its tables)", len(states))
+	}
+	testenv.PsqlValue(t, `UPDATE iceruns.t SET v = 'four', updated_at = now() WHERE id % 10 = 2`)
+	if r := export(); r.code != 0 {
+		t.Fatalf("run 4: exit %d: %s", r.code, r.stderr)
+	}
+	same("run 4, after run 3 did not commit the table", "v3")
+	if s := runStates(t, prefix); len(s) != 4 || s[3].Tables[0].Since != 2 {
+		t.Errorf("run 4 exported the table since run %d, want 2 (the run the table held)", s[len(s)-1].Tables[0].Since)
+	}
+}

@@ -104,7 +104,7 @@ func printIcebergPlan(stdout io.Writer, tables []engine.PlanTable) {
 		now, next := "none (created by the run)", "version 1"
 		if it.Version > 0 {
 			now = fmt.Sprintf("version %d, snapshot %d", it.Version, it.Snapshot)
-			next = fmt.Sprintf("version %d: replaces the contents", it.Version+1)
+			next = fmt.Sprintf("version %d: %s", it.Version+1, it.Change)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Name, it.Location, now, next)
 	}
@@ -139,7 +139,8 @@ func printIncrementalPlan(stdout io.Writer, inc *engine.RunState) {
 	}
 }
 
-// modeLines say how each table's changed rows are found, and why a table is read whole.
+// modeLines say how each table's changed rows are found, and why a table is read whole (in the
+// flags' words).
 func modeLines(inc *engine.RunState) []string {
 	var out []string
 	for _, t := range inc.Tables {
@@ -148,7 +149,7 @@ func modeLines(inc *engine.RunState) []string {
 		case t.LowerBound != "":
 			out = append(out, fmt.Sprintf("%s: %s, %s >= %s (planner: %s)", t.Table, t.Mode, t.Column, t.LowerBound, t.ScanPlan))
 		default:
-			out = append(out, fmt.Sprintf("%s: %s (planner: %s): %s", t.Table, t.Mode, t.ScanPlan, t.FullScanWhy))
+			out = append(out, fmt.Sprintf("%s: %s (planner: %s): %s", t.Table, t.Mode, t.ScanPlan, settingWords.Replace(t.FullScanWhy)))
 		}
 	}
 	if inc.HorizonWhy != "" {

@@ -24,8 +24,9 @@ type committer interface {
 }
 
 // committers are the run's committers, in the order they run: the per-table manifests, the
-// manifest (the run counts from here, but for an incremental run, which counts from its state),
-// the journal's end, the incremental state, the clean path. A single object has none.
+// Iceberg tables, the manifest (the run counts from here, but for an incremental run, which counts
+// from its state), the journal's end, the incremental state (then an incremental run's Iceberg
+// tables), the clean path. A single object has none.
 func (r *run) committers() []committer {
 	cfg := r.cfg
 	if !cfg.To.IsPrefix() {
@@ -35,7 +36,7 @@ func (r *run) committers() []committer {
 	if cfg.TableManifests {
 		cs = append(cs, &tableManifests{r: r})
 	}
-	if cfg.TableFormat == "iceberg" {
+	if cfg.TableFormat == "iceberg" && r.inc == nil {
 		cs = append(cs, icebergCommitter{r})
 	}
 	cs = append(cs, &manifestCommitter{r: r})
@@ -44,6 +45,11 @@ func (r *run) committers() []committer {
 	}
 	if r.inc != nil {
 		cs = append(cs, stateCommitter{r})
+	}
+	if cfg.TableFormat == "iceberg" && r.inc != nil {
+		// After the state: of two runs from the same run, the one whose state lost commits no
+		// table, and a table a run did not commit is caught up by the next (icebergSince).
+		cs = append(cs, icebergCommitter{r})
 	}
 	if cfg.CleanPath {
 		cs = append(cs, cleanPathCommitter{r})

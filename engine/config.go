@@ -123,6 +123,15 @@ type Progress struct {
 // ConfigError is a setting the run cannot use; Name is the Config field ("MemoryLimit", "To", ...).
 type ConfigError = setting.Error
 
+// icebergData is the template of an Iceberg table's data folder.
+func (c Config) icebergData() string {
+	ns := "{schema}"
+	if c.Namespace != "" {
+		ns = keyName(c.Namespace)
+	}
+	return ns + "/{table}/data/"
+}
+
 // KeyTemplate is the template the run's keys are made from: Template, or the default for the
 // run's shape (partitions, a query, Parquet).
 func (c Config) KeyTemplate() string {
@@ -130,11 +139,7 @@ func (c Config) KeyTemplate() string {
 		return c.Template
 	}
 	if c.TableFormat == "iceberg" { // the run's token keeps its files apart from earlier runs'
-		ns := "{schema}"
-		if c.Namespace != "" {
-			ns = keyName(c.Namespace)
-		}
-		data := ns + "/{table}/data/"
+		data := c.icebergData()
 		if len(c.PartitionBy) > 0 {
 			data += "{partition}/"
 		}
@@ -435,8 +440,8 @@ func (c *Config) checkTableFormat() error {
 		return bad("Iceberg tables are written as Parquet files, not CSV or text")
 	case c.Template != "":
 		return bad("an Iceberg table's files go in its data/ folder: leave Config.Template unset")
-	case len(c.Incremental) > 0 || c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
-		return bad("is not written yet with incremental or resumable runs, shards, clean-path or per-table manifests")
+	case c.Resume || c.Shard.enabled() || c.CleanPath || c.TableManifests:
+		return bad("is not written yet with resumable runs, shards, clean-path or per-table manifests")
 	case c.DropPartitionColumns:
 		return bad("keeps the partition columns in the files: an engine reads a column from the files, and the partition from the manifests")
 	}

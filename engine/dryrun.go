@@ -54,6 +54,7 @@ type PlanIceberg struct {
 	Location string `json:"location"`
 	Version  int    `json:"version"`
 	Snapshot int64  `json:"snapshot_id"`
+	Change   string `json:"change"` // what the run does to it
 }
 
 // PlanChunk is a chunk of the plan and the key of its first object.
@@ -81,7 +82,8 @@ func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 	for _, t := range p.tables {
 		pt := PlanTable{Name: t.String(), Kind: t.Kind, EstRows: t.EstRows, SizeBytes: t.SizeBytes, Select: t.Select, EstPartitions: t.EstPartitions}
 		if it := t.iceberg; it != nil {
-			pt.Iceberg = &PlanIceberg{Name: it.Namespace + "." + it.Name, Location: it.Location.String(), Version: it.Version, Snapshot: it.Snapshot}
+			pt.Iceberg = &PlanIceberg{Name: it.Namespace + "." + it.Name, Location: it.Location.String(), Version: it.Version, Snapshot: it.Snapshot,
+				Change: t.icebergChange()}
 		}
 		r.Tables = append(r.Tables, pt)
 		if !t.Select {

@@ -23,6 +23,20 @@ func (e *ConcurrentRunError) Error() string {
 		e.Base, e.Run, e.State)
 }
 
+// IcebergRunError is an Iceberg table that holds another incremental run than the one an
+// incremental run of its base starts from: another run committed it in between, or the base's
+// states are not the table's.
+type IcebergRunError struct {
+	Table string
+	Holds string // the run the table's current snapshot names ("": none)
+	Want  string // the run this run expected
+}
+
+func (e *IcebergRunError) Error() string {
+	return fmt.Sprintf("the Iceberg table %s holds incremental run %q, this run expected %q: another run committed it; run again "+
+		"(a table that holds a run its base has no state of is exported again to a new prefix)", e.Table, e.Holds, e.Want)
+}
+
 // KeyCollisionError is two things of one run that would be written to the same key: the second
 // would silently replace the first.
 type KeyCollisionError struct {
@@ -149,8 +163,12 @@ type IcebergCommitError struct {
 }
 
 func (e *IcebergCommitError) Error() string {
+	committed := strings.Join(e.Committed, ", ")
+	if committed == "" {
+		committed = "none"
+	}
 	msg := fmt.Sprintf("committing Iceberg table %s: %v (the tables committed before it keep this run's files: %s; "+
-		"the files of the others were deleted", e.Table, e.Err, strings.Join(e.Committed, ", "))
+		"the files of the others were deleted", e.Table, e.Err, committed)
 	if len(e.Left) > 0 {
 		msg += fmt.Sprintf(", but for %d, still there: %s", len(e.Left), strings.Join(e.Left, " "))
 	}

@@ -89,7 +89,7 @@ func (p *Plan) rangeMode(ctx context.Context, t *Table, it *IncrementalTable, pr
 	}
 	if it.Type != "timestamp with time zone" {
 		return ModeFullScan, "", fmt.Sprintf("%s is %s: only a timestamptz is comparable with the transactions' starts "+
-			"(give --incremental-lookback for a column the application sets)", it.Column, it.Type), nil
+			"(give Config.IncrementalLookback for a column the application sets)", it.Column, it.Type), nil
 	}
 	res := p.coord.ExecParams(ctx, `SELECT a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
 		EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
@@ -106,7 +106,7 @@ func (p *Plan) rangeMode(ctx context.Context, t *Table, it *IncrementalTable, pr
 		return ModeFullScan, "", it.Column + " may be NULL: such rows are outside any range", nil
 	case !isClockDefault(def):
 		return ModeFullScan, "", fmt.Sprintf("%s's default (%q) is not the writer's clock (now()): its values may come from elsewhere "+
-			"(give --incremental-lookback for a column the application sets)", it.Column, def), nil
+			"(give Config.IncrementalLookback for a column the application sets)", it.Column, def), nil
 	case string(row[2]) != "t":
 		return ModeFullScan, "", "no btree index begins with " + it.Column, nil
 	}

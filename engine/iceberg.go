@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,9 +67,68 @@ func (p *Plan) openIcebergTables(ctx context.Context) error {
 	return nil
 }
 
+// icebergSince is the incremental run whose changes t's Iceberg table holds last, by its current
+// snapshot's summary: prev (the base's latest run), an earlier run when the latest died or stopped
+// before it committed this table, or none (a table no incremental run committed, or whose last
+// commit was a full export: the run exports it whole).
+func (p *Plan) icebergSince(ctx context.Context, t *Table, prev *RunState) (*RunState, error) {
+	seen := t.iceberg.SnapshotSummary()[incrementalRunKey]
+	t.icebergRun = seen
+	n, err := strconv.Atoi(seen)
+	switch {
+	case seen == "":
+		return nil, nil
+	case err != nil || prev == nil || n > prev.Run:
+		return nil, &IcebergRunError{Table: t.iceberg.Namespace + "." + t.iceberg.Name, Holds: seen, Want: strconv.Itoa(runNumber(prev))}
+	case n == prev.Run:
+		return prev, nil
+	}
+	return readRun(ctx, p.store, p.base.Bucket, stateURL(p.base, n).Key, n)
+}
+
+func runNumber(s *RunState) int {
+	if s == nil {
+		return 0
+	}
+	return s.Run
+}
+
+// keyTable is t's table of the keys of its exported rows: t's key columns (as written, with
+// their field IDs), under t's condition, in one chunk.
+func (t *Table) keyTable(keys []string) *Table {
+	kt := &Table{Table: t.Table, OID: t.OID, Select: t.Select, described: t.described, filter: t.filter,
+		rangeScan: true, iceberg: t.iceberg, keysOf: t}
+	for _, c := range t.Parquet {
+		if slices.Contains(keys, c.Name) {
+			kt.Parquet = append(kt.Parquet, c)
+		}
+	}
+	return kt
+}
+
+// icebergChange says what the run does to t's Iceberg table.
+func (t *Table) icebergChange() string {
+	switch {
+	case !t.merge:
+		return "replaces the contents"
+	case t.deletes == nil:
+		return "appends the changed rows (no primary key: their earlier versions stay)"
+	}
+	return fmt.Sprintf("adds the changed rows, and deletes their earlier versions by %s (equality deletes)", strings.Join(t.iceberg.Keys(), ", "))
+}
+
+// templateOf is the key template of chunk c's objects: the run's, or its equality delete files'.
+func (p *Plan) templateOf(c Chunk) string {
+	if c.Table.keysOf != nil {
+		return p.cfg.icebergData() + p.cfg.runToken + "-deletes-{chunk:05}-{split:03}.parquet"
+	}
+	return p.cfg.Template
+}
+
 // icebergCommitter commits each table's files as its Iceberg table's next snapshot, one table
 // after another (the file-system layout has no commit of several tables). Once one table is
-// committed the run counts: its files are the table's.
+// committed the run counts: its files are the table's. An incremental run counts from its state,
+// written before: a table it does not commit, the next run catches up (icebergSince).
 type icebergCommitter struct{ r *run }
 
 func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
@@ -78,6 +138,9 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		"pg2s3.pg-version":       m.Snapshot.ServerVersion,
 		"pg2s3.run":              c.r.cfg.runToken,
 	}
+	if inc := c.r.inc; inc != nil {
+		summary[incrementalRunKey] = strconv.Itoa(inc.Run)
+	}
 	var done []string
 	for i := range m.Tables {
 		mt := &m.Tables[i]
@@ -85,10 +148,14 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		if t == nil || t.iceberg == nil {
 			continue
 		}
-		got, err := t.iceberg.Commit(ctx, c.files(m, mt.Name), summary)
+		ch := lakehouse.Change{Replace: !t.merge, Files: c.files(m, mt.Name, false), Deletes: c.files(m, mt.Name, true)}
+		if c.r.inc != nil {
+			ch.Check = c.checkRun(t)
+		}
+		got, err := t.iceberg.Commit(ctx, ch, summary)
 		var hint *lakehouse.HintError
 		if err != nil && !errors.As(err, &hint) {
-			if len(done) == 0 {
+			if len(done) == 0 && c.r.inc == nil {
 				return err // nothing is committed: the run fails, and its files are deleted
 			}
 			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err, Left: c.deleteAfter(ctx, m, i)}
@@ -102,11 +169,28 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// files are the data files of the manifest's table name.
-func (c icebergCommitter) files(m *Manifest, name string) []lakehouse.File {
+// incrementalRunKey, in an Iceberg snapshot's summary, is the number of the incremental run that
+// committed it.
+const incrementalRunKey = "pg2s3.incremental-run"
+
+// checkRun is the check of an incremental run's commit of t against the table's current
+// snapshot: the table must still hold the run the plan found (its changes since that run are
+// what this run adds). Another run that committed it since (a later one, which had this run's
+// changes too) stops it.
+func (c icebergCommitter) checkRun(t *Table) func(map[string]string) error {
+	return func(cur map[string]string) error {
+		if now := cur[incrementalRunKey]; now != t.icebergRun {
+			return &IcebergRunError{Table: t.iceberg.Namespace + "." + t.iceberg.Name, Holds: now, Want: t.icebergRun}
+		}
+		return nil
+	}
+}
+
+// files are the data files of the manifest's table name, or its equality delete files.
+func (c icebergCommitter) files(m *Manifest, name string, deletes bool) []lakehouse.File {
 	var files []lakehouse.File
 	for _, o := range m.Objects {
-		if o.Table == name {
+		if o.Table == name && o.EqualityDeletes == deletes {
 			f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats}
 			for _, v := range o.Partition {
 				f.Partition = append(f.Partition, v.Value)
@@ -122,7 +206,7 @@ func (c icebergCommitter) files(m *Manifest, name string) []lakehouse.File {
 func (c icebergCommitter) deleteAfter(ctx context.Context, m *Manifest, i int) []string {
 	var left []string
 	for _, mt := range m.Tables[i:] {
-		for _, f := range c.files(m, mt.Name) {
+		for _, f := range append(c.files(m, mt.Name, false), c.files(m, mt.Name, true)...) {
 			if err := c.r.delete(ctx, Object{URL: f.URL}); err != nil {
 				left = append(left, f.URL)
 			}

@@ -442,3 +442,81 @@ func TestIcebergCommitStopsBetweenTables(t *testing.T) {
 		t.Errorf("the run's manifest was written: %q", keys)
 	}
 }
+
+// Incremental runs into Iceberg tables: after each of three runs, with inserts and updates
+// between them (rows updated twice, rows moved to another partition), the reader sees exactly
+// PostgreSQL's table. A table with a primary key gets the changed rows and an equality delete
+// file of their keys, which removes their earlier versions; one without a key gets the changed
+// rows appended. The delete files are global (unpartitioned): a row that changed partition is
+// deleted where it was.
+func TestIcebergIncremental(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS iceinc CASCADE; CREATE SCHEMA iceinc;
+		CREATE TABLE iceinc.orders (id int PRIMARY KEY, v text, part int, updated_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO iceinc.orders SELECT g, 'v' || g, g % 3, now() - interval '1 day' + g * interval '1 ms' FROM generate_series(1, 3000) g;
+		CREATE INDEX ON iceinc.orders (updated_at);
+		CREATE TABLE iceinc.events (id int, part int, updated_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO iceinc.events SELECT g, g % 3, now() - interval '1 day' FROM generate_series(1, 100) g;
+		ANALYZE iceinc.orders, iceinc.events;`)
+	prefix := testenv.Prefix(t, client, bucket)
+	cfg := config(t, prefix)
+	cfg.Schemas, cfg.Parquet, cfg.TableFormat = []string{"iceinc"}, &columnar.Options{}, "iceberg"
+	cfg.Incremental = []Incremental{{Column: "updated_at"}}
+	cfg.PartitionBy = []Partition{{Name: "part", Expr: "part", Column: "part"}}
+	changes := []string{
+		"",
+		`INSERT INTO iceinc.orders (id, v, part) SELECT g, 'new' || g, g % 3 FROM generate_series(3001, 3100) g;
+		 UPDATE iceinc.orders SET v = 'upd2', updated_at = now() WHERE id % 100 = 0;
+		 UPDATE iceinc.orders SET part = part + 10, updated_at = now() WHERE id % 250 = 1;
+		 INSERT INTO iceinc.events (id, part) SELECT g, g % 3 FROM generate_series(101, 110) g;`,
+		`UPDATE iceinc.orders SET v = 'upd3', updated_at = now() WHERE id % 200 = 0 OR id = 3050;
+		 INSERT INTO iceinc.orders (id, v, part) VALUES (5000, 'late', 7);
+		 INSERT INTO iceinc.events (id, part) VALUES (111, 1);`,
+	}
+	ctx := context.Background()
+	for run, change := range changes {
+		if change != "" {
+			testenv.PsqlValue(t, change)
+		}
+		m, err := Run(ctx, cfg)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		if m.Incremental == nil || m.Incremental.Run != run+1 {
+			t.Fatalf("run %d: the manifest's incremental run %+v", run+1, m.Incremental)
+		}
+		for _, table := range []string{"orders", "events"} {
+			got := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"iceinc/"+table)
+			var want []map[string]any
+			if err := json.Unmarshal([]byte(testenv.PsqlValue(t, `SELECT json_agg(json_build_object('id', id, 'part', part,
+				'updated_at', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY id) FROM iceinc.`+table)), &want); err != nil {
+				t.Fatal(err)
+			}
+			sameRows(t, got.Rows, want)
+			if table == "orders" {
+				deletes := 0
+				for _, man := range got.Manifests {
+					for _, e := range man.Entries {
+						if e.Content == 2 {
+							deletes++
+							if man.Content != 1 || len(e.EqualityIDs) != 1 || e.EqualityIDs[0] != got.Schema.Identifiers[0] || len(e.Partition) != 0 {
+								t.Errorf("run %d: the delete file %s: manifest content %d, equality IDs %v (identifier fields %v), partition %v",
+									run+1, e.Path, man.Content, e.EqualityIDs, got.Schema.Identifiers, e.Partition)
+							}
+						}
+					}
+				}
+				if deletes != run {
+					t.Errorf("run %d: %d equality delete files, want one per run after the first", run+1, deletes)
+				}
+				if got.Snapshot.Summary["pg2s3.incremental-run"] != fmt.Sprint(run+1) {
+					t.Errorf("run %d: the snapshot's summary %v", run+1, got.Snapshot.Summary)
+				}
+			}
+		}
+		var vs []map[string]any
+		json.Unmarshal([]byte(testenv.PsqlValue(t, `SELECT json_agg(json_build_object('id', id, 'v', v) ORDER BY id) FROM iceinc.orders`)), &vs)
+		got := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"iceinc/orders")
+		sameRows(t, got.Rows, vs)
+	}
+}

@@ -83,6 +83,9 @@ type IncrementalTable struct {
 
 const dedupeRule = "rows may repeat across runs (never within one): keep, per dedupe_key, the row of the latest run"
 
+// icebergDedupe is the rule of an incremental run into Iceberg tables: the tables do it.
+const icebergDedupe = "none: each Iceberg table deletes the earlier versions of the changed rows by its primary key (equality deletes); a table without one is appended to"
+
 // runPath is the folder of an incremental run under the base: run=YYYYMMDDTHHMMSSZ-NNNNNN-XXXXXXXX/,
 // the start time (without colons, which Hadoop-style readers refuse in paths), the run's number
 // (the folders sort in the runs' order) and 32 random bits: two runs that race from the same
@@ -178,6 +181,9 @@ func (p *Plan) planIncremental(ctx context.Context) error {
 	}
 	st := &RunState{Run: 1, Path: p.cfg.To.S3.String(), Manifest: p.manifestURL.String(), Snapshot: p.snap, Dedupe: dedupeRule,
 		Horizon: p.horizon.At, HorizonWhy: p.horizon.Why}
+	if p.cfg.TableFormat == "iceberg" {
+		st.Dedupe = icebergDedupe
+	}
 	var e1, e2 error
 	st.Xmin, e1 = strconv.ParseUint(string(res.Rows[0][0]), 10, 64)
 	st.Xmax, e2 = strconv.ParseUint(string(res.Rows[0][1]), 10, 64)
@@ -200,6 +206,12 @@ func (p *Plan) planIncremental(ctx context.Context) error {
 		}
 		st.Tables = append(st.Tables, it)
 		t.filter = it.Filter
+		if t.iceberg != nil && it.Since > 0 && it.Column != "" {
+			t.merge = true
+			if keys := t.iceberg.Keys(); len(keys) > 0 {
+				t.deletes = t.keyTable(keys)
+			}
+		}
 		if it.Column == "" {
 			whole = append(whole, t.String())
 		}
@@ -282,6 +294,11 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 		return it, err
 	}
 	it.Key = key
+	if t.iceberg != nil { // the run the Iceberg table holds, which may be older than prev
+		if prev, err = p.icebergSince(ctx, t, prev); err != nil {
+			return it, err
+		}
+	}
 	var before *IncrementalTable
 	if prev != nil {
 		if i := slices.IndexFunc(prev.Tables, func(p IncrementalTable) bool { return p.Table == it.Table && p.Column == it.Column }); i >= 0 {

@@ -109,7 +109,7 @@ func (p *Plan) checkKeys() error {
 			if second := p.target(c, 1, "", nil).String(); second == first.String() {
 				return &KeyCollisionError{URL: second, A: what + " (its first object)", B: what + " (its second, when it splits)"}
 			}
-			patterns.add(splitPattern(cfg.Template, c, cfg.Compress.Extension(), cfg.To.S3.Key))
+			patterns.add(splitPattern(p.templateOf(c), c, cfg.Compress.Extension(), cfg.To.S3.Key))
 		}
 	}
 	keys = append(keys, key{p.manifestURL, "the manifest", -1})

@@ -102,6 +102,9 @@ func (m *Manifest) recount() {
 		if a.Table != b.Table {
 			return a.Table < b.Table
 		}
+		if a.EqualityDeletes != b.EqualityDeletes {
+			return b.EqualityDeletes
+		}
 		if a.Chunk != b.Chunk {
 			return a.Chunk < b.Chunk
 		}
@@ -115,7 +118,9 @@ func (m *Manifest) recount() {
 	}
 	m.Entries = []Entry{}
 	for _, o := range m.Objects {
-		m.Entries = append(m.Entries, Entry{URL: o.URL, Mandatory: true, Meta: EntryMeta{ContentLength: o.Bytes}})
+		if !o.EqualityDeletes { // keys, not rows: no loader loads them as the table's
+			m.Entries = append(m.Entries, Entry{URL: o.URL, Mandatory: true, Meta: EntryMeta{ContentLength: o.Bytes}})
+		}
 		i, ok := index[o.Table]
 		if !ok {
 			i = len(m.Tables)
@@ -123,7 +128,9 @@ func (m *Manifest) recount() {
 			m.Tables = append(m.Tables, ManifestTable{Name: o.Table})
 		}
 		t := &m.Tables[i]
-		t.Rows += o.Rows
+		if !o.EqualityDeletes {
+			t.Rows += o.Rows
+		}
 		t.Objects++
 		t.Bytes += o.Bytes
 		t.CSVBytes += o.CSVBytes

@@ -155,3 +155,12 @@ func hivePath(vs []PartitionValue) string {
 }
 
 func hiveEscape(s string) string { return percentEscape(s, "\"#%'*/:=?\\{[]^") }
+
+// levelsOf are the partition levels chunk c's rows are split by: none for equality delete files,
+// which are global.
+func (p *Plan) levelsOf(c Chunk) []Partition {
+	if c.Table.keysOf != nil {
+		return nil
+	}
+	return p.cfg.PartitionBy
+}

@@ -40,6 +40,13 @@ type Table struct {
 	columnNames   []string          // the table's columns, in its order
 	leaves        []*leaf           // a partitioned table read leaf by leaf (nil: through the parent)
 	iceberg       *lakehouse.Table  // the table's Iceberg table, as the plan found it (TableFormat iceberg)
+	// merge adds an incremental run's changed rows to the Iceberg table (else they replace it), and
+	// deletes, when the table has a primary key, is the chunk's table of their keys: the equality
+	// delete files that remove the rows' earlier versions.
+	merge      bool
+	deletes    *Table
+	keysOf     *Table // on a deletes table: the table whose keys it holds
+	icebergRun string // the incremental run the Iceberg table held at the plan ("": none)
 }
 
 // Chunk is a part of a table that one COPY exports.

@@ -66,6 +66,8 @@ type Object struct {
 	ETag     string `json:"etag,omitempty"`
 	// Partition is the object's partition values, one per PartitionBy level (a NULL is null).
 	Partition []PartitionValue `json:"partition,omitempty"`
+	// EqualityDeletes marks an Iceberg equality delete file: the keys of the table's changed rows.
+	EqualityDeletes bool `json:"equality_deletes,omitempty"`
 
 	stats []columnar.ColumnStats // a Parquet object's columns, for a table format's metrics
 }
@@ -218,7 +220,9 @@ func (p *Plan) locate(ctx context.Context) error {
 		}
 		p.prev = prev
 		rp := runPath(p.base, time.Now(), prev)
-		cfg.To = Destination{Raw: rp.String(), S3: &rp}
+		if cfg.TableFormat == "" { // an Iceberg table is in the base, the run's manifest in its path
+			cfg.To = Destination{Raw: rp.String(), S3: &rp}
+		}
 		if cfg.Manifest == "" {
 			p.manifestURL = rp.Join("manifest.json")
 		}
@@ -380,6 +384,11 @@ func (p *Plan) planTables(ctx context.Context) error {
 		cfg.Logger.Warn("PostgreSQL before 14 has no TID Range Scan: every table is exported as one chunk", "server_version", p.snap.ServerVersion)
 	}
 	p.chunks = chunks(p.tables, cfg.ChunkSize, p.snap.BlockSize, tidRange, cfg.Shard, cfg.Resume)
+	for _, t := range p.tables {
+		if t.deletes != nil { // the changed rows' keys, read in the same snapshot
+			p.chunks = append(p.chunks, Chunk{Table: t.deletes})
+		}
+	}
 	if p.journal != nil {
 		return p.loadJournal(ctx, *p.journal)
 	}
@@ -739,7 +748,7 @@ func (p *Plan) copyOptions(t *Table) copyout.Options {
 	case len(p.cfg.PartitionBy) == 0:
 		return o
 	}
-	if len(p.cfg.PartitionBy) > 0 {
+	if len(p.cfg.PartitionBy) > 0 && t.keysOf == nil { // equality deletes are global: unpartitioned
 		proj.Key, proj.Order = partitionKeySQL(p.cfg.PartitionBy), partitionOrderSQL(p.cfg.PartitionBy)
 	}
 	o.Projection = &proj
@@ -753,7 +762,7 @@ func (p *Plan) target(c Chunk, split int, partition string, budget *upload.Budge
 	var url upload.URL
 	switch {
 	case cfg.To.IsPrefix():
-		url = cfg.To.S3.Join(objectKey(cfg.Template, c.Table, c.Index, split, partition) + cfg.Compress.Extension())
+		url = cfg.To.S3.Join(objectKey(p.templateOf(c), c.Table, c.Index, split, partition) + cfg.Compress.Extension())
 	case cfg.To.S3 != nil:
 		url, _ = upload.ParseObject(cfg.To.Name(cfg.Compress))
 	case cfg.To.Stdout:

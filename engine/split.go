@@ -69,7 +69,7 @@ func (r *run) newSplitter(ctx context.Context, c Chunk) *splitter {
 	return &splitter{
 		ctx: ctx, chunk: c, header: cfg.CSV.Header && cfg.Parquet == nil,
 		limits: splitLimits{MaxObjectSize: cfg.MaxObjectSize, MaxRows: cfg.MaxRows},
-		levels: cfg.PartitionBy, cutKey: r.keyCutter(), firstOfTable: c.Index == 0 && len(cfg.PartitionBy) == 0,
+		levels: r.levelsOf(c), cutKey: r.keyCutter(), firstOfTable: c.Index == 0 && len(cfg.PartitionBy) == 0,
 		open:        r.opener(ctx, c),
 		onPartition: func(key []byte) error { return r.notePartition(c.Table, key) },
 		onStuck:     r.noteStuck,
@@ -289,7 +289,7 @@ func (s *splitter) wait() ([]Object, error) {
 		}
 		objs = append(objs, Object{URL: res.URL, Table: s.chunk.Table.String(), Chunk: s.chunk.Index, Split: i,
 			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag,
-			Partition: o.partition})
+			Partition: o.partition, EqualityDeletes: s.chunk.Table.keysOf != nil})
 		if o.enc != nil {
 			objs[len(objs)-1].stats = o.enc.Stats()
 		}

@@ -207,32 +207,52 @@ func (c *summaryCounts) add(f File) {
 	c.files, c.records, c.bytes = c.files+1, c.records+f.Rows, c.bytes+f.Bytes
 }
 
-// summary is the summary of a snapshot that replaces the current one's files with added ones:
-// Iceberg's counts (the removed ones from the current snapshot's totals), and extra.
-func (m *metadata) summary(added summaryCounts, extra map[string]string) map[string]string {
+// summary is the summary of a snapshot that replaces the current one's files with added ones, or
+// (replace false) adds data files and equality delete files to them: Iceberg's counts (the totals
+// from the current snapshot's), and extra.
+func (m *metadata) summary(replace bool, added, deletes summaryCounts, extra map[string]string) map[string]string {
 	s := maps.Clone(extra)
 	if s == nil {
 		s = map[string]string{}
 	}
-	s["operation"] = "append"
 	put := func(k string, v int64) { s[k] = strconv.FormatInt(v, 10) }
-	put("added-data-files", added.files)
-	put("added-records", added.records)
-	put("added-files-size", added.bytes)
-	put("total-data-files", added.files)
-	put("total-records", added.records)
-	put("total-files-size", added.bytes)
-	put("total-delete-files", 0)
-	put("total-position-deletes", 0)
-	put("total-equality-deletes", 0)
+	var total map[string]string // the current snapshot's summary, where the totals go on from
 	if cur, err := m.currentSnapshot(); err == nil && cur != nil {
+		total = cur.Summary
+	}
+	was := func(k string) int64 {
+		if replace {
+			return 0
+		}
+		n, _ := strconv.ParseInt(total[k], 10, 64)
+		return n
+	}
+	s["operation"] = "append"
+	switch {
+	case deletes.files > 0:
+		s["operation"] = "overwrite" // rows replaced, as a merge-on-read MERGE writes them
+	case replace && total != nil:
 		s["operation"] = "overwrite"
 		for from, to := range map[string]string{"total-data-files": "deleted-data-files", "total-records": "deleted-records", "total-files-size": "removed-files-size"} {
-			if v, ok := cur.Summary[from]; ok {
+			if v, ok := total[from]; ok {
 				s[to] = v
 			}
 		}
 	}
+	put("added-data-files", added.files)
+	put("added-records", added.records)
+	put("added-files-size", added.bytes+deletes.bytes)
+	if deletes.files > 0 {
+		put("added-delete-files", deletes.files)
+		put("added-equality-delete-files", deletes.files)
+		put("added-equality-deletes", deletes.records)
+	}
+	put("total-data-files", was("total-data-files")+added.files)
+	put("total-records", was("total-records")+added.records)
+	put("total-files-size", was("total-files-size")+added.bytes+deletes.bytes)
+	put("total-delete-files", was("total-delete-files")+deletes.files)
+	put("total-position-deletes", was("total-position-deletes"))
+	put("total-equality-deletes", was("total-equality-deletes")+deletes.records)
 	return s
 }
 

@@ -2,6 +2,7 @@ package lakehouse
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -156,15 +157,51 @@ const commitAttempts = 5
 // errTaken is a version another writer committed first.
 var errTaken = errors.New("another writer committed this version first")
 
-// Commit replaces the table's contents with files, in one Iceberg snapshot whose summary holds
-// summary. The next metadata file is written only if no other writer wrote that version first
-// (If-None-Match); the loser reads the table again and commits on top, a few times, then fails
-// with nothing changed. The version hint is written after the metadata file.
-func (t *Table) Commit(ctx context.Context, files []File, summary map[string]string) (Committed, error) {
+// SnapshotSummary is the summary of the table's current snapshot, as Open found it (nil: none).
+func (t *Table) SnapshotSummary() map[string]string {
+	if s, err := t.meta.currentSnapshot(); err == nil && s != nil {
+		return s.Summary
+	}
+	return nil
+}
+
+// Keys are the names of the table's identifier fields, as the run writes them (none: the table
+// has no primary key, or a key column was optional before).
+func (t *Table) Keys() []string {
+	var keys []string
+	for _, id := range t.schema.IdentifierFieldIDs {
+		if f, ok := t.schema.FindFieldByID(id); ok {
+			keys = append(keys, f.Name)
+		}
+	}
+	return keys
+}
+
+// Change is what a commit does to the table's rows.
+type Change struct {
+	// Replace makes Files the table's contents; otherwise Files are added to the current ones,
+	// and Deletes with them.
+	Replace bool
+	Files   []File
+	// Deletes are equality delete files on the table's identifier fields (a Parquet file of the
+	// key columns): they delete the rows of earlier snapshots with those keys, not Files' rows (of
+	// the same sequence number). They are global (the unpartitioned spec): a row whose partition
+	// changed is deleted where it was.
+	Deletes []File
+	// Check, when set, is called with the summary of the table's current snapshot (nil: none)
+	// before each attempt: an error stops the commit.
+	Check func(current map[string]string) error
+}
+
+// Commit makes ch the table's next snapshot, whose summary holds summary. The next metadata file
+// is written only if no other writer wrote that version first (If-None-Match); the loser reads the
+// table again and commits on top, a few times, then fails with nothing changed. The version hint
+// is written after the metadata file.
+func (t *Table) Commit(ctx context.Context, ch Change, summary map[string]string) (Committed, error) {
 	var err error
 	for range commitAttempts {
 		var c Committed
-		if c, err = t.commitOnce(ctx, files, summary); !errors.Is(err, errTaken) {
+		if c, err = t.commitOnce(ctx, ch, summary); !errors.Is(err, errTaken) {
 			return c, err
 		}
 		if lerr := t.load(ctx); lerr != nil {
@@ -180,7 +217,20 @@ func (t *Table) Commit(ctx context.Context, files []File, summary map[string]str
 
 // commitOnce writes the snapshot's manifest and manifest list, then the next metadata file, if no
 // other writer wrote it first (errTaken), then the hint.
-func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string]string) (Committed, error) {
+func (t *Table) commitOnce(ctx context.Context, ch Change, summary map[string]string) (Committed, error) {
+	cur, err := t.meta.currentSnapshot()
+	if err != nil {
+		return Committed{}, err
+	}
+	if ch.Check != nil {
+		var s map[string]string
+		if cur != nil {
+			s = cur.Summary
+		}
+		if err := ch.Check(s); err != nil {
+			return Committed{}, err
+		}
+	}
 	id := snapshotID()
 	seq := t.meta.LastSequenceNumber + 1
 	meta, err := t.meta.withSchema(t.schema, t.lastID)
@@ -195,18 +245,26 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 	if err != nil {
 		return Committed{}, err
 	}
-	entries, added, err := t.entries(spec, id, files)
-	if err != nil {
-		return Committed{}, err
+	var kept []iceberg.ManifestFile // the current snapshot's manifests, which a merge keeps
+	if !ch.Replace && cur != nil {
+		if kept, err = t.manifests(ctx, cur); err != nil {
+			return Committed{}, err
+		}
 	}
 	var parent *int64
-	if p := t.meta.currentSnapshotID(); p != 0 {
-		parent = &p
+	if cur != nil {
+		parent = &cur.ID
 	}
-	manifestURL, listURL, err := t.writeManifests(ctx, spec, id, seq, parent, entries)
+	written, err := t.writeManifests(ctx, meta, spec, id, ch)
 	if err != nil {
 		return Committed{}, err
 	}
+	listURL, err := t.writeList(ctx, id, seq, parent, append(kept, written.files...))
+	if err != nil {
+		t.io.remove(ctx, written.urls...)
+		return Committed{}, err
+	}
+	manifestURLs := append(written.urls, listURL)
 	next := t.Version + 1
 	loc := t.metadataURL(next)
 	prev := ""
@@ -214,7 +272,7 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 		prev = t.metadataURL(t.Version)
 	}
 	if meta, err = meta.withSnapshot(snapshot{ID: id, Parent: parent, Sequence: seq, Manifests: listURL,
-		Summary: t.meta.summary(added, summary), SchemaID: meta.currentSchemaID()}, prev); err != nil {
+		Summary: t.meta.summary(ch.Replace, written.added, written.deletes, summary), SchemaID: meta.currentSchemaID()}, prev); err != nil {
 		return Committed{}, err
 	}
 	b, err := meta.marshal()
@@ -224,7 +282,7 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 	if err := t.io.putIfAbsent(ctx, loc, b); err != nil {
 		var ee *upload.ExistsError
 		if errors.As(err, &ee) {
-			t.io.remove(ctx, manifestURL, listURL) // nothing names them
+			t.io.remove(ctx, manifestURLs...) // nothing names them
 			return Committed{}, fmt.Errorf("version %d of %s.%s: %w", next, t.Namespace, t.Name, errTaken)
 		}
 		return Committed{}, err
@@ -237,9 +295,10 @@ func (t *Table) commitOnce(ctx context.Context, files []File, summary map[string
 	return c, nil
 }
 
-// entries are the manifest entries of files, added by snapshot id, with their partition values
-// and column metrics, and what they add up to.
-func (t *Table) entries(spec iceberg.PartitionSpec, id int64, files []File) ([]iceberg.ManifestEntry, summaryCounts, error) {
+// entries are the manifest entries of files, added by snapshot id with content, with their
+// partition values and column metrics (an equality delete file's on the identifier fields), and
+// what they add up to.
+func (t *Table) entries(spec iceberg.PartitionSpec, id int64, content iceberg.ManifestEntryContent, files []File) ([]iceberg.ManifestEntry, summaryCounts, error) {
 	entries := make([]iceberg.ManifestEntry, 0, len(files))
 	var added summaryCounts
 	for _, f := range files {
@@ -247,9 +306,12 @@ func (t *Table) entries(spec iceberg.PartitionSpec, id int64, files []File) ([]i
 		if err != nil {
 			return nil, added, fmt.Errorf("%s: %w", f.URL, err)
 		}
-		b, err := iceberg.NewDataFileBuilder(spec, iceberg.EntryContentData, f.URL, iceberg.ParquetFile, pv, nil, nil, f.Rows, f.Bytes)
+		b, err := iceberg.NewDataFileBuilder(spec, content, f.URL, iceberg.ParquetFile, pv, nil, nil, f.Rows, f.Bytes)
 		if err != nil {
 			return nil, added, err
+		}
+		if content == iceberg.EntryContentEqDeletes {
+			b.EqualityFieldIDs(t.schema.IdentifierFieldIDs)
 		}
 		m := fileMetrics(t.schema, f.Columns)
 		b.ColumnSizes(m.sizes).ValueCounts(m.values).NullValueCounts(m.nulls).LowerBoundValues(m.lower).UpperBoundValues(m.upper)
@@ -259,25 +321,101 @@ func (t *Table) entries(spec iceberg.PartitionSpec, id int64, files []File) ([]i
 	return entries, added, nil
 }
 
-// writeManifests writes snapshot id's manifest and manifest list (Avro, by iceberg-go) under
-// metadata/, and returns their URLs.
-func (t *Table) writeManifests(ctx context.Context, spec iceberg.PartitionSpec, id, seq int64, parent *int64, entries []iceberg.ManifestEntry) (manifest, list string, err error) {
+// written is what writeManifests wrote: the manifests, their URLs, and the files they add.
+type written struct {
+	files          []iceberg.ManifestFile
+	urls           []string
+	added, deletes summaryCounts
+}
+
+// writeManifests writes snapshot id's manifests under metadata/ (Avro, by iceberg-go): one of
+// ch's data files (always, for a replace, so that an empty table has one), and one of its
+// equality delete files, in the table's unpartitioned spec.
+func (t *Table) writeManifests(ctx context.Context, meta *metadata, spec iceberg.PartitionSpec, id int64, ch Change) (w written, err error) {
 	token := uuid.NewString()
+	defer func() {
+		if err != nil {
+			t.io.remove(ctx, w.urls...)
+		}
+	}()
+	if len(ch.Files) > 0 || ch.Replace {
+		entries, added, err := t.entries(spec, id, iceberg.EntryContentData, ch.Files)
+		if err != nil {
+			return w, err
+		}
+		w.added = added
+		if err := t.writeManifest(ctx, &w, fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token), spec, id, iceberg.ManifestContentData, entries); err != nil {
+			return w, err
+		}
+	}
+	if len(ch.Deletes) > 0 {
+		if len(t.schema.IdentifierFieldIDs) == 0 {
+			return w, fmt.Errorf("table %s.%s has no identifier fields (a primary key) to delete rows by", t.Namespace, t.Name)
+		}
+		global, err := meta.findSpec(*iceberg.UnpartitionedSpec)
+		if err != nil || global == nil {
+			return w, fmt.Errorf("table %s.%s has no unpartitioned spec for its equality deletes: %w", t.Namespace, t.Name, cmp.Or(err, errors.New("none")))
+		}
+		entries, deletes, err := t.entries(*global, id, iceberg.EntryContentEqDeletes, ch.Deletes)
+		if err != nil {
+			return w, err
+		}
+		w.deletes = deletes
+		if err := t.writeManifest(ctx, &w, fmt.Sprintf("%s/metadata/%s-m1.avro", t.root(), token), *global, id, iceberg.ManifestContentDeletes, entries); err != nil {
+			return w, err
+		}
+	}
+	return w, nil
+}
+
+// writeManifest writes one manifest of entries to url, and adds it to w.
+func (t *Table) writeManifest(ctx context.Context, w *written, url string, spec iceberg.PartitionSpec, id int64,
+	content iceberg.ManifestContent, entries []iceberg.ManifestEntry) error {
 	var buf bytes.Buffer
-	manifest = fmt.Sprintf("%s/metadata/%s-m0.avro", t.root(), token)
-	mf, err := iceberg.WriteManifest(manifest, &buf, 2, spec, t.schema, id, entries)
+	mw, err := iceberg.NewManifestWriter(2, &buf, spec, t.schema, id, iceberg.WithManifestWriterContent(content))
 	if err != nil {
-		return "", "", fmt.Errorf("writing the manifest: %w", err)
+		return fmt.Errorf("writing the manifest: %w", err)
 	}
-	if err := t.io.put(ctx, manifest, buf.Bytes()); err != nil {
-		return "", "", err
+	for _, e := range entries {
+		if err := mw.Add(e); err != nil {
+			return fmt.Errorf("writing the manifest: %w", err)
+		}
 	}
-	buf.Reset()
-	if err := iceberg.WriteManifestList(2, &buf, id, parent, &seq, 0, []iceberg.ManifestFile{mf}); err != nil {
-		return "", "", fmt.Errorf("writing the manifest list: %w", err)
+	if err := mw.Close(); err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
 	}
-	list = fmt.Sprintf("%s/metadata/snap-%d-1-%s.avro", t.root(), id, token)
-	return manifest, list, t.io.put(ctx, list, buf.Bytes())
+	mf, err := mw.ToManifestFile(url, int64(buf.Len()))
+	if err != nil {
+		return fmt.Errorf("writing the manifest: %w", err)
+	}
+	if err := t.io.put(ctx, url, buf.Bytes()); err != nil {
+		return err
+	}
+	w.files, w.urls = append(w.files, mf), append(w.urls, url)
+	return nil
+}
+
+// writeList writes snapshot id's manifest list of files, and returns its URL.
+func (t *Table) writeList(ctx context.Context, id, seq int64, parent *int64, files []iceberg.ManifestFile) (string, error) {
+	var buf bytes.Buffer
+	if err := iceberg.WriteManifestList(2, &buf, id, parent, &seq, 0, files); err != nil {
+		return "", fmt.Errorf("writing the manifest list: %w", err)
+	}
+	list := fmt.Sprintf("%s/metadata/snap-%d-1-%s.avro", t.root(), id, uuid.NewString())
+	return list, t.io.put(ctx, list, buf.Bytes())
+}
+
+// manifests reads snapshot s's manifest list.
+func (t *Table) manifests(ctx context.Context, s *snapshot) ([]iceberg.ManifestFile, error) {
+	b, err := t.io.get(ctx, s.Manifests)
+	if err != nil {
+		return nil, fmt.Errorf("the current snapshot's manifest list %s: %w", s.Manifests, err)
+	}
+	files, err := iceberg.ReadManifestList(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("the current snapshot's manifest list %s: %w", s.Manifests, err)
+	}
+	return files, nil
 }
 
 // snapshotID is a new snapshot's ID: positive and random, as Iceberg's writers make them.

@@ -43,11 +43,11 @@ func TestConcurrentWritersTakeTurns(t *testing.T) {
 		if a.Version != b.Version || a.Version != first-1 {
 			t.Fatalf("round %d: the writers read versions %d and %d, want %d", round, a.Version, b.Version, first-1)
 		}
-		ca, err := a.Commit(ctx, file(fmt.Sprint("a", round), 10), nil)
+		ca, err := a.Commit(ctx, Change{Replace: true, Files: file(fmt.Sprint("a", round), 10)}, nil)
 		if err != nil {
 			t.Fatalf("round %d, the first writer: %v", round, err)
 		}
-		cb, err := b.Commit(ctx, file(fmt.Sprint("b", round), 20), nil)
+		cb, err := b.Commit(ctx, Change{Replace: true, Files: file(fmt.Sprint("b", round), 20)}, nil)
 		if err != nil {
 			t.Fatalf("round %d, the second writer: %v", round, err)
 		}

@@ -32,12 +32,16 @@ type IcebergRead struct {
 	} `json:"schema"`
 	Rows      []map[string]any `json:"rows"`
 	Manifests []struct {
-		Path    string `json:"path"`
-		Entries []struct {
-			Status  int    `json:"status"` // 0 existing, 1 added, 2 deleted
-			Path    string `json:"path"`
-			Records int64  `json:"records,string"`
-			Size    int64  `json:"size,string"`
+		Path     string      `json:"path"`
+		Content  int         `json:"content"` // 0 data files, 1 delete files
+		Sequence json.Number `json:"sequence"`
+		Entries  []struct {
+			Status      int    `json:"status"`  // 0 existing, 1 added, 2 deleted
+			Content     int    `json:"content"` // 0 data, 1 position deletes, 2 equality deletes
+			EqualityIDs []int  `json:"equalityIds"`
+			Path        string `json:"path"`
+			Records     int64  `json:"records,string"`
+			Size        int64  `json:"size,string"`
 			// The column metrics, by field ID; the bounds in hex.
 			Values, Nulls, Sizes map[int]json.Number
 			Lower, Upper         map[int]string

@@ -4,8 +4,10 @@
 //
 // usage: node read.mjs ENDPOINT s3://bucket/path/to/table
 // ENDPOINT is the S3 endpoint (http(s)://host:port), read anonymously, path-style. Prints one JSON
-// document: {version, rows, manifestList, manifests: [{path, entries: [{status, path, records,
-// size, values, nulls, sizes, lower, upper, partition, rowValues}]}]} (the metrics by field ID,
+// document: {version, rows, manifestList, manifests: [{path, content, sequence, entries: [{status,
+// content, equalityIds, path, records, size, values, nulls, sizes, lower, upper, partition,
+// rowValues}]}]} (content: 0 data, 1 deletes in a manifest, 2 equality deletes in an entry; the
+// metrics by field ID,
 // bounds in hex; the partition as the manifest has it, and the distinct values of each partition
 // column in the file's rows); 64-bit
 // integers as strings, dates and timestamps in ISO 8601.
@@ -99,7 +101,8 @@ if (current) {
     const kv = (l, f = v => v) => Object.fromEntries((l ?? []).map(({ key, value }) => [key, f(value)]))
     const hex = b => Buffer.from(b).toString('hex')
     const entries = (await avroRecords(m.manifest_path)).map(e => ({
-      status: e.status, path: e.data_file.file_path, records: e.data_file.record_count, size: e.data_file.file_size_in_bytes,
+      status: e.status, content: e.data_file.content ?? 0, equalityIds: e.data_file.equality_ids ?? null,
+      path: e.data_file.file_path, records: e.data_file.record_count, size: e.data_file.file_size_in_bytes,
       values: kv(e.data_file.value_counts), nulls: kv(e.data_file.null_value_counts), sizes: kv(e.data_file.column_sizes),
       lower: kv(e.data_file.lower_bounds, hex), upper: kv(e.data_file.upper_bounds, hex),
       partition: e.data_file.partition, rowValues: {},
@@ -116,7 +119,7 @@ if (current) {
       const plain = v => (v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v ?? null)
       for (const name of Object.keys(e.partition)) e.rowValues[name] = [...new Set(rows.map(r => plain(r[source[name]])))]
     }
-    manifests.push({ path: m.manifest_path, entries })
+    manifests.push({ path: m.manifest_path, content: m.content ?? 0, sequence: m.sequence_number, entries })
   }
 }
 const out = { version, snapshot: current ?? null, schema: metadata.schemas.find(s => s['schema-id'] === metadata['current-schema-id']), rows, manifests }
