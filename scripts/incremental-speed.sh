@@ -6,6 +6,7 @@
 #   psql-N      psql fetching the N changed rows through the index (COPY to /dev/null)
 #   inc-N       the incremental run after N rows changed (1,000 / 10,000 / 100,000), to S3
 #   inc-0       a run with nothing changed
+#   iceberg-*   the first run and runs after 1,000 changed rows into an Iceberg table (equality deletes)
 #
 # Each N is measured RUNS times (default 3): change N rows, read them once (the first reader sets
 # their hint bits), then psql, then pg2s3. It prints the medians,
@@ -45,9 +46,18 @@ done
 for i in $(seq 1 "$runs"); do
 	measure inc-0 "$bin export -t inc_speed --to $base --incremental updated_at -Q"
 done
+# The same into an Iceberg table: the changed rows plus an equality delete file of their keys.
+ice="s3://$PG2S3_TEST_BUCKET/incremental-speed/$(date +%s)-iceberg/"
+measure iceberg-full "$bin export -t inc_speed --to $ice --table-format iceberg --incremental updated_at -Q"
+for i in $(seq 1 "$runs"); do
+	since="$(psql -X -At -c "SELECT now()")"
+	psql -X -q -c "UPDATE inc_speed SET note = 'iceberg', updated_at = now() WHERE id % 5000 = $((RANDOM % 5000))" >/dev/null
+	psql -X -q -c "SELECT sum(length(note)) FROM inc_speed WHERE updated_at >= '$since'" >/dev/null
+	measure iceberg-1000 "$bin export -t inc_speed --to $ice --table-format iceberg --incremental updated_at -Q"
+done
 echo "pg2s3 $(git rev-parse --short HEAD): incremental runs against what changed; a table of $rows rows ($(cut -d'|' -f1 "$tmp/size") heap, $(cut -d'|' -f2 "$tmp/size") of indexes); $runs runs each; medians"
 echo "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), PostgreSQL $(psql -X -At -c 'SHOW server_version' | cut -d' ' -f1), MinIO on loopback"
-report full psql-1000 inc-1000 psql-10000 inc-10000 psql-100000 inc-100000 inc-0
+report full psql-1000 inc-1000 psql-10000 inc-10000 psql-100000 inc-100000 inc-0 iceberg-full iceberg-1000
 awk '
 function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
 	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
@@ -63,6 +73,11 @@ END {
 		inc = median(a, n["inc-" ns[x]]); ps = median(b, n["psql-" ns[x]])
 		printf "%7d changed rows: pg2s3 %.2f s = %.2fx psql through the index (%.2f s), %.1f%% of the full export (%.2f s)\n", ns[x], inc, inc / ps, ps, 100 * inc / full, full
 	}
+	delete a; delete b
+	for (i = 1; i <= n["iceberg-1000"]; i++) a[i] = w["iceberg-1000", i]
+	for (i = 1; i <= n["iceberg-full"]; i++) b[i] = w["iceberg-full", i]
+	ice = median(a, n["iceberg-1000"]); icefull = median(b, n["iceberg-full"])
+	printf "   1000 changed rows into Iceberg: %.2f s, %.1f%% of the first run into Iceberg (%.2f s)\n", ice, 100 * ice / icefull, icefull
 }' "$tmp/times"
 "$bin" runs "$base" --json | python3 -c '
 import json, sys
