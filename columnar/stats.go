@@ -8,15 +8,16 @@ import (
 // ColumnStats is what a written file holds of one leaf column (a list's element for a list), from
 // its footer: a table format's metrics, by which engines skip files.
 type ColumnStats struct {
-	FieldID int   // the leaf's field ID (a list's ElementID); 0 when the columns have none
-	Values  int64 // values, nulls included
-	Nulls   int64
-	Bytes   int64 // compressed, in every row group
+	FieldID int   `json:"field_id"` // the leaf's field ID (a list's ElementID); 0 when the columns have none
+	Values  int64 `json:"values"`   // values, nulls included
+	Nulls   int64 `json:"nulls"`
+	Bytes   int64 `json:"bytes"` // compressed, in every row group
 	// Min and Max are the smallest and largest values in Parquet's plain encoding (Bounds says
 	// whether there are any: not for strings, JSON and bytea, which carry none, nor for a column
 	// of nulls only).
-	Min, Max []byte
-	Bounds   bool
+	Min    []byte `json:"min,omitempty"`
+	Max    []byte `json:"max,omitempty"`
+	Bounds bool   `json:"bounds,omitempty"`
 }
 
 // bounded says whether the column's bounds are kept: not a string's, JSON's or bytea's (which can

@@ -148,11 +148,11 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		if t == nil || t.iceberg == nil {
 			continue
 		}
-		ch := lakehouse.Change{Replace: !t.merge, Files: c.files(m, mt.Name, false), Deletes: c.files(m, mt.Name, true)}
-		if c.r.inc != nil {
-			ch.Check = c.checkRun(t)
-		}
+		ch := lakehouse.Change{Replace: !t.merge, Files: c.files(m, mt.Name, false), Deletes: c.files(m, mt.Name, true), Check: c.check(t)}
 		got, err := t.iceberg.Commit(ctx, ch, summary)
+		if errors.Is(err, errCommitted) {
+			got, err = t.iceberg.Current(), nil
+		}
 		var hint *lakehouse.HintError
 		if err != nil && !errors.As(err, &hint) {
 			if len(done) == 0 && c.r.inc == nil {
@@ -173,13 +173,20 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 // committed it.
 const incrementalRunKey = "pg2s3.incremental-run"
 
-// checkRun is the check of an incremental run's commit of t against the table's current
-// snapshot: the table must still hold the run the plan found (its changes since that run are
-// what this run adds). Another run that committed it since (a later one, which had this run's
+// errCommitted is a table an earlier attempt of the run (a resume's) committed already.
+var errCommitted = errors.New("an earlier attempt of this run committed the table")
+
+// check is the check of the run's commit of t against the table's current snapshot. One that the
+// run's token made is there already (an attempt that committed and then failed; resumed). An
+// incremental run's table must still hold the run the plan found (its changes since that run are
+// what this run adds): another run that committed it since (a later one, which had this run's
 // changes too) stops it.
-func (c icebergCommitter) checkRun(t *Table) func(map[string]string) error {
+func (c icebergCommitter) check(t *Table) func(map[string]string) error {
 	return func(cur map[string]string) error {
-		if now := cur[incrementalRunKey]; now != t.icebergRun {
+		if cur["pg2s3.run"] == c.r.cfg.runToken {
+			return errCommitted
+		}
+		if now := cur[incrementalRunKey]; c.r.inc != nil && now != t.icebergRun {
 			return &IcebergRunError{Table: t.iceberg.Namespace + "." + t.iceberg.Name, Holds: now, Want: t.icebergRun}
 		}
 		return nil
@@ -191,7 +198,7 @@ func (c icebergCommitter) files(m *Manifest, name string, deletes bool) []lakeho
 	var files []lakehouse.File
 	for _, o := range m.Objects {
 		if o.Table == name && o.EqualityDeletes == deletes {
-			f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.stats}
+			f := lakehouse.File{URL: o.URL, Rows: o.Rows, Bytes: o.Bytes, Columns: o.ColumnStats}
 			for _, v := range o.Partition {
 				f.Partition = append(f.Partition, v.Value)
 			}

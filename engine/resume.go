@@ -40,6 +40,8 @@ type Journal struct {
 	Snapshot string `json:"snapshot"`
 	Started  string `json:"started"`
 	Settings string `json:"settings"` // a digest of the settings that decide the objects' keys and bytes
+	// Token is the run's token, in a table format's keys (every attempt writes the same keys).
+	Token string `json:"run_token,omitempty"`
 }
 
 // ChunkRecord is a finished chunk of a resumable run.
@@ -138,7 +140,7 @@ func (r *run) startJournal(ctx context.Context) error {
 	if r.resuming {
 		return nil
 	}
-	j := Journal{Snapshot: r.snap.ID, Started: time.Now().UTC().Format(time.RFC3339), Settings: r.cfg.settingsDigest()}
+	j := Journal{Snapshot: r.snap.ID, Started: time.Now().UTC().Format(time.RFC3339), Settings: r.cfg.settingsDigest(), Token: r.cfg.runToken}
 	if _, err := r.putOnce(ctx, r.cfg.To.S3.Join(journalKey), j); err != nil {
 		return fmt.Errorf("writing the run's journal: %w", err)
 	}
@@ -164,6 +166,9 @@ func (r *run) endJournal(ctx context.Context) {
 		r.cfg.Logger.Warn("could not list the uploads earlier attempts left", "error", err)
 	} else {
 		for _, u := range open {
+			if r.cfg.TableFormat != "" && !strings.Contains(u.Key, r.cfg.runToken) {
+				continue // a table format's prefix holds other runs' tables: only this run's are stale
+			}
 			if err := upload.Abort(ctx, r.client, u); err != nil {
 				r.cfg.Logger.Warn("could not abort an upload an earlier attempt left: pg2s3 cleanup aborts it", "key", u.Key, "upload", u.UploadID, "error", err)
 			}

@@ -68,8 +68,9 @@ type Object struct {
 	Partition []PartitionValue `json:"partition,omitempty"`
 	// EqualityDeletes marks an Iceberg equality delete file: the keys of the table's changed rows.
 	EqualityDeletes bool `json:"equality_deletes,omitempty"`
-
-	stats []columnar.ColumnStats // a Parquet object's columns, for a table format's metrics
+	// ColumnStats are a table format's Parquet object's columns, for its metrics: kept in the
+	// journal, so that a resumed run's commit has them for the files of earlier attempts.
+	ColumnStats []columnar.ColumnStats `json:"column_stats,omitempty"`
 }
 
 // Plan is a run planned inside its snapshot: the settled configuration, where the run stands (an
@@ -236,6 +237,10 @@ func (p *Plan) locate(ctx context.Context) error {
 		}
 		if found {
 			p.journal = &j
+			if cfg.TableFormat != "" && j.Token != "" { // the keys of the first attempt's files
+				cfg.runToken, cfg.Template = j.Token, ""
+				cfg.Template = cfg.KeyTemplate()
+			}
 		} else if p.done, err = p.finished(ctx); err != nil || p.done != nil {
 			return err
 		}

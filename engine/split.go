@@ -291,7 +291,7 @@ func (s *splitter) wait() ([]Object, error) {
 			Rows: o.rows, Bytes: res.Bytes, CSVBytes: o.csvBytes, Parts: res.Parts, Checksum: res.Checksum, ETag: res.ETag,
 			Partition: o.partition, EqualityDeletes: s.chunk.Table.keysOf != nil})
 		if o.enc != nil {
-			objs[len(objs)-1].stats = o.enc.Stats()
+			objs[len(objs)-1].ColumnStats = o.enc.Stats()
 		}
 	}
 	return objs, err

@@ -157,6 +157,11 @@ const commitAttempts = 5
 // errTaken is a version another writer committed first.
 var errTaken = errors.New("another writer committed this version first")
 
+// Current is the table's current version and snapshot, as last read or committed.
+func (t *Table) Current() Committed {
+	return Committed{Version: t.Version, Snapshot: t.meta.currentSnapshotID(), Metadata: t.metadataURL(t.Version)}
+}
+
 // SnapshotSummary is the summary of the table's current snapshot, as Open found it (nil: none).
 func (t *Table) SnapshotSummary() map[string]string {
 	if s, err := t.meta.currentSnapshot(); err == nil && s != nil {
