@@ -150,7 +150,7 @@ start() {
 	chmod 600 "$dir/pg/server.key"
 	if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pg/server.key" "$dir/pg/server.crt"; fi
 	as_postgres "$bindir/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 start \
-		-o "-p $pgport -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$dir/pg/server.crt -c ssl_key_file=$dir/pg/server.key" >&2 ||
+		-o "-p $pgport -k $dir/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200 -c max_prepared_transactions=10 -c ssl=on -c ssl_cert_file=$dir/pg/server.crt -c ssl_key_file=$dir/pg/server.key" >&2 ||
 		{ cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start"; }
 	as_postgres "$bindir/psql" -h "$dir/pg" -p "$pgport" -U postgres -d postgres -qc "CREATE DATABASE pg2s3" >&2
 
