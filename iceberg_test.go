@@ -306,3 +306,49 @@ func TestIcebergResume(t *testing.T) {
 		t.Errorf("the table's files %v; under data/ %v", live, data)
 	}
 }
+
+// A sharded export into Iceberg tables: each shard writes its files and records the table it
+// planned in its manifest; pg2s3 manifest merge commits every shard's files as one snapshot per
+// table (and, run again, commits nothing twice). The reader sees PostgreSQL's rows.
+func TestIcebergShards(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.PsqlValue(t, `DROP SCHEMA IF EXISTS iceshard CASCADE; CREATE SCHEMA iceshard;
+		CREATE TABLE iceshard.t (id int PRIMARY KEY, s text);
+		INSERT INTO iceshard.t SELECT g, md5(g::text) FROM generate_series(1, 40000) g;
+		CREATE TABLE iceshard.u AS SELECT g AS id FROM generate_series(1, 100) g;`)
+	idFile, _ := holdSnapshot(t)
+	id, err := os.ReadFile(idFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := "s3://" + bucket + "/" + testenv.Prefix(t, client, bucket)
+	for i := range 3 {
+		r := pg2s3(t, nil, "export", "--schema", "iceshard", "--to", prefix, "--table-format", "iceberg", "--snapshot", strings.TrimSpace(string(id)),
+			"--shard", fmt.Sprintf("%d/3", i), "--chunk-size", "256KiB", "-q")
+		if r.code != 0 {
+			t.Fatalf("shard %d/3: exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	if keys := testenv.ListKeys(t, client, bucket, strings.TrimPrefix(prefix, "s3://"+bucket+"/")+"iceshard/t/metadata/"); len(keys) != 0 {
+		t.Fatalf("a shard committed the table: %v", keys)
+	}
+	for range 2 {
+		r := pg2s3(t, nil, "manifest", "merge", prefix, "-q")
+		if r.code != 0 {
+			t.Fatalf("merge: exit %d: %s", r.code, r.stderr)
+		}
+		for _, table := range []string{"t", "u"} {
+			got := testenv.ReadIceberg(t, client, prefix+"iceshard/"+table)
+			want := map[string]int{"t": 40000, "u": 100}[table]
+			if got.Version != "v1" || len(got.Rows) != want {
+				t.Errorf("table %s: the reader sees %s with %d rows, want v1 with %d", table, got.Version, len(got.Rows), want)
+			}
+		}
+	}
+	m := readManifest(t, client, prefix+"manifest.json")
+	for _, mt := range m.Tables {
+		if mt.Iceberg == nil || mt.Iceberg.Version != 1 || mt.IcebergPlan != nil {
+			t.Errorf("the merged manifest's table %s: iceberg %+v, plan %+v", mt.Name, mt.Iceberg, mt.IcebergPlan)
+		}
+	}
+}

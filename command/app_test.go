@@ -68,7 +68,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"load sql of iceberg", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--preset", "duckdb", "--print-load-sql"}, "it is printed after the run"},
 		{"lookback without incremental", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--incremental-lookback", "1h"}, "--incremental-lookback 1h0m0s: is for incremental runs (--incremental)"},
 		{"negative lookback", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--incremental", "at", "--incremental-lookback", "-5m"}, "--incremental-lookback -5m0s: must not be negative"},
-		{"iceberg sharded", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--snapshot", "00000003-0000000A-1", "--shard", "0/2"}, "is not written yet with shards"},
+		{"iceberg with clean-path", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--table-format", "iceberg", "--clean-path"}, "is not written yet with clean-path"},
 		{"namespace without table format", []string{"export", "-t", "a", "--to", "s3://bkt/p/", "--iceberg-namespace", "lake"}, "--iceberg-namespace lake: is the namespace of a table format's tables"},
 	}
 	for _, tt := range tests {

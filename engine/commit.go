@@ -36,7 +36,7 @@ func (r *run) committers() []committer {
 	if cfg.TableManifests {
 		cs = append(cs, &tableManifests{r: r})
 	}
-	if cfg.TableFormat == "iceberg" && r.inc == nil {
+	if cfg.TableFormat == "iceberg" && r.inc == nil && !cfg.Shard.enabled() { // a sharded run's tables: the merge commits them
 		cs = append(cs, icebergCommitter{r})
 	}
 	cs = append(cs, &manifestCommitter{r: r})

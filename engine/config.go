@@ -440,8 +440,8 @@ func (c *Config) checkTableFormat() error {
 		return bad("Iceberg tables are written as Parquet files, not CSV or text")
 	case c.Template != "":
 		return bad("an Iceberg table's files go in its data/ folder: leave Config.Template unset")
-	case c.Shard.enabled() || c.CleanPath || c.TableManifests:
-		return bad("is not written yet with shards, clean-path or per-table manifests")
+	case c.CleanPath || c.TableManifests:
+		return bad("is not written yet with clean-path or per-table manifests")
 	case c.DropPartitionColumns:
 		return bad("keeps the partition columns in the files: an engine reads a column from the files, and the partition from the manifests")
 	}

@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/pg2s3/pg2s3/lakehouse"
+	"github.com/pg2s3/pg2s3/upload"
 )
 
 // newRunToken names a run's files where later runs write beside them: its start, and chance.
@@ -132,12 +135,7 @@ func (p *Plan) templateOf(c Chunk) string {
 type icebergCommitter struct{ r *run }
 
 func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
-	summary := map[string]string{
-		"pg2s3.pg-snapshot":      m.Snapshot.ID,
-		"pg2s3.pg-snapshot-time": m.Snapshot.Time,
-		"pg2s3.pg-version":       m.Snapshot.ServerVersion,
-		"pg2s3.run":              c.r.cfg.runToken,
-	}
+	summary := icebergSummary(m, c.r.cfg.runToken)
 	if inc := c.r.inc; inc != nil {
 		summary[incrementalRunKey] = strconv.Itoa(inc.Run)
 	}
@@ -148,7 +146,7 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 		if t == nil || t.iceberg == nil {
 			continue
 		}
-		ch := lakehouse.Change{Replace: !t.merge, Files: c.files(m, mt.Name, false), Deletes: c.files(m, mt.Name, true), Check: c.check(t)}
+		ch := lakehouse.Change{Replace: !t.merge, Files: icebergFiles(m, mt.Name, false), Deletes: icebergFiles(m, mt.Name, true), Check: c.check(t)}
 		got, err := t.iceberg.Commit(ctx, ch, summary)
 		if errors.Is(err, errCommitted) {
 			got, err = t.iceberg.Current(), nil
@@ -193,8 +191,55 @@ func (c icebergCommitter) check(t *Table) func(map[string]string) error {
 	}
 }
 
-// files are the data files of the manifest's table name, or its equality delete files.
-func (c icebergCommitter) files(m *Manifest, name string, deletes bool) []lakehouse.File {
+// icebergSummary is what an Iceberg snapshot's summary says of the run that committed it.
+func icebergSummary(m *Manifest, token string) map[string]string {
+	return map[string]string{
+		"pg2s3.pg-snapshot":      m.Snapshot.ID,
+		"pg2s3.pg-snapshot-time": m.Snapshot.Time,
+		"pg2s3.pg-version":       m.Snapshot.ServerVersion,
+		"pg2s3.run":              token,
+	}
+}
+
+// mergeIceberg commits, for the merge of a sharded run's manifests, each table the shards planned
+// as an Iceberg table, with every shard's files, in one snapshot per table. A merge run again
+// after it committed a table does not commit it twice (the token is the run's snapshot's).
+func mergeIceberg(ctx context.Context, client *s3.Client, m *Manifest) error {
+	token := "shards-" + m.Snapshot.ID
+	var done []string
+	for i := range m.Tables {
+		mt := &m.Tables[i]
+		if mt.IcebergPlan == nil {
+			continue
+		}
+		t, err := lakehouse.OpenPlanned(ctx, client, upload.Options{}, *mt.IcebergPlan)
+		if err == nil {
+			ch := lakehouse.Change{Replace: true, Files: icebergFiles(m, mt.Name, false), Check: func(cur map[string]string) error {
+				if cur["pg2s3.run"] == token {
+					return errCommitted
+				}
+				return nil
+			}}
+			var got lakehouse.Committed
+			got, err = t.Commit(ctx, ch, icebergSummary(m, token))
+			if errors.Is(err, errCommitted) {
+				got, err = t.Current(), nil
+			}
+			var hint *lakehouse.HintError
+			if err == nil || errors.As(err, &hint) {
+				mt.Iceberg, mt.IcebergPlan = &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}, nil
+				done = append(done, mt.Name)
+			}
+		}
+		if err != nil {
+			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err}
+		}
+	}
+	return nil
+}
+
+// icebergFiles are the data files of the manifest's table name, or its equality delete files.
+func icebergFiles(m *Manifest, name string, deletes bool) []lakehouse.File {
 	var files []lakehouse.File
 	for _, o := range m.Objects {
 		if o.Table == name && o.EqualityDeletes == deletes {
@@ -213,7 +258,7 @@ func (c icebergCommitter) files(m *Manifest, name string, deletes bool) []lakeho
 func (c icebergCommitter) deleteAfter(ctx context.Context, m *Manifest, i int) []string {
 	var left []string
 	for _, mt := range m.Tables[i:] {
-		for _, f := range append(c.files(m, mt.Name, false), c.files(m, mt.Name, true)...) {
+		for _, f := range append(icebergFiles(m, mt.Name, false), icebergFiles(m, mt.Name, true)...) {
 			if err := c.r.delete(ctx, Object{URL: f.URL}); err != nil {
 				left = append(left, f.URL)
 			}

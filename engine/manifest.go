@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pg2s3/pg2s3/lakehouse"
 	"github.com/pg2s3/pg2s3/upload"
 )
 
@@ -53,6 +54,9 @@ type ManifestTable struct {
 	CSVBytes int64    `json:"csv_bytes"`
 	// Iceberg is the Iceberg commit of the table's files (TableFormat iceberg).
 	Iceberg *IcebergTable `json:"iceberg,omitempty"`
+	// IcebergPlan, in a shard's manifest, is the Iceberg table the shards write: the merge commits
+	// it.
+	IcebergPlan *lakehouse.Planned `json:"iceberg_plan,omitempty"`
 }
 
 // IcebergTable is a table's Iceberg commit: its metadata file, version and snapshot.
@@ -88,7 +92,12 @@ func newManifest(snap Snapshot, tables []*Table, objs []Object, cfg Config, took
 		m.Format = ManifestFormat{Format: "parquet", Compression: cmp.Or(p.Codec, "zstd")}
 	}
 	for _, t := range tables {
-		m.Tables = append(m.Tables, ManifestTable{Name: t.String(), Kind: t.Kind, Columns: t.Columns})
+		mt := ManifestTable{Name: t.String(), Kind: t.Kind, Columns: t.Columns}
+		if t.iceberg != nil && cfg.Shard.enabled() {
+			p := t.iceberg.Planned()
+			mt.IcebergPlan = &p
+		}
+		m.Tables = append(m.Tables, mt)
 	}
 	m.recount()
 	return m

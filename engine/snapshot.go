@@ -158,6 +158,9 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	}
 	out.Shard = nil
 	out.recount()
+	if err := mergeIceberg(ctx, client, out); err != nil { // the tables before the manifest that lists them
+		return nil, err
+	}
 	if err := out.write(ctx, st, to, upload.Options{Object: upload.ObjectOptions{ContentType: "application/json"}}); err != nil {
 		return nil, err
 	}

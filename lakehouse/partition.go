@@ -11,7 +11,11 @@ import (
 
 // PartitionField is a level of a table's partitioning: Transform (identity, year, month, day or
 // hour) of the column Source, named Name.
-type PartitionField struct{ Name, Source, Transform string }
+type PartitionField struct {
+	Name      string `json:"name"`
+	Source    string `json:"source"`
+	Transform string `json:"transform"`
+}
 
 var transforms = map[string]iceberg.Transform{
 	"identity": iceberg.IdentityTransform{}, "year": iceberg.YearTransform{}, "month": iceberg.MonthTransform{},

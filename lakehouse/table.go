@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -55,25 +56,13 @@ type File struct {
 // files). A table whose columns differ evolves (see evolve), when the run commits.
 func Open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string,
 	cols []columnar.Column, partitionBy []PartitionField) (*Table, error) {
-	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}, parts: partitionBy}
 	want, err := Schema(cols)
 	if err != nil {
 		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
 	}
-	if err := t.load(ctx); err != nil {
+	t, err := open(ctx, client, opts, location, namespace, name, want, partitionBy)
+	if err != nil {
 		return nil, err
-	}
-	t.want = want
-	if t.meta == nil {
-		if t.meta, err = newMetadata(t.root(), want); err != nil {
-			return nil, err
-		}
-	}
-	if err := t.evolve(); err != nil {
-		return nil, err
-	}
-	if _, err := partitionSpec(t.schema, t.parts, t.meta.lastPartitionID()); err != nil {
-		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
 	}
 	for i := range cols {
 		f, _ := t.schema.FindFieldByName(cols[i].Name)
@@ -84,6 +73,67 @@ func Open(ctx context.Context, client *s3.Client, opts upload.Options, location 
 		cols[i].JSONAsString = true
 	}
 	t.Snapshot = t.meta.currentSnapshotID()
+	return t, nil
+}
+
+// open reads the table at location, or prepares a new one of schema want, and evolves its schema
+// to want's columns.
+func open(ctx context.Context, client *s3.Client, opts upload.Options, location upload.URL, namespace, name string,
+	want *iceberg.Schema, partitionBy []PartitionField) (*Table, error) {
+	t := &Table{Location: location, Namespace: namespace, Name: name, io: s3IO{client: client, opts: opts}, parts: partitionBy}
+	if err := t.load(ctx); err != nil {
+		return nil, err
+	}
+	t.want = want
+	if t.meta == nil {
+		var err error
+		if t.meta, err = newMetadata(t.root(), want); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.evolve(); err != nil {
+		return nil, err
+	}
+	if _, err := partitionSpec(t.schema, t.parts, t.meta.lastPartitionID()); err != nil {
+		return nil, fmt.Errorf("table %s.%s: %w", namespace, name, err)
+	}
+	return t, nil
+}
+
+// Planned is a table as a run planned it: where it is, the schema its files carry (field IDs
+// included) and its partition fields. Processes that write a table's files apart (shards) record
+// it, and the step that joins them commits the files with it (OpenPlanned).
+type Planned struct {
+	Location  string           `json:"location"`
+	Namespace string           `json:"namespace"`
+	Name      string           `json:"name"`
+	Schema    json.RawMessage  `json:"schema"`
+	Partition []PartitionField `json:"partition,omitempty"`
+}
+
+// Planned is the table as this run planned it.
+func (t *Table) Planned() Planned {
+	return Planned{Location: t.Location.String(), Namespace: t.Namespace, Name: t.Name, Schema: mustJSON(t.schema), Partition: t.parts}
+}
+
+// OpenPlanned reads the table p names, for a commit of files written with p's schema: the table
+// must still evolve to exactly that schema (no other writer changed its columns since).
+func OpenPlanned(ctx context.Context, client *s3.Client, opts upload.Options, p Planned) (*Table, error) {
+	loc, err := upload.ParsePrefix(p.Location)
+	if err != nil {
+		return nil, err
+	}
+	var want iceberg.Schema
+	if err := json.Unmarshal(p.Schema, &want); err != nil {
+		return nil, fmt.Errorf("table %s.%s: the planned schema: %w", p.Namespace, p.Name, err)
+	}
+	t, err := open(ctx, client, opts, loc, p.Namespace, p.Name, &want, p.Partition)
+	if err != nil {
+		return nil, err
+	}
+	if !sameSchema(t.schema, &want) {
+		return nil, fmt.Errorf("table %s.%s: its columns changed since its files were written (another writer): %w", p.Namespace, p.Name, errTaken)
+	}
 	return t, nil
 }
 
