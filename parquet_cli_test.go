@@ -1,7 +1,12 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pg2s3/pg2s3/internal/testenv"
@@ -54,5 +59,47 @@ func TestParquetMemoryBounded(t *testing.T) {
 	}
 	if rss["pqm_large"] > rss["pqm_small"]+32<<20 {
 		t.Errorf("peak RSS grew with the table: %d bytes for 10x the data vs %d", rss["pqm_large"], rss["pqm_small"])
+	}
+}
+
+// A string column of few distinct values (by the planner's statistics) is written with a
+// dictionary, one of many values (a hash) without: DuckDB reads the encodings from the file's
+// metadata, and the values back.
+func TestParquetDictionaryForFewValues(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS pq_dict; CREATE TABLE pq_dict AS SELECT g AS id,
+		(ARRAY['active', 'pending', 'shipped', 'lost in transit'])[1 + g % 4] AS status, md5(g::text) AS hash
+		FROM generate_series(1, 50000) g; ANALYZE pq_dict;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS pq_dict") })
+	key := testenv.Key(t) + ".parquet"
+	if r := pg2s3(t, nil, "export", "-t", "pq_dict", "--format", "parquet", "--to", "s3://"+bucket+"/"+key, "-q"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	file := filepath.Join(t.TempDir(), "pq_dict.parquet")
+	if err := os.WriteFile(file, testenv.Get(t, client, bucket, key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	encodings := map[string]string{}
+	rows, err := db.Query(fmt.Sprintf(`SELECT path_in_schema, string_agg(DISTINCT encodings, ',') FROM parquet_metadata('%s') GROUP BY 1`, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var col, enc string
+		rows.Scan(&col, &enc)
+		encodings[col] = enc
+	}
+	rows.Close()
+	if !strings.Contains(encodings["status"], "RLE_DICTIONARY") || strings.Contains(encodings["hash"], "DICTIONARY") {
+		t.Errorf("encodings %v: want a dictionary for status (4 values) and none for hash (50000)", encodings)
+	}
+	var n, lost int
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE status = 'lost in transit') FROM '%s'`, file)).Scan(&n, &lost); err != nil || n != 50000 || lost != 12500 {
+		t.Errorf("DuckDB reads %d rows, %d lost in transit (%v); want 50000 and 12500", n, lost, err)
 	}
 }

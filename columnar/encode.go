@@ -132,6 +132,9 @@ func node(c Column) parquet.Node {
 	if c.Array {
 		return withID(parquet.Optional(parquet.List(withID(parquet.Optional(n), c.ElementID))), c.FieldID)
 	}
+	if c.Dictionary && (c.kind == kindText || c.kind == kindJSON || c.kind == kindJSONB) {
+		n = parquet.Encoded(n, &parquet.RLEDictionary)
+	}
 	switch c.kind {
 	// Integers, dates and times as deltas: an ordered column (ids, timestamps) shrinks to almost
 	// nothing, a random one a little (docs/speed.md). Every reader of pg2s3's strings already
@@ -186,6 +189,10 @@ type field struct {
 	name string
 }
 
+// dictionaryMaxBytes is the most a column's dictionary holds in a row group before the column
+// falls back to PLAIN (statistics that said few values were wrong).
+const dictionaryMaxBytes = 4 << 20
+
 // Wrap starts the file; its writer takes binary tuples, in any pieces.
 func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 	if err := e.Options.Validate(); err != nil {
@@ -204,6 +211,7 @@ func (e *Encoder) Wrap(w io.Writer) (io.WriteCloser, error) {
 		// no min/max for strings, JSON and bytea: parquet-go writes those bounds whole, so one 20 MB
 		// value would sit in memory until the file ends and be written again into its footer.
 		parquet.DataPageStatistics(false),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 	}
 	for _, c := range e.Columns {
 		if c.kind == kindText || c.kind == kindBytea || c.kind == kindJSON || c.kind == kindJSONB {

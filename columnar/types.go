@@ -70,6 +70,11 @@ type Column struct {
 	// Required writes a column that is never NULL (a primary key's) as a REQUIRED field: a table
 	// format's identifier fields must be. A NULL in it is an error.
 	Required bool
+	// Dictionary encodes a string column of few distinct values (the planner's n_distinct) as a
+	// dictionary and its indexes: each value is stored once per row group. A column with many
+	// (a hash) stays PLAIN, which a dictionary would only grow; one whose dictionary outgrows
+	// dictionaryMaxBytes after all (stale statistics) falls back to PLAIN.
+	Dictionary bool
 
 	source string // the column's name in the statement's FROM
 }

@@ -243,3 +243,31 @@ func chunks(tables []*Table, chunkBytes, blockSize int64, tidRange bool, shard S
 	sort.SliceStable(out, func(i, j int) bool { return out[i].EstBytes > out[j].EstBytes })
 	return out
 }
+
+// dictionaryValues is the most distinct values (the planner's estimate) a string column may have
+// to be written with a dictionary.
+const dictionaryValues = 10000
+
+// markDictionaries gives t's Parquet columns of few distinct values a dictionary, by the
+// planner's statistics (pg_stats' n_distinct: a count, or minus a fraction of the rows). A
+// column without statistics (never analyzed, or not readable by the role) gets none.
+func (p *Plan) markDictionaries(ctx context.Context, t *Table) error {
+	res := p.coord.ExecParams(ctx, `SELECT attname, max(CASE WHEN n_distinct >= 0 THEN n_distinct
+			ELSE -n_distinct * greatest(c.reltuples, 0) END)::float8::text
+		FROM pg_stats s JOIN pg_class c ON c.oid = $1::regclass
+		WHERE s.schemaname = $2 AND s.tablename = $3 GROUP BY attname`,
+		[][]byte{[]byte(t.String()), []byte(t.Schema), []byte(t.Name)}, nil, nil, nil).Read()
+	if res.Err != nil {
+		return fmt.Errorf("reading %s's column statistics: %w", t, res.Err)
+	}
+	few := map[string]bool{}
+	for _, row := range res.Rows {
+		if n, err := strconv.ParseFloat(string(row[1]), 64); err == nil && n > 0 && n <= dictionaryValues {
+			few[string(row[0])] = true
+		}
+	}
+	for i := range t.Parquet {
+		t.Parquet[i].Dictionary = few[t.Parquet[i].Name]
+	}
+	return nil
+}

@@ -429,6 +429,11 @@ func (p *Plan) describe(ctx context.Context, t *Table, query string, stmt copyou
 		cols = kept
 	}
 	t.Parquet = cols
+	if query == "" {
+		if err := p.markDictionaries(ctx, t); err != nil {
+			return err
+		}
+	}
 	catalog := map[string]string{} // a table's types as the catalog prints them, with their modifiers
 	for _, c := range t.Columns {
 		catalog[c.Name] = c.Type
