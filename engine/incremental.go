@@ -309,10 +309,19 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 		it.EstRows = t.EstRows
 		return it, nil
 	}
+	return it, p.planChanges(ctx, t, &it, prev, before, xmax)
+}
+
+// planChanges gives t's part of the run its condition on the rows changed since the run prev
+// (before: t's part of it): the transaction horizon, the high-water mark and, where proven, the
+// index range; and the planner's estimate and scan of those rows.
+func (p *Plan) planChanges(ctx context.Context, t *Table, it *IncrementalTable, prev *RunState, before *IncrementalTable, xmax uint64) error {
+	col := copyout.QuoteIdent(it.Column)
 	it.Since, it.SinceHighWater, it.SinceXmin = prev.Run, before.HighWater, prev.Xmin
 	it.Filter = changedSince(col, it.Type, before.HighWater, prev.Xmin, xmax)
-	if it.Mode, it.LowerBound, it.FullScanWhy, err = p.rangeMode(ctx, t, &it, prev, before); err != nil {
-		return it, err
+	var err error
+	if it.Mode, it.LowerBound, it.FullScanWhy, err = p.rangeMode(ctx, t, it, prev, before); err != nil {
+		return err
 	}
 	if it.LowerBound != "" { // read through the index, in one chunk (page ranges would not use it)
 		it.Filter = fmt.Sprintf("%s >= %s AND (%s)", col, it.LowerBound, it.Filter)
@@ -320,7 +329,7 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 	}
 	est := p.coord.ExecParams(ctx, "EXPLAIN (FORMAT JSON) SELECT * FROM "+t.String()+" WHERE "+it.Filter, nil, nil, nil, nil).Read()
 	if est.Err != nil {
-		return it, fmt.Errorf("estimating %s's changed rows: %w", t, est.Err)
+		return fmt.Errorf("estimating %s's changed rows: %w", t, est.Err)
 	}
 	var plan []struct {
 		Plan struct {
@@ -333,7 +342,7 @@ func (p *Plan) incrementalTable(ctx context.Context, t *Table, prev *RunState, x
 		it.EstRows = int64(plan[0].Plan.Rows)
 		it.ScanPlan = strings.TrimSpace(plan[0].Plan.Node + " " + plan[0].Plan.Index)
 	}
-	return it, nil
+	return nil
 }
 
 // primaryKey is the names of t's primary key columns, in the key's order (none: no key).
