@@ -102,9 +102,9 @@ func runPath(base upload.URL, start time.Time, prev *RunState) upload.URL {
 var stateKey = regexp.MustCompile(`^run-([0-9]{6,})\.json$`)
 
 // runKeys lists the keys of the base's committed runs, by run number.
-func runKeys(ctx context.Context, st store, base upload.URL) (map[int]string, error) {
+func runKeys(ctx context.Context, st upload.SmallObjects, base upload.URL) (map[int]string, error) {
 	keys := map[int]string{}
-	err := st.list(ctx, base.Join(StateFolder), "list the runs", func(k string) bool {
+	err := st.List(ctx, base.Join(StateFolder), "list the runs", func(k string) bool {
 		if m := stateKey.FindStringSubmatch(strings.TrimPrefix(k, base.Key+StateFolder)); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			keys[n] = k
@@ -117,7 +117,7 @@ func runKeys(ctx context.Context, st store, base upload.URL) (map[int]string, er
 // readRun reads the state of run n. A state that is not one pg2s3 wrote for that run (edited, or
 // replaced by another program) is an error of its own: the next run would start from nothing, or
 // collide with a run that is there and blame a concurrent run.
-func readRun(ctx context.Context, st store, bucket, key string, n int) (*RunState, error) {
+func readRun(ctx context.Context, st upload.SmallObjects, bucket, key string, n int) (*RunState, error) {
 	var s RunState
 	found, err := getJSON(ctx, st, upload.URL{Bucket: bucket, Key: key}, &s)
 	if err == nil && !found {
@@ -134,7 +134,7 @@ func readRun(ctx context.Context, st store, bucket, key string, n int) (*RunStat
 }
 
 // latestRun reads the base's latest committed run, or nil for the first run.
-func latestRun(ctx context.Context, st store, base upload.URL) (*RunState, error) {
+func latestRun(ctx context.Context, st upload.SmallObjects, base upload.URL) (*RunState, error) {
 	keys, err := runKeys(ctx, st, base)
 	if err != nil || len(keys) == 0 {
 		return nil, err
@@ -146,7 +146,7 @@ func latestRun(ctx context.Context, st store, base upload.URL) (*RunState, error
 // Runs lists the base's committed runs after run since (0: all), in order: what is new for a
 // loader that has loaded run since.
 func Runs(ctx context.Context, client *s3.Client, base upload.URL, since int) ([]RunState, error) {
-	st := s3Store{client}
+	st := upload.SmallObjects{Client: client}
 	keys, err := runKeys(ctx, st, base)
 	if err != nil {
 		return nil, err

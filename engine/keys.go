@@ -235,7 +235,7 @@ func (p *Plan) checkPrefix(ctx context.Context) error {
 
 // listPrefix calls each with every key under the destination prefix until it returns false.
 func (p *Plan) listPrefix(ctx context.Context, each func(key string) bool) error {
-	return p.store.list(ctx, *p.cfg.To.S3, "list objects", each)
+	return p.store.List(ctx, *p.cfg.To.S3, "list objects", each)
 }
 
 // cleanPath deletes every object under the prefix that this run did not write, after the run

@@ -166,12 +166,12 @@ func (m *Manifest) forTable(name string) *Manifest {
 
 // write stores the manifest with o; it is the last object of a run.
 // With o.NoClobber an existing manifest is kept, and the write fails with an *upload.ExistsError.
-func (m *Manifest) write(ctx context.Context, st store, url upload.URL, o upload.Options) error {
+func (m *Manifest) write(ctx context.Context, st upload.SmallObjects, url upload.URL, o upload.Options) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	exists, err := st.write(ctx, url, b, o)
+	exists, err := st.Write(ctx, url, b, o)
 	if exists {
 		err = &upload.ExistsError{Bucket: url.Bucket, Key: url.Key}
 	}

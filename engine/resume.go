@@ -67,8 +67,8 @@ func chunkRecordURL(prefix upload.URL, c Chunk) upload.URL {
 }
 
 // getJSON reads the JSON object at u into v; found is false when there is none.
-func getJSON(ctx context.Context, st store, u upload.URL, v any) (found bool, err error) {
-	b, found, err := st.read(ctx, u, 64<<20)
+func getJSON(ctx context.Context, st upload.SmallObjects, u upload.URL, v any) (found bool, err error) {
+	b, found, err := st.Read(ctx, u, 64<<20)
 	if err != nil || !found {
 		return false, err
 	}
@@ -80,9 +80,9 @@ func getJSON(ctx context.Context, st store, u upload.URL, v any) (found bool, er
 
 // putNew writes body to u with o unless something is there (a conditional write); exists reports
 // that case.
-func putNew(ctx context.Context, st store, u upload.URL, body []byte, o upload.Options) (exists bool, err error) {
+func putNew(ctx context.Context, st upload.SmallObjects, u upload.URL, body []byte, o upload.Options) (exists bool, err error) {
 	o.NoClobber = true
-	return st.write(ctx, u, body, o)
+	return st.Write(ctx, u, body, o)
 }
 
 // putOnce writes v as JSON to u unless something is there; exists reports that case.
@@ -109,7 +109,7 @@ func (p *Plan) loadJournal(ctx context.Context, j Journal) error {
 	}
 	records := map[string]ChunkRecord{}
 	var readErr error
-	err := p.store.list(ctx, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
+	err := p.store.List(ctx, prefix.Join(chunksFolder), "list the run's finished chunks", func(k string) bool {
 		var rec ChunkRecord
 		if _, readErr = getJSON(ctx, p.store, upload.URL{Bucket: prefix.Bucket, Key: k}, &rec); readErr != nil {
 			return false
@@ -175,7 +175,7 @@ func (r *run) endJournal(ctx context.Context) {
 		}
 	}
 	keys := []string{prefix.Key + journalKey}
-	r.store.list(ctx, prefix.Join(chunksFolder), "list the run's journal", func(k string) bool {
+	r.store.List(ctx, prefix.Join(chunksFolder), "list the run's journal", func(k string) bool {
 		keys = append(keys, k)
 		return true
 	})

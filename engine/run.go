@@ -100,8 +100,8 @@ type Plan struct {
 	done     *Manifest         // a resume finds the run finished: its manifest, and nothing to do
 
 	client *s3.Client
-	store  store          // the run's small objects, beside the data
-	coord  *pgconn.PgConn // holds the snapshot
+	store  upload.SmallObjects // the run's small objects, beside the data
+	coord  *pgconn.PgConn      // holds the snapshot
 	ran    bool
 }
 
@@ -203,7 +203,7 @@ func (p *Plan) openStore(ctx context.Context) error {
 			return err
 		}
 	}
-	p.store = s3Store{p.client}
+	p.store = upload.SmallObjects{Client: p.client}
 	cfg.Upload.Store = upload.StoreOf(p.client, cfg.S3)
 	return nil
 }
@@ -696,7 +696,7 @@ func (r *run) delete(ctx context.Context, o Object) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	u, _ := upload.ParseObject(o.URL)
-	return r.store.remove(dctx, u)
+	return r.store.Remove(dctx, u)
 }
 
 // runChunk exports one chunk through a splitter into one or more objects. snapshot, when not

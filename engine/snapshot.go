@@ -81,7 +81,7 @@ func HoldSnapshot(ctx context.Context, conn copyout.Conn, ready func(id string) 
 // ShardManifests lists the shards' manifests under prefix (manifest-shard-I-of-N.json).
 func ShardManifests(ctx context.Context, client *s3.Client, prefix upload.URL) ([]string, error) {
 	var out []string
-	err := s3Store{client}.list(ctx, prefix.Join("manifest-shard-"), "list the shards' manifests", func(k string) bool {
+	err := upload.SmallObjects{Client: client}.List(ctx, prefix.Join("manifest-shard-"), "list the shards' manifests", func(k string) bool {
 		if rel := strings.TrimPrefix(k, prefix.Key); shardManifest.MatchString(rel) {
 			out = append(out, prefix.Join(rel).String())
 		}
@@ -104,13 +104,13 @@ func Merge(ctx context.Context, client *s3.Client, urls []string, to upload.URL)
 	var out *Manifest
 	seen := map[int]string{}
 	count := 0
-	st := s3Store{client}
+	st := upload.SmallObjects{Client: client}
 	for _, u := range urls {
 		loc, err := upload.ParseObject(u)
 		if err != nil {
 			return nil, err
 		}
-		b, found, err := st.read(ctx, loc, 64<<20)
+		b, found, err := st.Read(ctx, loc, 64<<20)
 		if err == nil && !found {
 			err = fmt.Errorf("no manifest at %s", u)
 		}
@@ -180,14 +180,14 @@ func PublishSnapshotID(ctx context.Context, client *s3.Client, d Destination, id
 	switch {
 	case d.S3 != nil && !d.S3.IsPrefix():
 		u := *d.S3
-		exists, err := putNew(ctx, s3Store{client}, u, []byte(body), upload.Options{Object: upload.ObjectOptions{ContentType: "text/plain"}})
+		exists, err := putNew(ctx, upload.SmallObjects{Client: client}, u, []byte(body), upload.Options{Object: upload.ObjectOptions{ContentType: "text/plain"}})
 		if err == nil && exists {
 			err = &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("publishing the snapshot ID to %s: %w", u, err)
 		}
-		return func(ctx context.Context) error { return s3Store{client}.remove(ctx, u) }, nil
+		return func(ctx context.Context) error { return upload.SmallObjects{Client: client}.Remove(ctx, u) }, nil
 	case d.Path != "":
 		err := sink.WriteFile(ctx, sink.File{Path: d.Path, NoClobber: true}, func(w io.Writer) error {
 			_, err := io.WriteString(w, body)
@@ -208,7 +208,7 @@ func readSnapshotID(ctx context.Context, client *s3.Client, d Destination) (stri
 	case d.S3 != nil && !d.S3.IsPrefix():
 		var found bool
 		var err error
-		if b, found, err = (s3Store{client}).read(ctx, *d.S3, 1024); err != nil {
+		if b, found, err = (upload.SmallObjects{Client: client}).Read(ctx, *d.S3, 1024); err != nil {
 			return "", fmt.Errorf("reading the snapshot ID: %w", err)
 		}
 		if !found {

@@ -1,11 +1,9 @@
 package lakehouse
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -14,31 +12,28 @@ import (
 
 var errNotFound = errors.New("not found")
 
-// s3IO reads and writes a table's metadata and manifests (small objects, read whole) with the
-// run's client and object options.
+// maxMetadata bounds what a table's metadata file or manifest may take in memory when read.
+const maxMetadata = 256 << 20
+
+// s3IO reads and writes a table's metadata and manifests (small objects, read whole, named by
+// their URLs as the metadata holds them) with the run's client and object options.
 type s3IO struct {
 	client *s3.Client
 	opts   upload.Options
 }
+
+func (s s3IO) objects() upload.SmallObjects { return upload.SmallObjects{Client: s.client} }
 
 func (s s3IO) get(ctx context.Context, name string) ([]byte, error) {
 	u, err := upload.ParseObject(name)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &u.Bucket, Key: &u.Key})
-	if c := upload.Code(err); c == "NoSuchKey" || c == "NotFound" {
-		return nil, fmt.Errorf("%s: %w", name, errNotFound)
+	b, found, err := s.objects().Read(ctx, u, maxMetadata)
+	if err == nil && !found {
+		err = fmt.Errorf("%s: %w", name, errNotFound)
 	}
-	if err != nil {
-		return nil, &upload.Error{Op: "read", Bucket: u.Bucket, Key: u.Key, Err: err}
-	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return b, nil
+	return b, err
 }
 
 func (s s3IO) exists(ctx context.Context, name string) (bool, error) {
@@ -46,14 +41,7 @@ func (s s3IO) exists(ctx context.Context, name string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	_, err = s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &u.Bucket, Key: &u.Key})
-	if c := upload.Code(err); c == "NoSuchKey" || c == "NotFound" {
-		return false, nil
-	}
-	if err != nil {
-		return false, &upload.Error{Op: "head", Bucket: u.Bucket, Key: u.Key, Err: err}
-	}
-	return true, nil
+	return s.objects().Exists(ctx, u)
 }
 
 // put writes name; putIfAbsent only if nothing is there (an *upload.ExistsError otherwise).
@@ -72,7 +60,10 @@ func (s s3IO) write(ctx context.Context, name string, b []byte, noClobber bool) 
 	}
 	o := s.opts
 	o.NoClobber = noClobber
-	_, err = upload.New(s.client, u, o).Upload(ctx, bytes.NewReader(b))
+	exists, err := s.objects().Write(ctx, u, b, o)
+	if exists {
+		return &upload.ExistsError{Bucket: u.Bucket, Key: u.Key}
+	}
 	return err
 }
 
@@ -80,7 +71,7 @@ func (s s3IO) write(ctx context.Context, name string, b []byte, noClobber bool) 
 func (s s3IO) remove(ctx context.Context, names ...string) {
 	for _, name := range names {
 		if u, err := upload.ParseObject(name); err == nil {
-			s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &u.Bucket, Key: &u.Key})
+			s.objects().Remove(ctx, u)
 		}
 	}
 }
