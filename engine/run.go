@@ -81,7 +81,7 @@ type Object struct {
 type Plan struct {
 	cfg           Config
 	started       time.Time
-	base          upload.URL // an incremental run's base prefix (cfg.To is its run path)
+	base          upload.URL // an incremental run's base prefix (cfg.To is its run path; Iceberg tables stay in the base)
 	prev          *RunState  // the base's previous run
 	horizon       horizon    // read before the snapshot, for the next incremental run
 	journal       *Journal   // a resumable run's journal, when an earlier attempt wrote it
