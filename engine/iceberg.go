@@ -75,8 +75,7 @@ func (p *Plan) openIcebergTables(ctx context.Context) error {
 // before it committed this table, or none (a table no incremental run committed, or whose last
 // commit was a full export: the run exports it whole).
 func (p *Plan) icebergSince(ctx context.Context, t *Table, prev *RunState) (*RunState, error) {
-	seen := t.iceberg.SnapshotSummary()[incrementalRunKey]
-	t.icebergRun = seen
+	seen := t.icebergRun
 	n, err := strconv.Atoi(seen)
 	switch {
 	case seen == "":

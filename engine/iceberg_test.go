@@ -457,6 +457,10 @@ func TestIcebergIncremental(t *testing.T) {
 		CREATE INDEX ON iceinc.orders (updated_at);
 		CREATE TABLE iceinc.events (id int, part int, updated_at timestamptz NOT NULL DEFAULT now());
 		INSERT INTO iceinc.events SELECT g, g % 3, now() - interval '1 day' FROM generate_series(1, 100) g;
+		CREATE TABLE iceinc.pairs (a int, b int, part int, v text, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (a, b));
+		INSERT INTO iceinc.pairs SELECT g % 10, g / 10, g % 3, 'p' || g, now() - interval '1 day' FROM generate_series(1, 200) g;
+		CREATE TABLE iceinc.lookup (id int PRIMARY KEY, part int, name text);
+		INSERT INTO iceinc.lookup SELECT g, g % 3, 'n' || g FROM generate_series(1, 50) g;
 		ANALYZE iceinc.orders, iceinc.events;`)
 	prefix := testenv.Prefix(t, client, bucket)
 	cfg := config(t, prefix)
@@ -468,7 +472,9 @@ func TestIcebergIncremental(t *testing.T) {
 		`INSERT INTO iceinc.orders (id, v, part) SELECT g, 'new' || g, g % 3 FROM generate_series(3001, 3100) g;
 		 UPDATE iceinc.orders SET v = 'upd2', updated_at = now() WHERE id % 100 = 0;
 		 UPDATE iceinc.orders SET part = part + 10, updated_at = now() WHERE id % 250 = 1;
-		 INSERT INTO iceinc.events (id, part) SELECT g, g % 3 FROM generate_series(101, 110) g;`,
+		 INSERT INTO iceinc.events (id, part) SELECT g, g % 3 FROM generate_series(101, 110) g;
+		 UPDATE iceinc.lookup SET name = 'renamed' WHERE id = 7; DELETE FROM iceinc.lookup WHERE id = 8;
+		 UPDATE iceinc.pairs SET v = 'two', updated_at = now() WHERE a = 3 OR b = 3;`,
 		`UPDATE iceinc.orders SET v = 'upd3', updated_at = now() WHERE id % 200 = 0 OR id = 3050;
 		 INSERT INTO iceinc.orders (id, v, part) VALUES (5000, 'late', 7);
 		 INSERT INTO iceinc.events (id, part) VALUES (111, 1);`,
@@ -485,6 +491,21 @@ func TestIcebergIncremental(t *testing.T) {
 		if m.Incremental == nil || m.Incremental.Run != run+1 {
 			t.Fatalf("run %d: the manifest's incremental run %+v", run+1, m.Incremental)
 		}
+		// lookup has no updated_at: each run replaces it whole (and sees its deleted row go).
+		lookup := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"iceinc/lookup")
+		var names []map[string]any
+		json.Unmarshal([]byte(testenv.PsqlValue(t, `SELECT json_agg(json_build_object('id', id, 'name', name) ORDER BY id) FROM iceinc.lookup`)), &names)
+		sameRows(t, lookup.Rows, names)
+		// pairs' key has two columns: both are the delete files' equality fields.
+		pairs := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"iceinc/pairs")
+		var pv []map[string]any
+		json.Unmarshal([]byte(testenv.PsqlValue(t, `SELECT json_agg(json_build_object('id', a * 1000 + b, 'v', v) ORDER BY a, b) FROM iceinc.pairs`)), &pv)
+		for _, row := range pairs.Rows {
+			a, _ := row["a"].(json.Number).Int64()
+			b, _ := row["b"].(json.Number).Int64()
+			row["id"] = a*1000 + b
+		}
+		sameRows(t, pairs.Rows, pv)
 		for _, table := range []string{"orders", "events"} {
 			got := testenv.ReadIceberg(t, client, "s3://"+bucket+"/"+prefix+"iceinc/"+table)
 			var want []map[string]any

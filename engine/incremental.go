@@ -200,6 +200,9 @@ func (p *Plan) planIncremental(ctx context.Context) error {
 	}
 	var whole []string // tables without the run's column: exported whole, every run
 	for _, t := range p.tables {
+		if t.iceberg != nil { // every table's commit checks it still holds this run (icebergCommitter.check)
+			t.icebergRun = t.iceberg.SnapshotSummary()[incrementalRunKey]
+		}
 		it, err := p.incrementalTable(ctx, t, prev, st.Xmax)
 		if err != nil {
 			return err
