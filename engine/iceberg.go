@@ -146,18 +146,14 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 			continue
 		}
 		ch := lakehouse.Change{Replace: !t.merge, Files: icebergFiles(m, mt.Name, false), Deletes: icebergFiles(m, mt.Name, true), Check: c.check(t)}
-		got, err := t.iceberg.Commit(ctx, ch, summary)
-		if errors.Is(err, errCommitted) {
-			got, err = t.iceberg.Current(), nil
-		}
-		var hint *lakehouse.HintError
-		if err != nil && !errors.As(err, &hint) {
+		it, err := commitIceberg(ctx, t.iceberg, ch, summary)
+		if it == nil {
 			if len(done) == 0 && c.r.inc == nil {
 				return err // nothing is committed: the run fails, and its files are deleted
 			}
 			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err, Left: c.deleteAfter(ctx, m, i)}
 		}
-		mt.Iceberg = &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}
+		mt.Iceberg = it
 		done = append(done, mt.Name)
 		if err != nil {
 			return &IcebergCommitError{Committed: done, Table: mt.Name, Err: err, Left: c.deleteAfter(ctx, m, i+1)}
@@ -166,24 +162,53 @@ func (c icebergCommitter) commit(ctx context.Context, m *Manifest) error {
 	return nil
 }
 
-// incrementalRunKey, in an Iceberg snapshot's summary, is the number of the incremental run that
-// committed it.
-const incrementalRunKey = "pg2s3.incremental-run"
+// The keys of an Iceberg snapshot's summary that name the run that committed it: its token, and
+// an incremental run's number.
+const (
+	runTokenKey       = "pg2s3.run"
+	incrementalRunKey = "pg2s3.incremental-run"
+)
 
-// errCommitted is a table an earlier attempt of the run (a resume's) committed already.
+// errCommitted is a table an earlier attempt of the run committed already.
 var errCommitted = errors.New("an earlier attempt of this run committed the table")
 
-// check is the check of the run's commit of t against the table's current snapshot. One that the
-// run's token made is there already (an attempt that committed and then failed; resumed). An
-// incremental run's table must still hold the run the plan found (its changes since that run are
-// what this run adds): another run that committed it since (a later one, which had this run's
-// changes too) stops it.
-func (c icebergCommitter) check(t *Table) func(map[string]string) error {
-	return func(cur map[string]string) error {
-		if cur["pg2s3.run"] == c.r.cfg.runToken {
+// commitIceberg commits ch to t as the run summary names (its token), once: a table whose current
+// snapshot that token made already holds it (an attempt that committed, then failed: a resume, a
+// merge run again), and is not committed twice. It returns the table's commit when the table
+// holds the run's files, with a HintError after a commit whose version hint was not written; nil
+// and the error when it does not.
+func commitIceberg(ctx context.Context, t *lakehouse.Table, ch lakehouse.Change, summary map[string]string) (*IcebergTable, error) {
+	check := ch.Check
+	ch.Check = func(cur map[string]string) error {
+		if cur[runTokenKey] == summary[runTokenKey] {
 			return errCommitted
 		}
-		if now := cur[incrementalRunKey]; c.r.inc != nil && now != t.icebergRun {
+		if check != nil {
+			return check(cur)
+		}
+		return nil
+	}
+	got, err := t.Commit(ctx, ch, summary)
+	if errors.Is(err, errCommitted) {
+		got, err = t.Current(), nil
+	}
+	var hint *lakehouse.HintError
+	if err != nil && !errors.As(err, &hint) {
+		return nil, err
+	}
+	return &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}, err
+}
+
+// check is the check of an incremental run's commit of t against the table's current snapshot:
+// the table must still hold the run the plan found (its changes since that run are what this run
+// adds). Another run that committed it since (a later one, which had this run's changes too)
+// stops it.
+func (c icebergCommitter) check(t *Table) func(map[string]string) error {
+	if c.r.inc == nil {
+		return nil
+	}
+	return func(cur map[string]string) error {
+		if now := cur[incrementalRunKey]; now != t.icebergRun {
 			return &IcebergRunError{Table: t.iceberg.Namespace + "." + t.iceberg.Name, Holds: now, Want: t.icebergRun}
 		}
 		return nil
@@ -196,7 +221,7 @@ func icebergSummary(m *Manifest, token string) map[string]string {
 		"pg2s3.pg-snapshot":      m.Snapshot.ID,
 		"pg2s3.pg-snapshot-time": m.Snapshot.Time,
 		"pg2s3.pg-version":       m.Snapshot.ServerVersion,
-		"pg2s3.run":              token,
+		runTokenKey:              token,
 	}
 }
 
@@ -213,20 +238,10 @@ func mergeIceberg(ctx context.Context, client *s3.Client, m *Manifest) error {
 		}
 		t, err := lakehouse.OpenPlanned(ctx, client, upload.Options{}, *mt.IcebergPlan)
 		if err == nil {
-			ch := lakehouse.Change{Replace: true, Files: icebergFiles(m, mt.Name, false), Check: func(cur map[string]string) error {
-				if cur["pg2s3.run"] == token {
-					return errCommitted
-				}
-				return nil
-			}}
-			var got lakehouse.Committed
-			got, err = t.Commit(ctx, ch, icebergSummary(m, token))
-			if errors.Is(err, errCommitted) {
-				got, err = t.Current(), nil
-			}
-			var hint *lakehouse.HintError
-			if err == nil || errors.As(err, &hint) {
-				mt.Iceberg, mt.IcebergPlan = &IcebergTable{Metadata: got.Metadata, Version: got.Version, Snapshot: got.Snapshot}, nil
+			var it *IcebergTable
+			ch := lakehouse.Change{Replace: true, Files: icebergFiles(m, mt.Name, false)}
+			if it, err = commitIceberg(ctx, t, ch, icebergSummary(m, token)); it != nil {
+				mt.Iceberg, mt.IcebergPlan = it, nil
 				done = append(done, mt.Name)
 			}
 		}
