@@ -52,8 +52,9 @@ func runExport(c *cli.Context, stdout, stderr io.Writer) error {
 	if rep != nil {
 		cfg.S3.Retries, rep.start = rep.retries, time.Now()
 	}
-	// A soft memory limit near the bound makes the garbage collector keep the heap there.
-	debug.SetMemoryLimit(cfg.MemoryBound() + 64<<20)
+	// A soft memory limit near the bound makes the garbage collector keep the heap there, with room
+	// for what the runtime and the rest of the heap take (the process stays within bound + 64 MiB).
+	debug.SetMemoryLimit(cfg.MemoryBound() + 32<<20)
 	stop := func() {}
 	if !out.quiet && isTerminal(stderr) {
 		cfg.Progress = &engine.Progress{}

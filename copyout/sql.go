@@ -31,21 +31,42 @@ type Options struct {
 }
 
 // Projection is what a COPY selects: a list over Columns columns ("" for all of them), and, when
-// Key is set, that expression first (as pg2s3_partition) with the rows ordered by it. A query's
-// result is renamed by position, AS q("1", "2", ...), when a list is given, so that the list can
-// name columns whose names repeat; Key is evaluated over the query's own column names.
+// Keys are set, those expressions first (as pg2s3_partition, pg2s3_partition_2, ...), one per
+// partition level. The rows come in the order the server reads them (the reader groups them by
+// key). A query's result is renamed by position, AS q("1", "2", ...), when a list is given, so that
+// the list can name columns whose names repeat; Keys are evaluated over the query's own column
+// names.
 type Projection struct {
 	List    string
 	Columns int
-	Key     string
-	// Order, with Key, orders the rows by the partition expressions themselves (over the table's
-	// or the query's own columns): a native sort is cheaper than one on the key's text. Where
-	// they are out of reach (a query renamed by position), the rows are ordered by the key.
-	Order string
+	Keys    []string
 }
 
-// partitionColumn is the name of the leading key column of a partitioned COPY.
-const partitionColumn = "pg2s3_partition"
+// keyColumn is the name of a partitioned COPY's leading key column i (from 0).
+func keyColumn(i int) string {
+	if i == 0 {
+		return "pg2s3_partition"
+	}
+	return "pg2s3_partition_" + strconv.Itoa(i+1)
+}
+
+// keyNames are the key columns' names, joined (prefix before each).
+func (p *Projection) keyNames(prefix string) string {
+	names := make([]string, len(p.Keys))
+	for i := range p.Keys {
+		names[i] = prefix + keyColumn(i)
+	}
+	return strings.Join(names, ", ")
+}
+
+// keySelect selects keys (SQL expressions) as the key columns.
+func keySelect(keys []string) string {
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = k + " AS " + keyColumn(i)
+	}
+	return strings.Join(items, ", ")
+}
 
 // Binary is COPY's binary format: the Parquet path decodes it. It is not a format a user chooses.
 const Binary = "binary"
@@ -146,40 +167,25 @@ func QueryStatement(query string, o Options) (Statement, error) {
 	}
 	if p := o.Projection; p != nil {
 		prefix, suffix := "COPY (SELECT * FROM (\n", "\n) AS q"
-		if p.Key != "" {
-			prefix = "COPY (SELECT " + p.Key + " AS " + partitionColumn + ", q.* FROM (\n"
+		if len(p.Keys) > 0 {
+			prefix = "COPY (SELECT " + keySelect(p.Keys) + ", q.* FROM (\n"
 		}
 		if p.List != "" {
 			names := make([]string, p.Columns)
 			for i := range names {
 				names[i] = QuoteIdent(strconv.Itoa(i + 1))
 			}
-			if p.Key != "" {
-				prefix = "COPY (SELECT q2." + partitionColumn + ", " + p.List + " FROM (SELECT " + p.Key + " AS " + partitionColumn + ", q.* FROM (\n"
-				suffix = "\n) AS q) AS q2(" + partitionColumn + ", " + strings.Join(names, ", ") + ")"
+			if len(p.Keys) > 0 {
+				prefix = "COPY (SELECT " + p.keyNames("q2.") + ", " + p.List + " FROM (SELECT " + keySelect(p.Keys) + ", q.* FROM (\n"
+				suffix = "\n) AS q) AS q2(" + p.keyNames("") + ", " + strings.Join(names, ", ") + ")"
 			} else {
 				prefix = "COPY (SELECT " + p.List + " FROM (\n"
 				suffix = "\n) AS q(" + strings.Join(names, ", ") + ")"
 			}
 		}
-		return Statement{SQL: prefix + q + suffix + o.orderBy(p.List == "") + ")" + o.with(), Query: q, QueryOffset: len([]rune(prefix))}, nil
+		return Statement{SQL: prefix + q + suffix + ")" + o.with(), Query: q, QueryOffset: len([]rune(prefix))}, nil
 	}
 	return Statement{SQL: queryPrefix + q + "\n)" + o.with(), Query: q, QueryOffset: len([]rune(queryPrefix))}, nil
-}
-
-// orderBy orders a partitioned COPY so that the rows of one partition come together: by the
-// partition expressions when they are in reach (native), else by the key (which the caller gives a
-// collation). Equal values with different text forms (1.0 and 1.00) may interleave: each run of
-// one key is an object of its own, and the keys stay apart.
-func (o Options) orderBy(native bool) string {
-	p := o.Projection
-	switch {
-	case p == nil || p.Key == "":
-		return ""
-	case native && p.Order != "":
-		return " ORDER BY " + p.Order
-	}
-	return " ORDER BY 1"
 }
 
 // selectList is the projection's list (after its key), or cols (* when empty).
@@ -189,8 +195,8 @@ func (o Options) selectList(cols string) string {
 	if p != nil && p.List != "" {
 		list = p.List
 	}
-	if p != nil && p.Key != "" {
-		return p.Key + " AS " + partitionColumn + ", " + list
+	if p != nil && len(p.Keys) > 0 {
+		return keySelect(p.Keys) + ", " + list
 	}
 	return list
 }
@@ -221,16 +227,16 @@ type Part struct {
 	Ranged           bool  // only the pages [FromPage, ToPage) (ToPage 0: to the end)
 	FromPage, ToPage int64 //
 	// Key, when set, is the partition key every row of the part has (a leaf whose bounds fix the
-	// partition's value), sent as a constant in place of the computed key: no key is computed and
-	// nothing is sorted.
-	Key string
+	// partition's values): per level the value's text, or nil for NULL. It is sent as text
+	// constants in place of the computed keys.
+	Key []*string
 }
 
 // PartsStatement is COPY (SELECT list FROM part1 UNION ALL SELECT list FROM part2 ...) TO STDOUT:
 // the rows of each part in turn, every part read with columns (quoted names; nil: *), so that leaf
-// partitions whose own column order differs from their parent's all give the parent's. With a
-// computed partition key (Options' Projection.Key, for the parts without a Key of their own) the
-// rows are ordered by it.
+// partitions whose own column order differs from their parent's all give the parent's. A part
+// with a Key sends it in place of Options' Projection.Keys (the branches of one statement are all
+// of one kind, so that the key columns' types match).
 func PartsStatement(parts []Part, columns []string, o Options) Statement {
 	cols := make([]string, len(columns))
 	for i, c := range columns {
@@ -238,7 +244,6 @@ func PartsStatement(parts []Part, columns []string, o Options) Statement {
 	}
 	list := strings.Join(cols, ", ")
 	var branches []string
-	computed := false
 	for _, p := range parts {
 		var where []string
 		if p.Ranged {
@@ -255,12 +260,16 @@ func PartsStatement(parts []Part, columns []string, o Options) Statement {
 			where = append(where, o.Filter)
 		}
 		sel := o.selectList(list)
-		if p.Key != "" && o.Projection != nil && o.Projection.Key != "" {
+		if p.Key != nil && o.Projection != nil && len(o.Projection.Keys) > 0 {
 			c := *o.Projection
-			c.Key = QuoteLiteral(p.Key)
+			c.Keys = make([]string, len(p.Key))
+			for i, v := range p.Key {
+				c.Keys[i] = "NULL::text"
+				if v != nil {
+					c.Keys[i] = QuoteLiteral(*v) + "::text"
+				}
+			}
 			sel = Options{Projection: &c}.selectList(list)
-		} else if o.Projection != nil && o.Projection.Key != "" {
-			computed = true
 		}
 		b := "SELECT " + sel + " FROM " + p.Table.String()
 		if len(where) > 0 {
@@ -268,15 +277,7 @@ func PartsStatement(parts []Part, columns []string, o Options) Statement {
 		}
 		branches = append(branches, b)
 	}
-	sql := strings.Join(branches, " UNION ALL ")
-	switch {
-	case !computed:
-	case len(parts) == 1:
-		sql += o.orderBy(true)
-	default:
-		sql = "SELECT * FROM (" + sql + ") AS u" + o.orderBy(false)
-	}
-	return Statement{SQL: "COPY (" + sql + ")" + o.with()}
+	return Statement{SQL: "COPY (" + strings.Join(branches, " UNION ALL ") + ")" + o.with()}
 }
 
 // QuoteIdent quotes a PostgreSQL identifier: double quotes around it, inner double quotes doubled.

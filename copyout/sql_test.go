@@ -133,20 +133,18 @@ func TestPointAt(t *testing.T) {
 	}
 }
 
-// The shapes a projection gives: a select list, a partition key first with the rows ordered by it,
-// and a query renamed by position (its own names may repeat) with the key over its own names.
+// The shapes a projection gives: a select list, partition keys first, and a query renamed by
+// position (its own names may repeat) with the keys over its own names.
 func TestProjectionStatements(t *testing.T) {
 	tbl := Table{Schema: "s", Name: "t", Kind: "r"}
-	key := Projection{Key: "k(x)"}
-	native := Projection{Key: "k(x)", Order: "(x)"}
+	key := Projection{Keys: []string{"(x)", "k(y)"}}
 	list := Projection{List: `"a", "b"`, Columns: 3}
-	both := Projection{List: `"1", "3"`, Columns: 3, Key: "k(x)"}
+	both := Projection{List: `"1", "3"`, Columns: 3, Keys: []string{"(x)"}}
 	for _, c := range []struct{ got, want string }{
-		{TableStatement(tbl, Options{Projection: &key}).SQL, `COPY (SELECT k(x) AS pg2s3_partition, * FROM "s"."t" ORDER BY 1) TO STDOUT WITH (FORMAT csv)`},
-		{TableStatement(tbl, Options{Projection: &native}).SQL, `COPY (SELECT k(x) AS pg2s3_partition, * FROM "s"."t" ORDER BY (x)) TO STDOUT WITH (FORMAT csv)`},
+		{TableStatement(tbl, Options{Projection: &key}).SQL, `COPY (SELECT (x) AS pg2s3_partition, k(y) AS pg2s3_partition_2, * FROM "s"."t") TO STDOUT WITH (FORMAT csv)`},
 		{TableStatement(tbl, Options{Format: Binary, Projection: &list}).SQL, `COPY (SELECT "a", "b" FROM "s"."t") TO STDOUT WITH (FORMAT binary)`},
-		{RangeStatement(tbl, 1, 2, Options{Projection: &key}).SQL,
-			`COPY (SELECT k(x) AS pg2s3_partition, * FROM "s"."t" WHERE ctid >= '(1,0)'::tid AND ctid < '(2,0)'::tid ORDER BY 1) TO STDOUT WITH (FORMAT csv)`},
+		{RangeStatement(tbl, 1, 2, Options{Projection: &both}).SQL,
+			`COPY (SELECT (x) AS pg2s3_partition, "1", "3" FROM "s"."t" WHERE ctid >= '(1,0)'::tid AND ctid < '(2,0)'::tid) TO STDOUT WITH (FORMAT csv)`},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %s\nwant %s", c.got, c.want)
@@ -156,9 +154,9 @@ func TestProjectionStatements(t *testing.T) {
 		p    Projection
 		want string
 	}{
-		{key, "COPY (SELECT k(x) AS pg2s3_partition, q.* FROM (\nSELECT x, x\n) AS q ORDER BY 1) TO STDOUT WITH (FORMAT csv)"},
+		{key, "COPY (SELECT (x) AS pg2s3_partition, k(y) AS pg2s3_partition_2, q.* FROM (\nSELECT x, x\n) AS q) TO STDOUT WITH (FORMAT csv)"},
 		{list, "COPY (SELECT \"a\", \"b\" FROM (\nSELECT x, x\n) AS q(\"1\", \"2\", \"3\")) TO STDOUT WITH (FORMAT csv)"},
-		{both, "COPY (SELECT q2.pg2s3_partition, \"1\", \"3\" FROM (SELECT k(x) AS pg2s3_partition, q.* FROM (\nSELECT x, x\n) AS q) AS q2(pg2s3_partition, \"1\", \"2\", \"3\") ORDER BY 1) TO STDOUT WITH (FORMAT csv)"},
+		{both, "COPY (SELECT q2.pg2s3_partition, \"1\", \"3\" FROM (SELECT (x) AS pg2s3_partition, q.* FROM (\nSELECT x, x\n) AS q) AS q2(pg2s3_partition, \"1\", \"2\", \"3\")) TO STDOUT WITH (FORMAT csv)"},
 	} {
 		st, err := QueryStatement("SELECT x, x;", Options{Projection: &c.p})
 		if err != nil || st.SQL != c.want {

@@ -80,6 +80,9 @@ type Config struct {
 	MaxObjectSize int64 // bytes of CSV per object before a new one starts (0: no limit)
 	MaxRows       int64 // rows per object (0: no limit)
 	MemoryLimit   int64 // shared by every part buffer of the run (default 512 MiB)
+	// SpillDir is where a partitioned chunk's rows that do not fit in its share of MemoryLimit
+	// wait for the chunk's end, in an unlinked temporary file ("": os.TempDir, $TMPDIR).
+	SpillDir string
 
 	CSV      copyout.Options
 	Compress Compression // the last stage before the sink
@@ -170,9 +173,6 @@ func (c *Config) defaults() {
 	if len(c.PartitionBy) > 0 {
 		if c.MaxPartitions == 0 {
 			c.MaxPartitions = DefaultMaxPartitions
-		}
-		if c.ChunkSize == 0 { // the server sorts one chunk at a time
-			c.ChunkSize = defaultPartitionChunk
 		}
 	}
 	if c.Upload.PartSize == 0 {
@@ -364,9 +364,12 @@ func (c *Config) checkSizes() error {
 	if err := upload.CheckPartSize(c.Upload.PartSize); err != nil {
 		return &ConfigError{Name: "PartSize", Value: fmt.Sprint(c.Upload.PartSize), Reason: "outside S3's limits (5 MiB to 5 GiB)"}
 	}
-	if need := int64(c.jobs()) * 2 * c.Upload.PartSize; c.To.S3 != nil && c.MemoryLimit < need {
-		return &ConfigError{Name: "MemoryLimit", Value: fmt.Sprint(c.MemoryLimit), Reason: fmt.Sprintf(
-			"too small: %d workers need at least 2 parts of %d bytes each (%d bytes)", c.jobs(), c.Upload.PartSize, need)}
+	if need := int64(c.jobs()) * 2 * c.Upload.PartSize; c.To.S3 != nil && c.MemoryLimit < need+int64(c.jobs())*c.minRoute() {
+		reason := fmt.Sprintf("too small: %d workers need at least 2 parts of %d bytes each (%d bytes)", c.jobs(), c.Upload.PartSize, need)
+		if c.minRoute() > 0 {
+			reason += fmt.Sprintf(", and %d bytes each to group partitioned rows in", c.minRoute())
+		}
+		return &ConfigError{Name: "MemoryLimit", Value: fmt.Sprint(c.MemoryLimit), Reason: reason}
 	}
 	if c.Manifest != "" {
 		if _, err := upload.ParseObject(c.Manifest); err != nil {
@@ -453,10 +456,6 @@ func (c *Config) checkTableFormat() error {
 	}
 	return nil
 }
-
-// defaultPartitionChunk is the chunk size of a partitioned run that sets none: the most heap the
-// server sorts for one COPY.
-const defaultPartitionChunk = 256 << 20
 
 // checkPartitions refuses partitioning where it cannot work.
 func (c *Config) checkPartitions() error {
@@ -576,13 +575,48 @@ func (d Destination) Name(c Compression) string {
 	return name
 }
 
+// routeLimit is the memory each of n partition routers running at once holds rows in (see
+// router): the unpartitioned run's part buffers (partParts) beyond the two per worker an upload
+// needs to move on, shared by the routers, and at least minRoute. The uploads get the rest
+// (uploadLimit): a partitioned run takes the unpartitioned run's memory.
+func (c Config) routeLimit(n int) int64 {
+	if len(c.PartitionBy) == 0 || n == 0 {
+		return 0
+	}
+	jobs := int64(c.jobs())
+	return max((c.partBuffers()-jobs*2*c.Upload.PartSize)/2/int64(min(n, c.jobs())), c.minRoute())
+}
+
+// partBuffers is what the part buffers of a run without splits take at most: the memory limit, or
+// less when the jobs cannot fill it (about concurrency + 1 part buffers per object uploading).
+func (c Config) partBuffers() int64 {
+	return min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
+}
+
+// minRoute is the least memory a partition router works with (less only spills more).
+func (c Config) minRoute() int64 {
+	if len(c.PartitionBy) == 0 {
+		return 0
+	}
+	return 1 << 20
+}
+
+// uploadLimit is the uploads' budget: the memory limit, or in a partitioned run of n routers
+// what they leave of partBuffers.
+func (c Config) uploadLimit(n int) int64 {
+	if len(c.PartitionBy) == 0 {
+		return c.MemoryLimit
+	}
+	return max(c.partBuffers()-int64(min(n, c.jobs()))*c.routeLimit(n), int64(c.jobs())*2*c.Upload.PartSize)
+}
+
 // MemoryBound is the most the run's buffers can take: the part buffers (the memory limit, or less
 // when the jobs cannot fill it: about (concurrency + 1) part buffers per object being uploaded),
 // and on the Parquet path one row group per job.
 func (c Config) MemoryBound() int64 {
 	c.defaults()
-	parts := min(c.MemoryLimit, int64(c.jobs())*int64(c.Upload.Concurrency+1)*c.Upload.PartSize)
-	if c.MaxRows > 0 || c.MaxObjectSize > 0 || len(c.PartitionBy) > 0 {
+	parts := c.partBuffers() // a partitioned run's routers and uploads share it (routeLimit)
+	if c.MaxRows > 0 || c.MaxObjectSize > 0 {
 		parts = c.MemoryLimit // closed objects still uploading hold buffers beside the open ones
 	}
 	if c.Parquet != nil {

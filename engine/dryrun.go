@@ -92,10 +92,8 @@ func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 	}
 	for _, c := range p.chunks {
 		partition := "" // the template's {partition} stays, unless the chunk's first leaf fixes it
-		if len(c.parts) > 0 && c.parts[0].Key != "" {
-			if vals, err := decodeKey(cfg.PartitionBy, c.parts[0].Key); err == nil {
-				partition = hivePath(vals)
-			}
+		if len(c.parts) > 0 && c.parts[0].Key != nil {
+			partition = hivePath(keyValues(cfg.PartitionBy, c.parts[0].Key))
 		}
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
 			FirstKey: p.target(c, 0, partition, nil).String()})

@@ -17,9 +17,10 @@ import (
 type leaf struct {
 	copyout.Table
 	Pages, SizeBytes int64
-	// key is the partition key (partitionKeySQL's text) every row of the leaf has, when its bounds
-	// (and its parents') fix every PartitionBy level; "" when the key is computed row by row.
-	key string
+	// key is the partition values every row of the leaf has (per level its text, nil for NULL),
+	// when its bounds (and its parents') fix every PartitionBy level; nil when the key is computed
+	// row by row.
+	key []*string
 }
 
 // leavesSQL lists the partition tree of a partitioned table ($1) with, for each member, the key of
@@ -208,7 +209,11 @@ func (p *Plan) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uin
 	for i, lvl := range ps {
 		names[i] = copyout.QuoteIdent(strings.ToLower(lvl.Expr))
 	}
-	sql := "SELECT i, ok, " + partitionKeySQL(ps) + " FROM (VALUES " + strings.Join(rows, ", ") + ") AS s(i, ok, " + strings.Join(names, ", ") + ")"
+	texts := make([]string, len(ps))
+	for i, lvl := range ps {
+		texts[i] = textSQL(lvl.Expr) // the text the rows' keys would send
+	}
+	sql := "SELECT i, ok, " + strings.Join(texts, ", ") + " FROM (VALUES " + strings.Join(rows, ", ") + ") AS s(i, ok, " + strings.Join(names, ", ") + ")"
 	res := p.coord.ExecParams(ctx, sql, nil, nil, nil, nil).Read()
 	if res.Err != nil {
 		return fmt.Errorf("reading the partition values of %s's partitions from their bounds: %w", t, res.Err)
@@ -216,7 +221,14 @@ func (p *Plan) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uin
 	for _, row := range res.Rows {
 		i, _ := strconv.Atoi(string(row[0]))
 		if string(row[1]) == "t" && i < len(which) {
-			which[i].key = string(row[2])
+			key := make([]*string, len(ps))
+			for j, v := range row[2:] {
+				if v != nil {
+					s := string(v)
+					key[j] = &s
+				}
+			}
+			which[i].key = key
 		}
 	}
 	return nil
@@ -224,8 +236,8 @@ func (p *Plan) fixKeys(ctx context.Context, t *Table, leaves []*leaf, oids []uin
 
 // leafChunks cuts a partitioned table read leaf by leaf: a leaf bigger than a chunk into page
 // ranges (as an ordinary table), the others together up to a chunk's size (chunkBytes 0: no
-// limit), those with a fixed partition key apart from those whose key is computed (their chunk is
-// sorted).
+// limit), those with a fixed partition key apart from those whose key is computed (the branches
+// of one COPY send keys of one type).
 func leafChunks(t *Table, chunkBytes, blockSize int64, tidRange bool) []Chunk {
 	var out []Chunk
 	pagesPerChunk := max(chunkBytes/blockSize, 1)
@@ -249,7 +261,7 @@ func leafChunks(t *Table, chunkBytes, blockSize int64, tidRange bool) []Chunk {
 			}
 			continue
 		}
-		fixed := l.key != ""
+		fixed := l.key != nil
 		if len(group) > 0 && ((chunkBytes > 0 && groupBytes+l.SizeBytes > chunkBytes) || fixed != groupFixed) {
 			flush()
 		}

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -75,25 +73,7 @@ func ParsePartition(s string) (Partition, error) {
 // DefaultMaxPartitions is the default of Config.MaxPartitions.
 const DefaultMaxPartitions = 10000
 
-// partitionKeySQL is the expression of a row's partition key: per level, n for NULL or v and the
-// hex of the value's text form (its output function's, as psql shows it) in the session's client
-// encoding (UTF8, which pg2s3 sets), joined by dots. Only [nv0-9a-f.] can appear, so CSV never
-// quotes it and no delimiter COPY accepts can be in it (checked in Validate), and equal keys are
-// equal values' texts. (textsend is the cheapest way to those bytes: convert_to cost the server
-// a sixth more of the whole COPY's time; a cast to bytea would parse backslashes.)
-func partitionKeySQL(ps []Partition) string {
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = fmt.Sprintf("CASE WHEN (%[1]s) IS NULL THEN 'n' ELSE 'v' || pg_catalog.encode(pg_catalog.textsend(pg_catalog.format('%%s', (%[1]s))), 'hex') END", p.Expr)
-	}
-	key := parts[0]
-	if len(parts) > 1 {
-		key = "pg_catalog.concat_ws('.', " + strings.Join(parts, ", ") + ")"
-	}
-	return "(" + key + `) COLLATE "C"` // sorted bytewise
-}
-
-// partitionOrderSQL orders rows by the partition expressions themselves.
+// partitionOrderSQL lists the partition expressions (to group by them).
 func partitionOrderSQL(ps []Partition) string {
 	exprs := make([]string, len(ps))
 	for i, p := range ps {
@@ -106,31 +86,6 @@ func partitionOrderSQL(ps []Partition) string {
 type PartitionValue struct {
 	Name  string  `json:"name"`
 	Value *string `json:"value"`
-}
-
-// decodeKey reads a partition key back into its values.
-func decodeKey(ps []Partition, key string) ([]PartitionValue, error) {
-	levels := strings.Split(key, ".")
-	if len(levels) != len(ps) {
-		return nil, fmt.Errorf("partition key %q has %d levels, want %d", key, len(levels), len(ps))
-	}
-	out := make([]PartitionValue, len(ps))
-	for i, l := range levels {
-		out[i].Name = ps[i].Name
-		switch {
-		case l == "n":
-		case strings.HasPrefix(l, "v"):
-			b, err := hex.DecodeString(l[1:])
-			if err != nil {
-				return nil, fmt.Errorf("partition key %q: %w", key, err)
-			}
-			v := string(b)
-			out[i].Value = &v
-		default:
-			return nil, fmt.Errorf("partition key %q: bad level %q", key, l)
-		}
-	}
-	return out, nil
 }
 
 // HiveDefault is Hive's directory for a NULL (or empty) partition value.

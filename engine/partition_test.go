@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"testing"
 )
 
@@ -42,15 +43,56 @@ func TestHivePath(t *testing.T) {
 	}
 }
 
-func TestDecodeKey(t *testing.T) {
+// The keys as each COPY format sends them read back to the same values: quoting and escaping,
+// NULL apart from ”, several levels, and the hex form where the text would be ambiguous.
+func TestKeyCodec(t *testing.T) {
 	ps := []Partition{{Name: "a"}, {Name: "b"}, {Name: "c"}}
-	vals, err := decodeKey(ps, "v616263.n.v")
-	if err != nil || *vals[0].Value != "abc" || vals[1].Value != nil || *vals[2].Value != "" {
-		t.Fatalf("decodeKey = %+v, %v", vals, err)
-	}
-	for _, bad := range []string{"v61", "x.n.n", "vzz.n.n"} {
-		if _, err := decodeKey(ps, bad); err == nil {
-			t.Errorf("decodeKey(%q): no error", bad)
+	str := func(v string) *string { return &v }
+	want := []*string{str(`x,"y"` + "\n"), nil, str("")}
+	csv := &keyCodec{levels: ps, format: 'c', delim: ',', quote: '"', escape: '"'}
+	backslash := &keyCodec{levels: ps, format: 'c', delim: ';', quote: '\'', escape: '\\', null: "NULL"}
+	text := &keyCodec{levels: ps, format: 't', delim: '\t', null: `\N`}
+	hexed := &keyCodec{levels: ps, format: 't', delim: '\t', hex: true}
+	bin := &keyCodec{levels: ps, format: 'b'}
+	tuple := []byte{0, 5}
+	for _, v := range want {
+		if v == nil {
+			tuple = append(tuple, 0xff, 0xff, 0xff, 0xff)
+			continue
 		}
+		tuple = append(binary.BigEndian.AppendUint32(tuple, uint32(len(*v))), *v...)
+	}
+	tuple = append(tuple, 0, 0, 0, 1, 'r', 0, 0, 0, 1, 's')
+	for _, c := range []struct {
+		k         *keyCodec
+		row, rest string
+	}{
+		{csv, "\"x,\"\"y\"\"\n\",,\"\",r,s\n", "r,s\n"},
+		{backslash, "'x,\"y\"\n';NULL;'';r;s\n", "r;s\n"},
+		{text, "x,\"y\"\\n\t\\N\t\tr\ts\n", "r\ts\n"},
+		{hexed, "v782c2279220a\tn\tv\tr\ts\n", "r\ts\n"},
+		{bin, string(tuple), "\x00\x02\x00\x00\x00\x01r\x00\x00\x00\x01s"},
+	} {
+		key, rest := c.k.cut([]byte(c.row))
+		if string(rest) != c.rest {
+			t.Errorf("%c: cut(%q) leaves %q, want %q", c.k.format, c.row, rest, c.rest)
+			continue
+		}
+		vals, err := c.k.decode(key)
+		if err != nil || len(vals) != 3 {
+			t.Errorf("%c: decode(%q) = %v, %v", c.k.format, key, vals, err)
+			continue
+		}
+		for i, v := range vals {
+			if (v.Value == nil) != (want[i] == nil) || (v.Value != nil && *v.Value != *want[i]) || v.Name != ps[i].Name {
+				t.Errorf("%c: level %d of %q is %+v, want %v", c.k.format, i, c.row, v, want[i])
+			}
+		}
+	}
+	if vals, err := backslash.decode([]byte(`'it\'s \\';'';NULL`)); err != nil || *vals[0].Value != `it's \` {
+		t.Errorf("an escaped quote and escape: %+v, %v", vals, err)
+	}
+	if _, err := hexed.decode([]byte("vzz\tn\tn")); err == nil {
+		t.Error("a bad hex level decodes")
 	}
 }

@@ -113,6 +113,9 @@ type run struct {
 	mu         sync.Mutex
 	stuck      []*upload.AbortError // uploads whose abort failed: their parts stay stored
 	partitions map[string]bool      // every table and partition key seen, for MaxPartitions
+	routed     routeStats           // what the chunks' routers did
+	routeLimit int64                // the memory of each chunk's router
+	segments   segments             // the routers' memory, from one chunk to the next
 	// uploading bounds the objects whose uploads run at once (jobs x concurrency, and no more than
 	// the memory limit gives two part buffers each): a chunk that closes objects faster than the
 	// store takes them (partitions, splits) waits for it.
@@ -131,6 +134,29 @@ func (r *run) notePartition(t *Table, key []byte) error {
 		return &TooManyPartitionsError{Max: r.cfg.MaxPartitions, Seen: n}
 	}
 	return nil
+}
+
+// noteRoute adds up what a chunk's router did.
+func (r *run) noteRoute(st routeStats) {
+	r.mu.Lock()
+	r.routed.Spilled += st.Spilled
+	r.routed.Direct += st.Direct
+	r.mu.Unlock()
+}
+
+// routes says whether chunk c's rows go through a router: the server computes their partition
+// keys. Not when the chunk is unpartitioned, or its rows come grouped (leaves whose bounds fix the
+// key).
+func (p *Plan) routes(c Chunk) bool {
+	return len(p.levelsOf(c)) > 0 && (c.parts == nil || slices.ContainsFunc(c.parts, func(p copyout.Part) bool { return p.Key == nil }))
+}
+
+// routerOf is chunk c's router, or nil (see routes).
+func (r *run) routerOf(sp *splitter, c Chunk) *router {
+	if !r.routes(c) {
+		return nil
+	}
+	return newRouter(sp, r.routeLimit, &r.segments, upload.MinPartSize, r.cfg.SpillDir, r.cfg.Logger)
 }
 
 // noteStuck remembers an upload that failed and could not be aborted.
@@ -485,7 +511,7 @@ func (p *Plan) checkPartitionColumns(ctx context.Context, t *Table, from string)
 // checkPartitionExprs has the server check the partition expressions over t (a prepare: nothing
 // runs), so that a wrong one is refused before anything is uploaded.
 func (p *Plan) checkPartitionExprs(ctx context.Context, t *Table, from string) error {
-	_, err := p.coord.Prepare(ctx, "", "SELECT "+partitionKeySQL(p.cfg.PartitionBy)+" FROM "+from, nil)
+	_, err := p.coord.Prepare(ctx, "", "SELECT "+strings.Join(p.keyCodec().exprs(), ", ")+" FROM "+from, nil)
 	if err != nil {
 		return p.partitionError(t, err)
 	}
@@ -560,7 +586,13 @@ func (p *Plan) Run(ctx context.Context) (*Manifest, error) {
 		}
 	}
 	cfg := p.cfg
-	r := &run{Plan: p, budget: upload.NewBudget(cfg.MemoryLimit)}
+	routers := 0
+	for _, c := range p.chunks {
+		if p.routes(c) {
+			routers++
+		}
+	}
+	r := &run{Plan: p, budget: upload.NewBudget(cfg.uploadLimit(routers)), routeLimit: cfg.routeLimit(routers)}
 	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
 	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
 	r.uploading = semaphore.NewWeighted(max(slots, int64(cfg.jobs())))
@@ -711,9 +743,14 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 		return func() ([]Object, error) { return objs, err }, err
 	}
 	var rows copyout.RowWriter = sp
+	rt := r.routerOf(sp, c)
+	if rt != nil {
+		defer rt.close()
+		rows = rt
+	}
 	var framer *columnar.Framer
 	if r.cfg.Parquet != nil { // binary COPY: the framer hands the splitter one tuple at a time
-		framer = &columnar.Framer{Next: sp}
+		framer = &columnar.Framer{Next: rows}
 		rows = framer
 	}
 	stmt := c.Statement(r.copyOptions(c.Table))
@@ -730,6 +767,12 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 		if err := framer.Finish(); err != nil {
 			return failed(err)
 		}
+	}
+	if rt != nil {
+		if err := rt.finish(); err != nil {
+			return failed(err)
+		}
+		r.noteRoute(rt.stats)
 	}
 	if snapshot != "" {
 		if err := copyout.Commit(ctx, conn); err != nil {
@@ -759,7 +802,7 @@ func (p *Plan) copyOptions(t *Table) copyout.Options {
 		return o
 	}
 	if len(p.cfg.PartitionBy) > 0 && t.keysOf == nil { // equality deletes are global: unpartitioned
-		proj.Key, proj.Order = partitionKeySQL(p.cfg.PartitionBy), partitionOrderSQL(p.cfg.PartitionBy)
+		proj.Keys = p.keyCodec().exprs() // the chunk's router groups the rows (routerOf)
 	}
 	o.Projection = &proj
 	return o

@@ -21,7 +21,7 @@ type splitter struct {
 	header bool        // the COPY's first row is a header, for every object
 	limits splitLimits // when an object is full
 	levels []Partition // the partition levels; none: not partitioned
-	cutKey func(row []byte) (key, rest []byte)
+	keys   *keyCodec   // reads the rows' partition keys
 	// firstOfTable: a chunk without rows still gets one (empty or header-only) object.
 	firstOfTable bool
 	open         func(next objectSpec) (*objectWriter, error)
@@ -69,7 +69,7 @@ func (r *run) newSplitter(ctx context.Context, c Chunk) *splitter {
 	return &splitter{
 		ctx: ctx, chunk: c, header: cfg.CSV.Header && cfg.Parquet == nil,
 		limits: splitLimits{MaxObjectSize: cfg.MaxObjectSize, MaxRows: cfg.MaxRows},
-		levels: r.levelsOf(c), cutKey: r.keyCutter(), firstOfTable: c.Index == 0 && len(cfg.PartitionBy) == 0,
+		levels: r.levelsOf(c), keys: r.keyCodec(), firstOfTable: c.Index == 0 && len(cfg.PartitionBy) == 0,
 		open:        r.opener(ctx, c),
 		onPartition: func(key []byte) error { return r.notePartition(c.Table, key) },
 		onStuck:     r.noteStuck,
@@ -113,33 +113,6 @@ func (r *run) opener(ctx context.Context, c Chunk) func(objectSpec) (*objectWrit
 		}
 		o.bw = bw
 		return o, nil
-	}
-}
-
-// keyCutter returns the function that cuts a partitioned row's leading key field off: in binary
-// COPY the first field (see columnar.CutFirstField); in CSV and text everything before the first
-// delimiter (the key never needs quoting or escaping).
-func (p *Plan) keyCutter() func(row []byte) (key, rest []byte) {
-	if p.cfg.Parquet != nil {
-		var buf []byte
-		return func(row []byte) (key, rest []byte) {
-			key, rest, buf = columnar.CutFirstField(row, buf)
-			return key, rest
-		}
-	}
-	delim := byte(',')
-	switch {
-	case p.cfg.CSV.Delimiter != "":
-		delim = p.cfg.CSV.Delimiter[0]
-	case p.cfg.CSV.Format == "text":
-		delim = '\t'
-	}
-	return func(row []byte) (key, rest []byte) {
-		i := bytes.IndexByte(row, delim)
-		if i < 0 {
-			return row, nil
-		}
-		return row[:i], row[i+1:]
 	}
 }
 
@@ -197,7 +170,7 @@ func (s *splitter) WriteRow(row []byte) error {
 	if s.header && !s.gotHeader {
 		s.gotHeader = true
 		if partitioned {
-			_, row = s.cutKey(row)
+			_, row = s.keys.cut(row)
 		}
 		s.hdr = append([]byte(nil), row...)
 		if s.cur == nil && !partitioned { // a partition's object starts with its first row
@@ -206,24 +179,34 @@ func (s *splitter) WriteRow(row []byte) error {
 		return nil
 	}
 	if partitioned {
-		var key []byte
-		key, row = s.cutKey(row)
-		if s.partVals == nil || !bytes.Equal(key, s.partKey) { // a new partition: a new object
-			if s.cur != nil {
-				if err := s.closeCurrent(); err != nil {
-					return err
-				}
-			}
-			vals, err := decodeKey(s.levels, string(key))
-			if err != nil {
-				return err
-			}
-			if err := s.onPartition(key); err != nil {
-				return err
-			}
-			s.partKey, s.partVals, s.partPath = append(s.partKey[:0], key...), vals, hivePath(vals)
-		}
+		key, rest := s.keys.cut(row)
+		return s.writeKeyed(key, rest)
 	}
+	return s.write(row)
+}
+
+// writeKeyed writes a row of partition key: a new partition starts a new object.
+func (s *splitter) writeKeyed(key, row []byte) error {
+	if s.partVals == nil || !bytes.Equal(key, s.partKey) {
+		if s.cur != nil {
+			if err := s.closeCurrent(); err != nil {
+				return err
+			}
+		}
+		vals, err := s.keys.decode(key)
+		if err != nil {
+			return err
+		}
+		if err := s.onPartition(key); err != nil {
+			return err
+		}
+		s.partKey, s.partVals, s.partPath = append(s.partKey[:0], key...), vals, hivePath(vals)
+	}
+	return s.write(row)
+}
+
+// write writes a row to the current object, or to a new one when it is full.
+func (s *splitter) write(row []byte) error {
 	if s.cur != nil && s.cur.rows > 0 &&
 		((s.limits.MaxObjectSize > 0 && s.cur.csvBytes+int64(len(row)) > s.limits.MaxObjectSize) ||
 			(s.limits.MaxRows > 0 && s.cur.rows >= s.limits.MaxRows)) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,10 +28,7 @@ func newMemChunk(t *testing.T, limits splitLimits, header bool, levels []Partiti
 	m.sp = &splitter{
 		ctx: ctx, chunk: Chunk{Table: &Table{Table: copyout.Table{Schema: "s", Name: "t"}}, Index: index},
 		header: header, limits: limits, levels: levels, firstOfTable: index == 0 && len(levels) == 0,
-		cutKey: func(row []byte) ([]byte, []byte) {
-			i := bytes.IndexByte(row, ',')
-			return row[:i], row[i+1:]
-		},
+		keys: &keyCodec{levels: levels, format: 'c', delim: ',', quote: '"', escape: '"'},
 		open: func(next objectSpec) (*objectWriter, error) {
 			b := &bytes.Buffer{}
 			m.specs, m.bufs = append(m.specs, next), append(m.bufs, b)
@@ -77,12 +73,16 @@ func (m *memChunk) contents() []string {
 	return out
 }
 
+// key is a row's leading key fields, as a CSV COPY sends them.
 func key(vals ...string) string {
 	var levels []string
 	for _, v := range vals {
-		levels = append(levels, "v"+hex.EncodeToString([]byte(v)))
+		if strings.ContainsAny(v, ",\"\n") || v == "" {
+			v = `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
+		}
+		levels = append(levels, v)
 	}
-	return strings.Join(levels, ".")
+	return strings.Join(levels, ",")
 }
 
 func TestSplitterLimits(t *testing.T) {
