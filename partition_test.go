@@ -9,10 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2" // DuckDB as a real third-party reader (test-only)
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pg2s3/pg2s3/engine"
 	"github.com/pg2s3/pg2s3/internal/testenv"
@@ -475,6 +478,128 @@ func TestPartitionedTableLeaves(t *testing.T) {
 		}
 		if got := sortedLines([]byte(r.stdout)); !slices.Equal(got, wantGen) {
 			t.Errorf("to stdout: %d lines, want SELECT *'s %d (with the generated column)", len(got), len(wantGen))
+		}
+	})
+}
+
+// manySrc: 1M rows over 10,000 values of cat, interleaved row by row (the worst case for grouping
+// rows: every value is open at once, all through the table).
+const manySrc = `DROP TABLE IF EXISTS many_src;
+CREATE TABLE many_src AS SELECT g AS id, 'c' || (g % 10000) AS cat, md5(g::text) AS payload FROM generate_series(1, 1000000) g;
+DROP TABLE IF EXISTS many500;
+CREATE TABLE many500 AS SELECT id, 'c' || (id % 500) AS cat, payload FROM many_src;
+ANALYZE many_src, many500;`
+
+// 10,000 values in one chunk, interleaved, within the memory limit: the server sends the rows as it
+// reads them (no sort), pg2s3 groups them in its memory and a spill file, and each value gets one
+// object holding exactly its rows. Without a spill file (TMPDIR missing), the rows are the same, in
+// more objects.
+func TestPartitionRouter(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, manySrc)
+	type summary struct {
+		Objects, Partitions int
+		Most                int   `json:"max_objects_per_partition"`
+		Spilled             int64 `json:"spilled_bytes"`
+		PeakRSS             int64 `json:"peak_rss_bytes"`
+	}
+	export := func(t *testing.T, env []string, args ...string) (summary, engine.Manifest) {
+		prefix := "s3://" + bucket + "/" + testenv.Key(t) + "/"
+		r := pg2s3(t, env, append([]string{"export", "--to", prefix, "--partition-by", "cat", "--chunk-size", "0",
+			"--jobs", "2", "--part-size", "5MiB", "--concurrency", "4", "--memory-limit", "64MiB", "--max-partitions", "20000", "--json"}, args...)...)
+		if r.code != 0 || r.stdout == "" {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var s summary
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s, readManifest(t, client, prefix+"manifest.json")
+	}
+	// every row once, under its own value
+	check := func(t *testing.T, m engine.Manifest) {
+		seen := make([]bool, 1000001)
+		var mu sync.Mutex
+		var g errgroup.Group
+		g.SetLimit(8)
+		for _, o := range m.Objects {
+			g.Go(func() error {
+				recs, err := csv.NewReader(bytes.NewReader(testenv.GetURL(t, client, o.URL))).ReadAll()
+				if err != nil {
+					return fmt.Errorf("%s: %w", o.URL, err)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for _, rec := range recs {
+					id, _ := strconv.Atoi(rec[0])
+					if rec[1] != *o.Partition[0].Value || rec[1] != fmt.Sprintf("c%d", id%10000) || seen[id] {
+						return fmt.Errorf("%s (cat %s) holds row %v, or holds it twice", o.URL, *o.Partition[0].Value, rec)
+					}
+					seen[id] = true
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if i := slices.Index(seen[1:], false); i >= 0 {
+			t.Fatalf("row %d is in no object", i+1)
+		}
+	}
+
+	t.Run("csv", func(t *testing.T) {
+		s, m := export(t, nil, "-t", "many_src")
+		const bound = 2*(4+1)*(5<<20) + 64<<20 // the unpartitioned bound, as in TestPartitionBy
+		t.Logf("%d objects, %d partitions, %.1f MiB spilled, peak RSS %.1f MiB (bound %.0f MiB)",
+			s.Objects, s.Partitions, float64(s.Spilled)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(bound)/(1<<20))
+		if s.Objects != 10000 || s.Partitions != 10000 || s.Most != 1 || s.Spilled == 0 {
+			t.Errorf("%d objects over %d partitions (at most %d each), %d bytes spilled; want one object per value, and rows spilled", s.Objects, s.Partitions, s.Most, s.Spilled)
+		}
+		if s.PeakRSS > bound {
+			t.Errorf("peak RSS %d exceeds the unpartitioned bound %d", s.PeakRSS, bound)
+		}
+		check(t, m)
+	})
+	t.Run("no spill file", func(t *testing.T) {
+		s, m := export(t, []string{"TMPDIR=" + filepath.Join(t.TempDir(), "missing")}, "-t", "many500")
+		if s.Objects <= 500 || s.Partitions != 500 || s.Spilled != 0 {
+			t.Errorf("%d objects over %d partitions, %d bytes spilled; want more objects than the 500 values, and nothing spilled", s.Objects, s.Partitions, s.Spilled)
+		}
+		t.Logf("%d objects for 500 values", s.Objects)
+		seenIDs := 0
+		for _, o := range m.Objects {
+			seenIDs += int(o.Rows)
+		}
+		if seenIDs != 1000000 {
+			t.Errorf("the objects hold %d rows, want 1000000", seenIDs)
+		}
+	})
+	t.Run("parquet", func(t *testing.T) { // DuckDB reads each value's rows under its own path
+		s, m := export(t, nil, "-t", "many500", "--format", "parquet", "--partition-drop-columns")
+		if s.Objects != 500 || s.Spilled == 0 {
+			t.Errorf("%d objects, %d bytes spilled; want one object per value, and rows spilled", s.Objects, s.Spilled)
+		}
+		dir := t.TempDir()
+		for i, o := range m.Objects {
+			v := *o.Partition[0].Value
+			if err := os.MkdirAll(filepath.Join(dir, "cat="+v), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cat="+v, fmt.Sprintf("%d.parquet", i)), testenv.GetURL(t, client, o.URL), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db, err := sql.Open("duckdb", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var rows, ids, wrong int
+		err = db.QueryRow(fmt.Sprintf(`SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE 'c' || (id %% 500) <> cat)
+			FROM read_parquet('%s/**/*.parquet', hive_partitioning = true, hive_types_autocast = false)`, dir)).Scan(&rows, &ids, &wrong)
+		if err != nil || rows != 1000000 || ids != 1000000 || wrong != 0 {
+			t.Errorf("DuckDB reads %d rows, %d ids, %d under another value's path (%v); want 1000000, 1000000, 0", rows, ids, wrong, err)
 		}
 	})
 }

@@ -77,6 +77,15 @@ func printPlanText(stdout io.Writer, r *engine.PlanReport, parts bool) {
 	tw.Flush()
 	fmt.Fprintf(stdout, "\n%d chunks over %d jobs; parts of %s; memory limit %s; manifest %s; bucket: %s\n",
 		len(r.Chunks), r.Jobs, humanBytes(r.PartSize), humanBytes(r.MemoryLimit), r.Manifest, r.BucketAccess)
+	if rt := r.Routing; rt != nil {
+		est := ""
+		if rt.EstObjects > 0 {
+			est = fmt.Sprintf(" (about %d objects)", rt.EstObjects)
+		}
+		fmt.Fprintf(stdout, "partitions: %d chunk%s write about one object per value they meet%s; each groups its rows in %s of memory, "+
+			"and in a temporary file under %s for what does not fit (the server sorts nothing)\n",
+			rt.Chunks, plural(rt.Chunks), est, humanBytes(rt.Memory), rt.SpillDir)
+	}
 	if len(r.Commits) > 0 {
 		fmt.Fprintf(stdout, "a clean run commits, in order: %s\n", strings.Join(r.Commits, "; "))
 	}

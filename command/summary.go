@@ -63,6 +63,11 @@ type runSummary struct {
 	MBPerSec float64  `json:"mb_per_s"`
 	LoadSQL  []string `json:"load_sql,omitempty"`
 	PeakRSS  int64    `json:"peak_rss_bytes,omitempty"`
+	// Partitions and MostObjects (per partition) count a partitioned run's objects; Spilled is
+	// what its rows took of the spill files.
+	Partitions  int   `json:"partitions,omitempty"`
+	MostObjects int   `json:"max_objects_per_partition,omitempty"`
+	Spilled     int64 `json:"spilled_bytes,omitempty"`
 	// AlreadyComplete: a resume found the run finished by an earlier attempt and wrote nothing;
 	// the counts are the manifest's.
 	AlreadyComplete bool `json:"already_complete,omitempty"`
@@ -77,7 +82,9 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		source = "binary COPY, as Parquet,"
 	}
 	if m.URL != "" {
-		s := runSummary{m.URL, m.Snapshot.ID, len(m.Tables), len(m.Objects), m.Rows(), stored, csv, m.Seconds, rate, loads, engine.PeakRSS(), m.Finished}
+		s := runSummary{Manifest: m.URL, Snapshot: m.Snapshot.ID, Tables: len(m.Tables), Objects: len(m.Objects), Rows: m.Rows(), Bytes: stored, CSVBytes: csv,
+			Seconds: m.Seconds, MBPerSec: rate, LoadSQL: loads, PeakRSS: engine.PeakRSS(), AlreadyComplete: m.Finished, Spilled: m.Spilled}
+		s.Partitions, s.MostObjects = m.PartitionObjects()
 		if m.Finished {
 			text := fmt.Sprintf("pg2s3: complete, nothing to do: an earlier attempt finished this run (%d table%s, %d rows in %d object%s, snapshot %s) -> %s",
 				s.Tables, plural(s.Tables), s.Rows, s.Objects, plural(s.Objects), s.Snapshot, s.Manifest)
@@ -85,6 +92,13 @@ func exportSummary(out output, stdout, stderr io.Writer, m *engine.Manifest, com
 		}
 		text := fmt.Sprintf("pg2s3: exported %d table%s, %d rows, %s of %s in %d object%s (%s stored), %.2fs, %.1f MB/s, snapshot %s -> %s",
 			s.Tables, plural(s.Tables), s.Rows, humanBytes(csv), source, s.Objects, plural(s.Objects), humanBytes(stored), s.Seconds, s.MBPerSec, s.Snapshot, s.Manifest)
+		if s.Partitions > 0 {
+			text += fmt.Sprintf("\npg2s3: %d partition%s, %.1f objects per partition on average, at most %d",
+				s.Partitions, plural(s.Partitions), float64(s.Objects)/float64(s.Partitions), s.MostObjects)
+			if s.Spilled > 0 {
+				text += fmt.Sprintf("; %s of rows waited in temporary files", humanBytes(s.Spilled))
+			}
+		}
 		if m.Incremental != nil && !out.json {
 			for _, l := range modeLines(m.Incremental) {
 				text += "\npg2s3: " + l

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -31,6 +33,21 @@ type PlanReport struct {
 	Resuming      bool `json:"resuming,omitempty"`
 	// AlreadyComplete: a resume whose run an earlier attempt finished; there is nothing to plan.
 	AlreadyComplete bool `json:"already_complete,omitempty"`
+	// Routing is how a partitioned run groups the rows of the chunks whose keys the server
+	// computes; nil when there are none.
+	Routing *PlanRouting `json:"routing,omitempty"`
+}
+
+// PlanRouting is how a partitioned run groups rows: Chunks chunks (of the plan's) go through a
+// router of Memory bytes each, which spills what does not fit to a file in SpillDir. Each writes
+// about one object per partition value it meets (more where a value's rows exceed the object size
+// limits, or where no spill file can be written): EstObjects when the planner's estimates of the
+// values are known (0: not estimated).
+type PlanRouting struct {
+	Chunks     int    `json:"chunks"`
+	Memory     int64  `json:"memory_bytes"`
+	SpillDir   string `json:"spill_dir"`
+	EstObjects int64  `json:"est_objects,omitempty"`
 }
 
 // PlanTable is a table of the plan.
@@ -98,6 +115,7 @@ func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 		r.Chunks = append(r.Chunks, PlanChunk{Table: c.Table.String(), Chunk: c.Index, Range: c.Range(), EstBytes: c.EstBytes,
 			FirstKey: p.target(c, 0, partition, nil).String()})
 	}
+	r.Routing = p.routing()
 	for _, c := range (&run{Plan: p}).committers() { // made, not run
 		r.Commits = append(r.Commits, c.String())
 	}
@@ -119,4 +137,28 @@ func (p *Plan) Report(ctx context.Context) (*PlanReport, error) {
 		r.BucketAccess = "not used"
 	}
 	return r, nil
+}
+
+// routing is the plan's PlanRouting, or nil.
+func (p *Plan) routing() *PlanRouting {
+	var r PlanRouting
+	estimated := true
+	for _, c := range p.chunks {
+		if !p.routes(c) {
+			continue
+		}
+		r.Chunks++
+		if c.Table.EstPartitions < 0 {
+			estimated = false
+		}
+		r.EstObjects += max(c.Table.EstPartitions, 1)
+	}
+	if r.Chunks == 0 {
+		return nil
+	}
+	if !estimated {
+		r.EstObjects = 0
+	}
+	r.Memory, r.SpillDir = p.cfg.routeLimit(r.Chunks), cmp.Or(p.cfg.SpillDir, os.TempDir())
+	return &r
 }

@@ -29,6 +29,22 @@ type Manifest struct {
 	// Finished says that an earlier attempt of a resumable run wrote this manifest, and this one
 	// wrote nothing.
 	Finished bool `json:"-"`
+	// Spilled is what this run's partition routers wrote to their spill files, in bytes.
+	Spilled int64 `json:"-"`
+}
+
+// PartitionObjects counts the partitions (a table's value of PartitionBy) the objects are in, and
+// the most objects one of them has; 0, 0 when the run is not partitioned.
+func (m *Manifest) PartitionObjects() (partitions, most int) {
+	count := map[string]int{}
+	for _, o := range m.Objects {
+		if len(o.Partition) > 0 {
+			k := o.Table + "\x00" + hivePath(o.Partition)
+			count[k]++
+			most = max(most, count[k])
+		}
+	}
+	return len(count), most
 }
 
 // Entry is one object in Redshift's manifest format.

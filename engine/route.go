@@ -43,6 +43,7 @@ type router struct {
 
 	br    *bufio.Reader // reads rows back, from pages or the spill file
 	row   []byte        // a row read back
+	big   []*heldRows   // letGo's ranking, kept for the next
 	stats routeStats
 }
 
@@ -54,16 +55,21 @@ type routeStats struct {
 
 // heldRows are one partition's rows, each a 4-byte length and the row (a CSV line or a binary
 // tuple, without the key): in pages, and the runs of them already in the spill file.
+//
+// A run in the spill file is its header (the offset of the partition's run before it, or -1, and
+// the run's length) and its rows. A partition keeps only its last run's offset: the memory stays
+// bounded by the number of partitions however many times they spill.
 type heldRows struct {
 	key   []byte
 	pages []int32 // in order; the last holds tail bytes
 	tail  int
 	room  []byte // the last page's free bytes
 	size  int    // bytes in pages
-	runs  []spillRun
+	last  int64 // the offset of its last run in the spill file; -1: none
 }
 
-type spillRun struct{ off, n int64 }
+// runHeader is the size of a run's header in the spill file.
+const runHeader = 12
 
 // pageSize is small, so that ten thousand partitions each holding a page or two fit in a router's
 // few tens of MiB.
@@ -131,7 +137,7 @@ func (p *pages) get() int32 {
 }
 
 func newRouter(s *splitter, limit int64, segs *segments, direct int, dir string, log *slog.Logger) *router {
-	maxPages := max(int(limit/pageSize), 2*pagesPerSeg)
+	maxPages := max(int(limit/pageSize), 64)
 	return &router{s: s, direct: min(direct, maxPages*pageSize/2), dir: dir, log: log,
 		pages: pages{max: maxPages, pool: segs}, parts: map[string]*heldRows{}}
 }
@@ -148,7 +154,7 @@ func (r *router) WriteRow(row []byte) error {
 		if err := s.onPartition(key); err != nil { // too many partitions: fail at once
 			return err
 		}
-		h = &heldRows{key: append([]byte(nil), key...)}
+		h = &heldRows{key: append([]byte(nil), key...), last: -1}
 		r.parts[string(h.key)] = h
 	}
 	need := 4 + len(rest)
@@ -207,7 +213,8 @@ func (r *router) release(h *heldRows) {
 // memory keeps the cost per row small whatever the number of partitions. The small ones are
 // spilled together and their pages freed once the spill file holds them.
 func (r *router) letGo() error {
-	big := make([]*heldRows, 0, len(r.parts))
+	big := r.big[:0]
+	defer func() { r.big = big[:0] }()
 	for _, h := range r.parts {
 		if h.size > 0 {
 			big = append(big, h)
@@ -260,7 +267,13 @@ func (r *router) spillRows(hs []*heldRows) error {
 		r.spill, r.spillW = f, bufio.NewWriterSize(f, 1<<20)
 	}
 	end := r.end
+	var hdr [runHeader]byte
 	for _, h := range hs {
+		binary.LittleEndian.PutUint64(hdr[:], uint64(h.last))
+		binary.LittleEndian.PutUint32(hdr[8:], uint32(h.size))
+		if _, err := r.spillW.Write(hdr[:]); err != nil {
+			return err
+		}
 		for i, p := range h.pages {
 			b := r.pages.page(p)
 			if i == len(h.pages)-1 {
@@ -275,8 +288,8 @@ func (r *router) spillRows(hs []*heldRows) error {
 		return err
 	}
 	for _, h := range hs {
-		h.runs = append(h.runs, spillRun{end, int64(h.size)})
-		end += int64(h.size)
+		h.last = end
+		end += runHeader + int64(h.size)
 		r.stats.Spilled += int64(h.size)
 		r.release(h)
 	}
@@ -290,13 +303,17 @@ func (r *router) writeOut(h *heldRows) error {
 	if r.br == nil {
 		r.br = bufio.NewReaderSize(nil, copyout.BufferSize)
 	}
-	for _, run := range h.runs {
-		r.br.Reset(io.NewSectionReader(r.spill, run.off, run.n))
+	for h.last >= 0 { // the runs, from the last one back
+		var hdr [runHeader]byte
+		if _, err := r.spill.ReadAt(hdr[:], h.last); err != nil {
+			return fmt.Errorf("reading rows back: %w", err)
+		}
+		r.br.Reset(io.NewSectionReader(r.spill, h.last+runHeader, int64(binary.LittleEndian.Uint32(hdr[8:]))))
 		if err := r.eachRow(h.key); err != nil {
 			return err
 		}
+		h.last = int64(binary.LittleEndian.Uint64(hdr[:]))
 	}
-	h.runs = nil
 	r.br.Reset(&pageReader{r: r, h: h})
 	if err := r.eachRow(h.key); err != nil {
 		return err
@@ -367,7 +384,7 @@ func (r *router) finish() error {
 	rest := make([]*heldRows, 0, len(r.parts))
 	for _, h := range r.parts {
 		switch {
-		case h.size == 0 && len(h.runs) == 0:
+		case h.size == 0 && h.last < 0:
 		case r.s.cur != nil && string(h.key) == string(r.s.partKey):
 			open = h
 		default:

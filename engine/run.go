@@ -644,7 +644,7 @@ func (r *run) run(ctx context.Context) (*Manifest, error) {
 		tables = []*Table{r.chunks[0].Table}
 	}
 	m := newManifest(r.snap, tables, completed, cfg, time.Since(r.started))
-	m.Incremental = r.inc
+	m.Incremental, m.Spilled = r.inc, r.routed.Spilled
 	return r.commit(ctx, m, completed)
 }
 
