@@ -65,7 +65,7 @@ type heldRows struct {
 	tail  int
 	room  []byte // the last page's free bytes
 	size  int    // bytes in pages
-	last  int64 // the offset of its last run in the spill file; -1: none
+	last  int64  // the offset of its last run in the spill file; -1: none
 }
 
 // runHeader is the size of a run's header in the spill file.
