@@ -342,6 +342,57 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 	}
 }
 
+// A partitioned run whose chunks spill, SIGKILLed, then resumed: the resume cuts the unfinished
+// chunks into the same objects as the one-shot run (the routers get the same memory in every
+// attempt), so the prefix holds exactly the manifest's objects, as the one-shot run's.
+func TestResumePartitioned(t *testing.T) {
+	bucket, client := testenv.Stack(t)
+	testenv.Psql(t, `DROP TABLE IF EXISTS res_p;
+		CREATE TABLE res_p AS SELECT g AS id, g % 40 AS p, md5(g::text) AS s FROM generate_series(1, 400000) g;`)
+	t.Cleanup(func() { testenv.Psql(t, "DROP TABLE IF EXISTS res_p") })
+	idFile, _ := holdSnapshot(t)
+	flags := []string{"-t", "res_p", "--partition-by", "p", "--snapshot-from", idFile, "--chunk-size", "4MiB", "--jobs", "1",
+		"--part-size", "5MiB", "--concurrency", "1", "--memory-limit", "12MiB", "-q"}
+	prefix := testenv.Prefix(t, client, bucket)
+	s3p := newBlockingProxy(t)
+	args := append([]string{"export", "--to", "s3://" + bucket + "/" + prefix, "--resume", "--endpoint-url", s3p.url}, flags...)
+	s3p.block("res_p/p=7/part-00003-")
+	killWhenBlocked(t, s3p, args...)
+	if len(finishedChunks(t, prefix, "public.res_p")) == 0 {
+		t.Fatalf("the killed attempt finished no chunk: the test wants some finished and some not")
+	}
+	s3p.block()
+	if r := pg2s3(t, nil, args...); r.code != 0 {
+		t.Fatalf("the resume: exit %d: %s", r.code, r.stderr)
+	}
+	one := testenv.Prefix(t, client, bucket)
+	if r := pg2s3(t, nil, append([]string{"export", "--to", "s3://" + bucket + "/" + one, "--json"}, flags[:len(flags)-1]...)...); r.code != 0 ||
+		!strings.Contains(r.stdout, `"spilled_bytes"`) {
+		t.Fatalf("the one-shot run: exit %d (want rows spilled): %s%s", r.code, r.stdout, r.stderr)
+	}
+	keys := func(p string) (ks []string) {
+		for _, k := range testenv.ListKeys(t, client, bucket, p) {
+			ks = append(ks, strings.TrimPrefix(k, p))
+		}
+		slices.Sort(ks)
+		return ks
+	}
+	got, want := keys(prefix), keys(one)
+	if len(want) < 100 || !slices.Equal(got, want) {
+		t.Errorf("the resumed prefix holds %d keys, the one-shot run's %d: they differ", len(got), len(want))
+	}
+	a, b := linesByTable(t, client, readManifest(t, client, "s3://"+bucket+"/"+prefix+"manifest.json")),
+		linesByTable(t, client, readManifest(t, client, "s3://"+bucket+"/"+one+"manifest.json"))
+	if len(b) != 1 {
+		t.Fatalf("the one-shot run's manifest lists %d tables", len(b))
+	}
+	for table, lines := range b {
+		if len(lines) != 400000 || !slices.Equal(a[table], lines) {
+			t.Errorf("%s: the resumed run holds %d lines, the one-shot run %d", table, len(a[table]), len(lines))
+		}
+	}
+}
+
 // A resume whose snapshot holder died refuses, says why and what to do, and names the uploads the
 // killed attempt left open with a command that aborts them as printed, from a shell whose
 // environment points at another store; a resume of a finished run has nothing to do and exits 0;

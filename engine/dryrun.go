@@ -159,6 +159,6 @@ func (p *Plan) routing() *PlanRouting {
 	if !estimated {
 		r.EstObjects = 0
 	}
-	r.Memory, r.SpillDir = p.cfg.routeLimit(r.Chunks), cmp.Or(p.cfg.SpillDir, os.TempDir())
+	r.Memory, r.SpillDir = p.cfg.routeLimit(p.routers()), cmp.Or(p.cfg.SpillDir, os.TempDir())
 	return &r
 }

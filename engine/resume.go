@@ -58,6 +58,9 @@ type ChunkRecord struct {
 func (c Config) settingsDigest() string {
 	s := fmt.Sprintf("%q|%q|%q|%q|%#v|%#v|%#v|%d|%d|%d|%#v|%v|%q", c.Tables, c.Schemas, c.Exclude, c.Template,
 		c.CSV, c.Compress, c.Parquet, c.ChunkSize, c.MaxRows, c.MaxObjectSize, c.PartitionBy, c.DropPartitionColumns, c.Conn.Session.PGOptions())
+	if len(c.PartitionBy) > 0 { // the routers' memory decides where a partition's objects end (routeLimit)
+		s += fmt.Sprintf("|%d|%d|%d|%d", c.MemoryLimit, c.jobs(), c.Upload.Concurrency, c.Upload.PartSize)
+	}
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
@@ -101,7 +104,7 @@ func (p *Plan) loadJournal(ctx context.Context, j Journal) error {
 	p.resuming = true
 	if j.Settings != p.cfg.settingsDigest() {
 		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: "the run was started with other settings (tables, key template, " +
-			"format, compression, chunk or split sizes, partitions): resume it with the same command line"}
+			"format, compression, chunk or split sizes, partitions, and with partitions the jobs and memory): resume it with the same command line"}
 	}
 	if j.Snapshot != p.snap.ID && !p.cfg.ResumeNewSnapshot {
 		return &ConfigError{Name: "Resume", Value: prefix.String(), Reason: fmt.Sprintf("the run was started in snapshot %s, not %s: "+

@@ -40,6 +40,9 @@ type router struct {
 	spillW  *bufio.Writer // appends to spill
 	end     int64         // the spill file's size
 	noSpill error         // why spilling stopped (the file could not be made or written)
+	// mustSpill makes a spill file that cannot be written fail the chunk: a resumable run's
+	// attempts must cut a chunk's objects alike, whatever the disk.
+	mustSpill bool
 
 	br    *bufio.Reader // reads rows back, from pages or the spill file
 	row   []byte        // a row read back
@@ -243,6 +246,9 @@ func (r *router) letGo() error {
 		return nil
 	}
 	if err := r.spillRows(spill); err != nil {
+		if r.mustSpill {
+			return fmt.Errorf("writing rows that do not fit in memory to a temporary file (a resumable run needs one): %w", err)
+		}
 		r.noSpill = err
 		r.log.Warn("partitions that do not fit in memory go to objects of their own: no spill file", "error", err)
 		for _, h := range spill {

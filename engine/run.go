@@ -151,12 +151,24 @@ func (p *Plan) routes(c Chunk) bool {
 	return len(p.levelsOf(c)) > 0 && (c.parts == nil || slices.ContainsFunc(c.parts, func(p copyout.Part) bool { return p.Key == nil }))
 }
 
+// routers is how many chunks the routers' memory is shared by (routeLimit), 0 when no chunk routes.
+// Every attempt of a resumable run gives its routers the same memory (so that a chunk's objects are
+// the same): the chunks counted are the plan's, finished or not.
+func (p *Plan) routers() int {
+	if !slices.ContainsFunc(p.chunks, p.routes) {
+		return 0
+	}
+	return len(p.chunks) + p.resumedChunks
+}
+
 // routerOf is chunk c's router, or nil (see routes).
 func (r *run) routerOf(sp *splitter, c Chunk) *router {
 	if !r.routes(c) {
 		return nil
 	}
-	return newRouter(sp, r.routeLimit, &r.segments, upload.MinPartSize, r.cfg.SpillDir, r.cfg.Logger)
+	rt := newRouter(sp, r.routeLimit, &r.segments, upload.MinPartSize, r.cfg.SpillDir, r.cfg.Logger)
+	rt.mustSpill = r.cfg.Resume
+	return rt
 }
 
 // noteStuck remembers an upload that failed and could not be aborted.
@@ -586,12 +598,7 @@ func (p *Plan) Run(ctx context.Context) (*Manifest, error) {
 		}
 	}
 	cfg := p.cfg
-	routers := 0
-	for _, c := range p.chunks {
-		if p.routes(c) {
-			routers++
-		}
-	}
+	routers := p.routers()
 	r := &run{Plan: p, budget: upload.NewBudget(cfg.uploadLimit(routers)), routeLimit: cfg.routeLimit(routers)}
 	// Every upload in flight can get the two part buffers a multipart upload needs to move on.
 	slots := min(int64(cfg.jobs()*max(cfg.Upload.Concurrency, 1)), cfg.MemoryLimit/(2*max(cfg.Upload.PartSize, 1)))
