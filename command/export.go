@@ -29,7 +29,9 @@ func exportCommand(stdout, stderr io.Writer) *cli.Command {
 			"identity, instance roles), as in the aws CLI.\n\n"+
 			"Memory: at most --memory-limit for part buffers, and about (concurrency + 1) x part size per\n"+
 			"object being uploaded; the part size doubles every 900 parts so that a stream of unknown length\n"+
-			"can reach S3's 5 TiB object limit.",
+			"can reach S3's 5 TiB object limit. With --partition-by, each chunk's rows are grouped by value\n"+
+			"within that memory, and what does not fit waits in a temporary file under $TMPDIR (unlinked:\n"+
+			"nothing is left behind); the server sorts nothing.",
 		exportGroups(), func(c *cli.Context) error { return runExport(c, stdout, stderr) })
 }
 

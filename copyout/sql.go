@@ -23,7 +23,7 @@ type Options struct {
 	Encoding   string   // ENCODING: the output's character set (default: UTF8)
 
 	// Projection, when set, replaces SELECT * with a select list (the Parquet path selects every
-	// column and casts some to text), and may put a partition key first and order by it.
+	// column and casts some to text), and may put partition keys first.
 	Projection *Projection
 	// Filter, when set, is a condition on a table's rows (an incremental run's): only the rows it
 	// holds for are exported. It is SQL pg2s3 builds, never a user's text.

@@ -19,7 +19,7 @@
 //     scheduled largest first over Jobs connections. Only prefix destinations are chunked. A
 //     partitioned table is read leaf by leaf (leaves.go): big leaves in page ranges, small ones
 //     together, in the parent's columns; with PartitionBy, a leaf whose bounds fix the value is
-//     read without a computed key or a sort.
+//     read without a computed key or a router.
 //   - Splits on row boundaries: PostgreSQL sends one CopyData message per row, so a new object
 //     starts between two messages when MaxObjectSize (bytes of CSV, before compression) or MaxRows
 //     is reached; no row is parsed, and with a header every object starts with it.
@@ -27,12 +27,16 @@
 //     their way to the sink; a stage sees whole objects. With Config.Parquet the COPY is binary, a
 //     framer (package columnar) hands the splitter one tuple at a time, and the Parquet encoder
 //     takes the compressor's place: the only path that decodes rows.
-//   - Partitions (Config.PartitionBy): each chunk's COPY sends a partition key first, ordered by
-//     the server; the splitter cuts it off and starts a new object when it changes, so a worker
-//     has one object open whatever the number of values. At most jobs x concurrency uploads run at
-//     once, and a chunk that closes objects faster than the store takes them waits.
+//   - Partitions (Config.PartitionBy): each chunk's COPY sends each level's value first, in the
+//     COPY's own format (partkey.go), in the order the server reads the rows. The chunk's router
+//     (route.go) groups them by value in pages of memory and an unlinked spill file, and writes each
+//     value's rows through the splitter, which cuts the key off and starts a new object when it
+//     changes: a worker has one object open whatever the number of values. At most jobs x
+//     concurrency uploads run at once, and a chunk that closes objects faster than the store takes
+//     them waits.
 //   - Memory: one budget (MemoryLimit) shared by every part buffer of the run; a worker that would
-//     go over it waits, which back-pressures its COPY.
+//     go over it waits, which back-pressures its COPY. A partitioned run's routers take their share
+//     of the unpartitioned run's memory off that budget (routeLimit).
 //   - All or nothing: an object is published only when its stream ended cleanly (package sink);
 //     the manifest of a prefix destination is written last, only after every object completed, so
 //     its presence means the run is whole. If anything fails, every upload is aborted, the objects

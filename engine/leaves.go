@@ -13,7 +13,7 @@ import (
 // leaf is a leaf partition of a partitioned table. A partitioned table is read leaf by leaf: big
 // leaves in page ranges and small ones together, so that it is cut into chunks (and read by
 // several workers) like an ordinary table, and with PartitionBy a leaf whose bounds fix the
-// partition's value is read without computing a key or sorting.
+// partition's value is read without computing a key or grouping rows.
 type leaf struct {
 	copyout.Table
 	Pages, SizeBytes int64
