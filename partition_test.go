@@ -506,7 +506,7 @@ func TestPartitionRouter(t *testing.T) {
 	export := func(t *testing.T, env []string, args ...string) (summary, engine.Manifest) {
 		prefix := "s3://" + bucket + "/" + testenv.Key(t) + "/"
 		r := pg2s3(t, env, append([]string{"export", "--to", prefix, "--partition-by", "cat", "--chunk-size", "0",
-			"--jobs", "2", "--part-size", "5MiB", "--concurrency", "4", "--memory-limit", "64MiB", "--max-partitions", "20000", "--json"}, args...)...)
+			"--jobs", "2", "--part-size", "8MiB", "--concurrency", "4", "--memory-limit", "64MiB", "--max-partitions", "20000", "--json"}, args...)...)
 		if r.code != 0 || r.stdout == "" {
 			t.Fatalf("exit %d: %s", r.code, r.stderr)
 		}
@@ -550,7 +550,7 @@ func TestPartitionRouter(t *testing.T) {
 
 	t.Run("csv", func(t *testing.T) {
 		s, m := export(t, nil, "-t", "many_src")
-		const bound = 2*(4+1)*(5<<20) + 64<<20 // the unpartitioned bound, as in TestPartitionBy
+		const bound = 2*(4+1)*(8<<20) + 64<<20 // the unpartitioned bound, as in TestPartitionBy
 		t.Logf("%d objects, %d partitions, %.1f MiB spilled, peak RSS %.1f MiB (bound %.0f MiB)",
 			s.Objects, s.Partitions, float64(s.Spilled)/(1<<20), float64(s.PeakRSS)/(1<<20), float64(bound)/(1<<20))
 		if s.Objects != 10000 || s.Partitions != 10000 || s.Most != 1 || s.Spilled == 0 {
