@@ -33,7 +33,7 @@ echo
 echo "== typed Parquet: pg2s3 export --table demo_orders --to s3://$PG2S3_TEST_BUCKET/demo/orders.parquet"
 ./pg2s3 export --table demo_orders --to "s3://$PG2S3_TEST_BUCKET/demo/orders.parquet"
 echo
-echo "== Hive-style partitions: --partition-by 'bucket=id % 4' (one open object per worker; the server sorts)"
+echo "== Hive-style partitions: --partition-by 'bucket=id % 4' (pg2s3 groups the rows; the server sorts nothing)"
 ./pg2s3 export --table demo_orders --to "s3://$PG2S3_TEST_BUCKET/demo/partitioned/" --partition-by "bucket=id % 4" --overwrite --quiet
 curl -fsS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
 	"$AWS_ENDPOINT_URL/$PG2S3_TEST_BUCKET?list-type=2&prefix=demo%2Fpartitioned%2F" | grep -o '<Key>[^<]*</Key>' | sed 's/<[^>]*>//g'
