@@ -90,22 +90,3 @@ func (f *Framer) Finish() error {
 	}
 	return nil
 }
-
-// CutFirstField cuts the first field off a binary COPY tuple: it returns the field's bytes (copied
-// into buf, which it returns for reuse) and the tuple without it, whose field count, rewritten in
-// place, moves up to just before the second field. A tuple without a first field is returned as it
-// is, with no key.
-func CutFirstField(tuple, buf []byte) (field, rest, newBuf []byte) {
-	if len(tuple) < 6 {
-		return nil, tuple, buf
-	}
-	n := int(int16(binary.BigEndian.Uint16(tuple)))
-	l := int(int32(binary.BigEndian.Uint32(tuple[2:])))
-	if n < 1 || l < 0 || len(tuple) < 6+l {
-		return nil, tuple, buf
-	}
-	buf = append(buf[:0], tuple[6:6+l]...) // the count below overwrites the field's last two bytes
-	rest = tuple[4+l:]
-	binary.BigEndian.PutUint16(rest, uint16(n-1))
-	return buf, rest, buf
-}
