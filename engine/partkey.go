@@ -96,8 +96,9 @@ func (k *keyCodec) cut(row []byte) (key, rest []byte) {
 	for i := range k.levels {
 		n := k.fieldEnd(row[end:])
 		end += n
-		if end >= len(row) || row[end] != k.delim {
-			return row[:len(bytes.TrimRight(row, "\r\n"))], row[len(bytes.TrimRight(row, "\r\n")):]
+		if end >= len(row) || row[end] != k.delim { // no field after the keys: the line end is the rest
+			n := len(bytes.TrimRight(row, "\r\n"))
+			return row[:n], row[n:]
 		}
 		if i < len(k.levels)-1 {
 			end++

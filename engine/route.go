@@ -50,7 +50,7 @@ type router struct {
 	stats routeStats
 }
 
-// routeStats count what a chunk's router did, for the run's summary.
+// routeStats count what a chunk's router did (the run's summary says what was spilled).
 type routeStats struct {
 	Spilled int64 // bytes written to the spill file
 	Direct  int64 // bytes written to an open object before the chunk's end
@@ -160,10 +160,7 @@ func (r *router) WriteRow(row []byte) error {
 		h = &heldRows{key: append([]byte(nil), key...), last: -1}
 		r.parts[string(h.key)] = h
 	}
-	need := 4 + len(rest)
-	if h.tail > 0 && h.tail < pageSize {
-		need -= pageSize - h.tail
-	}
+	need := 4 + len(rest) - len(h.room) // beyond the last page's free bytes
 	if pages := (need + pageSize - 1) / pageSize; pages > r.pages.available() {
 		if pages > r.pages.max/2 { // a row bigger than the router: straight to an object
 			if err := r.writeOut(h); err != nil {

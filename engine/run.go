@@ -113,7 +113,7 @@ type run struct {
 	mu         sync.Mutex
 	stuck      []*upload.AbortError // uploads whose abort failed: their parts stay stored
 	partitions map[string]bool      // every table and partition key seen, for MaxPartitions
-	routed     routeStats           // what the chunks' routers did
+	spilled    int64                // what the chunks' routers wrote to their spill files
 	routeLimit int64                // the memory of each chunk's router
 	segments   segments             // the routers' memory, from one chunk to the next
 	// uploading bounds the objects whose uploads run at once (jobs x concurrency, and no more than
@@ -136,11 +136,10 @@ func (r *run) notePartition(t *Table, key []byte) error {
 	return nil
 }
 
-// noteRoute adds up what a chunk's router did.
-func (r *run) noteRoute(st routeStats) {
+// noteSpilled adds up what the chunks' routers spilled.
+func (r *run) noteSpilled(n int64) {
 	r.mu.Lock()
-	r.routed.Spilled += st.Spilled
-	r.routed.Direct += st.Direct
+	r.spilled += n
 	r.mu.Unlock()
 }
 
@@ -651,7 +650,7 @@ func (r *run) run(ctx context.Context) (*Manifest, error) {
 		tables = []*Table{r.chunks[0].Table}
 	}
 	m := newManifest(r.snap, tables, completed, cfg, time.Since(r.started))
-	m.Incremental, m.Spilled = r.inc, r.routed.Spilled
+	m.Incremental, m.Spilled = r.inc, r.spilled
 	return r.commit(ctx, m, completed)
 }
 
@@ -779,7 +778,7 @@ func (r *run) runChunk(ctx context.Context, conn *pgconn.PgConn, snapshot string
 		if err := rt.finish(); err != nil {
 			return failed(err)
 		}
-		r.noteRoute(rt.stats)
+		r.noteSpilled(rt.stats.Spilled)
 	}
 	if snapshot != "" {
 		if err := copyout.Commit(ctx, conn); err != nil {
